@@ -1,0 +1,293 @@
+"""A directed acyclic graph of named nodes (:class:`DAG`) and its fluent builder.
+
+The graph is stored as two adjacency maps (successors and predecessors, each an
+insertion-ordered ``dict`` used as a set), so memory is O(V + E). Every edge insertion
+checks that the graph stays acyclic by searching for a path from the new edge's target
+back to its source (a depth-first search that only visits what the target reaches), so
+a DAG can never hold a cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from dagron.errors import CycleError, DuplicateNodeError, NodeNotFoundError
+
+__all__ = ["DAG", "DAGBuilder"]
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"node names must be str, not {type(name).__name__}")
+    return name
+
+
+def _unpack_edge(pair: object) -> tuple[str, str]:
+    try:
+        u, v = pair  # type: ignore[misc]
+    except (TypeError, ValueError):
+        raise TypeError(f"an edge must be a (source, target) pair, not {pair!r}") from None
+    return u, v
+
+
+class DAG:
+    """A directed acyclic graph whose nodes are named by strings.
+
+    Nodes and edges keep their insertion order. Adding an edge that already exists is a
+    no-op. Every mutating method either succeeds completely or raises and leaves the DAG
+    unchanged:
+
+    - :class:`~dagron.DuplicateNodeError` for a name the DAG already holds;
+    - :class:`~dagron.NodeNotFoundError` for an edge endpoint that is not a node
+      (use :meth:`builder` to create nodes from edges);
+    - :class:`~dagron.CycleError` for an edge that would close a cycle (a self-loop
+      included); its message shows the cycle, e.g. ``c -> a -> b -> c``;
+    - ``TypeError`` for a node name that is not a ``str``.
+    """
+
+    __slots__ = ("_edge_count", "_pred", "_succ")
+
+    def __init__(self) -> None:
+        self._succ: dict[str, dict[str, None]] = {}
+        self._pred: dict[str, dict[str, None]] = {}
+        self._edge_count = 0
+
+    @staticmethod
+    def builder() -> DAGBuilder:
+        """Return a new fluent :class:`DAGBuilder`."""
+        return DAGBuilder()
+
+    # -- mutation -----------------------------------------------------------------
+
+    def add_node(self, name: str) -> None:
+        """Add one node; raise :class:`~dagron.DuplicateNodeError` if it exists."""
+        self.add_nodes((name,))
+
+    def add_nodes(self, names: Iterable[str]) -> None:
+        """Add several nodes, all or none (a duplicate anywhere adds nothing)."""
+        batch = [_check_name(name) for name in names]
+        seen: set[str] = set()
+        for name in batch:
+            if name in self._succ or name in seen:
+                raise DuplicateNodeError(name)
+            seen.add(name)
+        for name in batch:
+            self._succ[name] = {}
+            self._pred[name] = {}
+
+    def add_edge(self, u: str, v: str) -> None:
+        """Add the edge ``u -> v`` (``v`` runs after ``u``); both nodes must exist."""
+        self._add_edges(((u, v),), create_nodes=False)
+
+    def add_edges(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Add several ``(u, v)`` edges, all or none."""
+        self._add_edges(pairs, create_nodes=False)
+
+    def _add_edges(self, pairs: Iterable[tuple[str, str]], *, create_nodes: bool) -> None:
+        """Insert edges atomically; with ``create_nodes``, create missing endpoints."""
+        new_nodes: list[str] = []
+        new_edges: list[tuple[str, str]] = []
+        try:
+            for pair in pairs:
+                u, v = _unpack_edge(pair)
+                if create_nodes:
+                    for name in (u, v):
+                        if _check_name(name) not in self._succ:
+                            self._succ[name] = {}
+                            self._pred[name] = {}
+                            new_nodes.append(name)
+                if self._insert_edge(u, v):
+                    new_edges.append((u, v))
+        except BaseException:
+            for u, v in reversed(new_edges):
+                del self._succ[u][v]
+                del self._pred[v][u]
+            self._edge_count -= len(new_edges)
+            for name in new_nodes:
+                del self._succ[name]
+                del self._pred[name]
+            raise
+
+    def _insert_edge(self, u: str, v: str) -> bool:
+        """Insert one edge between existing nodes; False if it was already there."""
+        for name in (u, v):
+            if _check_name(name) not in self._succ:
+                raise NodeNotFoundError(name)
+        if v in self._succ[u]:
+            return False
+        if u == v:
+            raise CycleError([u, u])
+        path = self._find_path(v, u)
+        if path is not None:
+            raise CycleError([u, *path])
+        self._succ[u][v] = None
+        self._pred[v][u] = None
+        self._edge_count += 1
+        return True
+
+    def _find_path(self, source: str, target: str) -> list[str] | None:
+        """A path ``source -> ... -> target`` along edges, or None (iterative DFS)."""
+        succ = self._succ
+        # Cheap exits: nothing leaves ``source`` or nothing enters ``target``.
+        if not succ[source] or not self._pred[target]:
+            return None
+        parent: dict[str, str | None] = {source: None}
+        stack = [source]
+        while stack:
+            node = stack.pop()
+            for nxt in succ[node]:
+                if nxt in parent:
+                    continue
+                parent[nxt] = node
+                if nxt == target:
+                    path = [nxt]
+                    back = node
+                    while back is not None:
+                        path.append(back)
+                        back = parent[back]
+                    path.reverse()
+                    return path
+                stack.append(nxt)
+        return None
+
+    # -- queries ------------------------------------------------------------------
+
+    @property
+    def nodes(self) -> list[str]:
+        """All node names, in insertion order."""
+        return list(self._succ)
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        """All edges as ``(u, v)`` pairs, grouped by source in insertion order."""
+        return [(u, v) for u, targets in self._succ.items() for v in targets]
+
+    @property
+    def node_count(self) -> int:
+        return len(self._succ)
+
+    @property
+    def edge_count(self) -> int:
+        return self._edge_count
+
+    def __len__(self) -> int:
+        return len(self._succ)
+
+    def __bool__(self) -> bool:
+        # A DAG is a container, but an empty one is still a DAG: keep it truthy.
+        return True
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._succ
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._succ)
+
+    def has_edge(self, u: str, v: str) -> bool:
+        return u in self._succ and v in self._succ[u]
+
+    def successors(self, name: str) -> list[str]:
+        """The nodes with an edge from ``name``."""
+        return list(self._adjacent(self._succ, name))
+
+    def predecessors(self, name: str) -> list[str]:
+        """The nodes with an edge to ``name``."""
+        return list(self._adjacent(self._pred, name))
+
+    @staticmethod
+    def _adjacent(adjacency: dict[str, dict[str, None]], name: str) -> dict[str, None]:
+        try:
+            return adjacency[name]
+        except KeyError:
+            raise NodeNotFoundError(name) from None
+
+    def roots(self) -> list[str]:
+        """The nodes without predecessors, in insertion order."""
+        return [name for name, preds in self._pred.items() if not preds]
+
+    def leaves(self) -> list[str]:
+        """The nodes without successors, in insertion order."""
+        return [name for name, succs in self._succ.items() if not succs]
+
+    def levels(self) -> list[list[str]]:
+        """The topological levels: level k holds the nodes whose longest path from a
+        root has k edges, each level in node insertion order. These are the executor's
+        steps."""
+        names, _, levels = self._compile()
+        return [[names[i] for i in level] for level in levels]
+
+    def topological_sort(self) -> list[str]:
+        """All nodes, level by level (so every edge points forward)."""
+        return [name for level in self.levels() for name in level]
+
+    def _compile(self) -> tuple[list[str], list[list[int]], list[list[int]]]:
+        """Index the graph for one run, in O(V + E).
+
+        Returns ``(names, preds, levels)``: node names by index, the predecessor
+        indices of each node, and the node indices of each topological level (Kahn's
+        algorithm, keeping for every node the longest distance from a root).
+        """
+        names = list(self._succ)
+        index = {name: i for i, name in enumerate(names)}
+        succs = [[index[v] for v in self._succ[name]] for name in names]
+        preds = [[index[u] for u in self._pred[name]] for name in names]
+        indegree = [len(p) for p in preds]
+        depth = [0] * len(names)
+        order = [i for i, d in enumerate(indegree) if d == 0]
+        for i in order:  # ``order`` grows while it is walked: a FIFO queue.
+            below = depth[i] + 1
+            for j in succs[i]:
+                if depth[j] < below:
+                    depth[j] = below
+                indegree[j] -= 1
+                if indegree[j] == 0:
+                    order.append(j)
+        levels: list[list[int]] = [[] for _ in range(max(depth, default=-1) + 1)]
+        for i, d in enumerate(depth):
+            levels[d].append(i)
+        return names, preds, levels
+
+    def __repr__(self) -> str:
+        return f"DAG(nodes={len(self._succ)}, edges={self._edge_count})"
+
+
+class DAGBuilder:
+    """A fluent way to build a :class:`DAG`: every method returns the builder.
+
+    Unlike :meth:`DAG.add_edge`, the builder's :meth:`add_edge` and :meth:`add_edges`
+    create the nodes an edge names. :meth:`add_node` still rejects a name the graph
+    already holds. Errors are raised by the call that causes them, and leave the graph
+    as it was. :meth:`build` hands over the graph; the builder cannot be used after it.
+    """
+
+    __slots__ = ("_dag",)
+
+    def __init__(self) -> None:
+        self._dag: DAG | None = DAG()
+
+    def _target(self) -> DAG:
+        if self._dag is None:
+            raise RuntimeError("this DAGBuilder has already built its DAG")
+        return self._dag
+
+    def add_node(self, name: str) -> DAGBuilder:
+        self._target().add_nodes((name,))
+        return self
+
+    def add_nodes(self, names: Iterable[str]) -> DAGBuilder:
+        self._target().add_nodes(names)
+        return self
+
+    def add_edge(self, u: str, v: str) -> DAGBuilder:
+        self._target()._add_edges(((u, v),), create_nodes=True)
+        return self
+
+    def add_edges(self, pairs: Iterable[tuple[str, str]]) -> DAGBuilder:
+        self._target()._add_edges(pairs, create_nodes=True)
+        return self
+
+    def build(self) -> DAG:
+        """Return the built DAG."""
+        dag = self._target()
+        self._dag = None
+        return dag

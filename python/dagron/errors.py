@@ -1,0 +1,50 @@
+"""Exceptions raised when a :class:`dagron.DAG` is built.
+
+Every class derives from :class:`DAGError`, and also from the built-in exception a
+caller would catch without knowing dagron (``ValueError`` or ``KeyError``).
+"""
+
+from __future__ import annotations
+
+__all__ = ["CycleError", "DAGError", "DuplicateNodeError", "NodeNotFoundError"]
+
+
+class DAGError(Exception):
+    """Base class of every error raised while building a :class:`dagron.DAG`."""
+
+
+class DuplicateNodeError(DAGError, ValueError):
+    """A node was added under a name the DAG already holds. ``name`` is that name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"node {name!r} already exists")
+        self.name = name
+
+
+class NodeNotFoundError(DAGError, KeyError):
+    """An edge named a node the DAG does not hold. ``name`` is that name.
+
+    ``str()`` gives the plain message (a bare ``KeyError`` would wrap it in quotes).
+    """
+
+    def __init__(self, name: str) -> None:
+        self.message = f"node {name!r} does not exist"
+        super().__init__(self.message)
+        self.name = name
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class CycleError(DAGError, ValueError):
+    """An edge would close a cycle; the DAG was left unchanged.
+
+    ``cycle`` is the cycle as a list of node names that starts and ends with the
+    source of the rejected edge, e.g. ``["c", "a", "b", "c"]`` for the edge
+    ``c -> a`` added to ``a -> b -> c``; the message shows it as ``c -> a -> b -> c``.
+    """
+
+    def __init__(self, cycle: list[str]) -> None:
+        self.cycle = cycle
+        path = " -> ".join(cycle)
+        super().__init__(f"edge {cycle[0]!r} -> {cycle[1]!r} would create a cycle: {path}")

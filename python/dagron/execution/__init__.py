@@ -1,0 +1,5 @@
+"""Execution support for dagron: tracing lives in :mod:`dagron.execution.tracing`."""
+
+from dagron.execution.tracing import ExecutionTrace, TraceEvent, TraceEventType
+
+__all__ = ["ExecutionTrace", "TraceEvent", "TraceEventType"]

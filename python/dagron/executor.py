@@ -1,0 +1,578 @@
+"""Run the callables of a :class:`~dagron.DAG` level by level on a thread pool.
+
+:class:`DAGExecutor` runs one task (a callable without arguments) per node, in
+topological steps, and returns an :class:`ExecutionResult`. With tracing on it records
+the run into a :class:`dagron.execution.tracing.ExecutionTrace`.
+
+How a run proceeds
+------------------
+Step *k* holds the nodes whose longest path from a root has *k* edges (see
+:meth:`dagron.DAG.levels`); a step starts when every node of the previous one has
+finished. Within a step, the nodes that may run are queued at once and pulled by the
+run's worker threads, so at most ``max_workers`` tasks run at any moment. Every node
+ends in exactly one terminal :class:`NodeStatus`:
+
+- ``COMPLETED``: the task returned; ``NodeResult.result`` holds its value.
+- ``FAILED``: the task raised; ``NodeResult.error`` holds the exception.
+- ``SKIPPED``: the node has no task; or one of its predecessors did not complete
+  (whatever ``fail_fast`` is: a node never runs without its inputs); or, with
+  ``fail_fast=True``, an earlier step had a failure.
+- ``TIMED_OUT``: the task was still running when the run's ``timeout`` expired.
+- ``CANCELLED``: the task had not started when ``cancel_event`` was set or when the
+  ``timeout`` expired.
+
+The trace of a run
+------------------
+``EXECUTION_STARTED`` comes first and ``EXECUTION_COMPLETED`` (``duration`` = the run's
+seconds) last, even when an exception escapes. Each step is framed by ``STEP_STARTED``
+and ``STEP_COMPLETED`` (``step_index``; the latter also has the step's ``duration``).
+A task's worker thread records ``NODE_STARTED`` just before calling it and
+``NODE_COMPLETED`` (``duration``) or ``NODE_FAILED`` (``duration``,
+``error="ExcType: message"``) just after, so the Chrome export shows the true overlap
+of parallel tasks. ``NODE_TIMED_OUT`` (``duration``, ``error``) is recorded when the
+timeout expires; ``NODE_SKIPPED`` and ``NODE_CANCELLED`` when the node's step starts or
+when the cause is noticed, with ``metadata={"reason": ...}``. Every node gets exactly
+one terminal event, and every ``NODE_STARTED`` is closed by ``NODE_COMPLETED``,
+``NODE_FAILED`` or ``NODE_TIMED_OUT``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from queue import Empty, SimpleQueue
+from typing import Any, Callable, Optional
+
+from dagron.dag import DAG
+from dagron.execution.tracing import ExecutionTrace, TraceEventType
+
+__all__ = ["DAGExecutor", "ExecutionResult", "NodeResult", "NodeStatus"]
+
+
+class NodeStatus(Enum):
+    """The state of one node in a run; every node ends in one of the last five."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class NodeResult:
+    """The outcome of one node.
+
+    ``result`` is the task's return value (``None`` unless ``COMPLETED``). ``error`` is
+    the exception the task raised (``FAILED``), or a ``TimeoutError`` describing the
+    expired timeout (``TIMED_OUT``); otherwise ``None``. ``duration_seconds`` is the
+    task's wall time: until it returned or raised, or until the timeout for
+    ``TIMED_OUT``; ``0.0`` for nodes that never started.
+    """
+
+    name: str
+    status: NodeStatus
+    result: Any = None
+    error: Optional[BaseException] = None
+    duration_seconds: float = 0.0
+
+
+@dataclass
+class ExecutionResult:
+    """The outcome of :meth:`DAGExecutor.execute`.
+
+    ``node_results`` maps every node name (in DAG insertion order) to its
+    :class:`NodeResult`; ``succeeded``, ``failed``, ``skipped``, ``timed_out`` and
+    ``cancelled`` count the nodes that ended ``COMPLETED``, ``FAILED``, ``SKIPPED``,
+    ``TIMED_OUT`` and ``CANCELLED``. ``total_duration_seconds`` is the run's wall time.
+    ``trace`` is the run's :class:`~dagron.execution.tracing.ExecutionTrace`, or
+    ``None`` when tracing is off.
+    """
+
+    node_results: dict[str, NodeResult]
+    succeeded: int
+    failed: int
+    skipped: int
+    timed_out: int
+    cancelled: int
+    total_duration_seconds: float
+    trace: Optional[ExecutionTrace] = None
+
+
+def default_max_workers() -> int:
+    """The thread cap used when ``max_workers`` is None (as ``ThreadPoolExecutor``)."""
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+def _describe(exc: BaseException) -> str:
+    """``"ExcType: message"``, or just ``"ExcType"`` when the message is empty."""
+    message = str(exc)
+    name = type(exc).__name__
+    return f"{name}: {message}" if message else name
+
+
+_PENDING = NodeStatus.PENDING
+_RUNNING = NodeStatus.RUNNING
+_COMPLETED = NodeStatus.COMPLETED
+_FAILED = NodeStatus.FAILED
+_SKIPPED = NodeStatus.SKIPPED
+_TIMED_OUT = NodeStatus.TIMED_OUT
+_CANCELLED = NodeStatus.CANCELLED
+
+_EXECUTION_STARTED = TraceEventType.EXECUTION_STARTED
+_EXECUTION_COMPLETED = TraceEventType.EXECUTION_COMPLETED
+_STEP_STARTED = TraceEventType.STEP_STARTED
+_STEP_COMPLETED = TraceEventType.STEP_COMPLETED
+_NODE_STARTED = TraceEventType.NODE_STARTED
+_NODE_COMPLETED = TraceEventType.NODE_COMPLETED
+_NODE_FAILED = TraceEventType.NODE_FAILED
+_NODE_SKIPPED = TraceEventType.NODE_SKIPPED
+_NODE_TIMED_OUT = TraceEventType.NODE_TIMED_OUT
+_NODE_CANCELLED = TraceEventType.NODE_CANCELLED
+
+
+class _Run:
+    """The state one :meth:`DAGExecutor.execute` call shares with its worker threads.
+
+    Per-node state lives in lists indexed like ``names``. ``lock`` orders a worker's
+    start and end of a task against the main thread closing the run (timeout or an
+    escaping exception): after ``closed`` is set no task starts and no late end is
+    recorded, so nothing is recorded after ``EXECUTION_COMPLETED``.
+    """
+
+    __slots__ = (
+        "any_failed",
+        "cancel_event",
+        "closed",
+        "deadline",
+        "done",
+        "durations",
+        "errors",
+        "fatal",
+        "lock",
+        "names",
+        "pending",
+        "record",
+        "results",
+        "started",
+        "status",
+        "tasks",
+    )
+
+    def __init__(
+        self,
+        names: list[str],
+        tasks: list[Optional[Callable[[], Any]]],
+        record: Optional[Callable[..., None]],
+        cancel_event: Optional[threading.Event],
+        deadline: Optional[float],
+    ) -> None:
+        count = len(names)
+        self.names = names
+        self.tasks = tasks
+        self.record = record
+        self.cancel_event = cancel_event
+        self.deadline = deadline
+        self.status = [_PENDING] * count
+        self.results: list[Any] = [None] * count
+        self.errors: list[Optional[BaseException]] = [None] * count
+        self.durations = [0.0] * count
+        self.started = [0.0] * count
+        self.lock = threading.Lock()
+        self.closed = False
+        self.any_failed = False
+        self.fatal: Optional[BaseException] = None
+        self.pending: deque[int] = deque()
+        self.done: SimpleQueue[Optional[BaseException]] = SimpleQueue()
+
+    def drain(self) -> None:
+        """Worker side: run queued nodes until the queue is empty or the run stops,
+        then report to the main thread (with the exception that must escape, if any)."""
+        pending = self.pending
+        lock = self.lock
+        tasks = self.tasks
+        status = self.status
+        record = self.record
+        cancel_event = self.cancel_event
+        deadline = self.deadline
+        fatal = None
+        try:
+            while True:
+                if cancel_event is not None and cancel_event.is_set():
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                try:
+                    i = pending.popleft()
+                except IndexError:
+                    break
+                with lock:
+                    if self.closed:
+                        break
+                    status[i] = _RUNNING
+                    if record is not None:
+                        record(_NODE_STARTED, node_name=self.names[i])
+                    start = self.started[i] = time.perf_counter()
+                try:
+                    value = tasks[i]()  # type: ignore[misc]
+                except Exception as exc:
+                    self._end(i, _FAILED, None, exc, time.perf_counter() - start)
+                except BaseException as exc:
+                    # KeyboardInterrupt, SystemExit...: the node failed, and the
+                    # exception escapes from ``execute`` in the main thread.
+                    self._end(i, _FAILED, None, exc, time.perf_counter() - start)
+                    fatal = exc
+                    break
+                else:
+                    self._end(i, _COMPLETED, value, None, time.perf_counter() - start)
+        finally:
+            self.done.put(fatal)
+
+    def _end(
+        self,
+        i: int,
+        outcome: NodeStatus,
+        value: Any,
+        error: Optional[BaseException],
+        duration: float,
+    ) -> None:
+        with self.lock:
+            if self.status[i] is not _RUNNING:  # timed out or abandoned meanwhile
+                return
+            self.status[i] = outcome
+            self.durations[i] = duration
+            if error is None:
+                self.results[i] = value
+                if self.record is not None:
+                    self.record(_NODE_COMPLETED, node_name=self.names[i], duration=duration)
+            else:
+                self.errors[i] = error
+                self.any_failed = True
+                if self.record is not None:
+                    self.record(
+                        _NODE_FAILED,
+                        node_name=self.names[i],
+                        duration=duration,
+                        error=_describe(error),
+                    )
+
+    def give_up(self, i: int, outcome: NodeStatus, reason: str) -> None:
+        """Main side: end a node that will not run (SKIPPED or CANCELLED)."""
+        self.status[i] = outcome
+        if self.record is not None:
+            kind = _NODE_SKIPPED if outcome is _SKIPPED else _NODE_CANCELLED
+            self.record(kind, node_name=self.names[i], metadata={"reason": reason})
+
+    def close(self, running_outcome: NodeStatus, error: Callable[[str], BaseException]) -> None:
+        """Main side: stop the run now. Tasks still running end as ``running_outcome``
+        with ``error(name)``; their threads are abandoned, and what they do later is
+        not recorded. Call with ``lock`` held."""
+        self.closed = True
+        now = time.perf_counter()
+        for i, state in enumerate(self.status):
+            if state is _RUNNING:
+                exc = error(self.names[i])
+                self.status[i] = running_outcome
+                self.errors[i] = exc
+                self.durations[i] = now - self.started[i]
+                if self.record is not None:
+                    kind = _NODE_TIMED_OUT if running_outcome is _TIMED_OUT else _NODE_FAILED
+                    self.record(
+                        kind,
+                        node_name=self.names[i],
+                        duration=self.durations[i],
+                        error=_describe(exc),
+                    )
+
+
+class _Pool:
+    """Daemon worker threads that live for one run and run :meth:`_Run.drain` jobs.
+
+    Daemon threads (rather than ``concurrent.futures``, whose workers are joined at
+    interpreter exit) let ``execute`` return on a timeout without waiting for a task
+    that never ends.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.jobs: SimpleQueue[Optional[_Run]] = SimpleQueue()
+        self.threads = [
+            threading.Thread(
+                target=self._work, args=(self.jobs,), name=f"dagron-worker-{n}", daemon=True
+            )
+            for n in range(size)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    @staticmethod
+    def _work(jobs: SimpleQueue[Optional[_Run]]) -> None:
+        while True:
+            run = jobs.get()
+            if run is None:
+                return
+            run.drain()
+
+    def shutdown(self, *, wait: bool) -> None:
+        for _ in self.threads:
+            self.jobs.put(None)
+        if wait:
+            for thread in self.threads:
+                thread.join()
+
+
+class DAGExecutor:
+    """Execute one callable per node of ``dag``, in topological steps, on threads.
+
+    Parameters
+    ----------
+    dag:
+        The :class:`~dagron.DAG` to run. Its structure is read when ``execute`` starts.
+    max_workers:
+        The most tasks that run at once (an ``int`` >= 1). ``None`` means as many as
+        the widest step needs, capped at ``min(32, os.cpu_count() + 4)`` like
+        ``concurrent.futures.ThreadPoolExecutor``.
+    trace, enable_tracing:
+        Either one ``True`` turns tracing on: each run then records an
+        :class:`~dagron.execution.tracing.ExecutionTrace`, returned as
+        ``ExecutionResult.trace``.
+    fail_fast:
+        With ``True`` (the default), once a step has a failed node, every node of the
+        later steps is ``SKIPPED`` (the failing step itself runs to its end). With
+        ``False``, only the nodes that depend, directly or not, on a node that did not
+        complete are ``SKIPPED``; independent branches keep running.
+
+    ``last_trace`` holds the trace of the latest ``execute`` call (``None`` when
+    tracing is off). It is set when the run starts, so it is also available when an
+    exception such as ``KeyboardInterrupt`` escapes from ``execute``.
+    """
+
+    def __init__(
+        self,
+        dag: DAG,
+        max_workers: Optional[int] = None,
+        *,
+        trace: bool = False,
+        enable_tracing: bool = False,
+        fail_fast: bool = True,
+    ) -> None:
+        if not isinstance(dag, DAG):
+            raise TypeError(f"dag must be a dagron.DAG, not {type(dag).__name__}")
+        if max_workers is not None and (
+            not isinstance(max_workers, int) or isinstance(max_workers, bool)
+        ):
+            raise TypeError(f"max_workers must be an int or None, not {max_workers!r}")
+        if max_workers is not None and max_workers < 1:
+            raise ValueError(f"max_workers must be at least 1, not {max_workers}")
+        self.dag = dag
+        self.max_workers = max_workers
+        self.tracing = bool(trace or enable_tracing)
+        self.fail_fast = bool(fail_fast)
+        self.last_trace: Optional[ExecutionTrace] = None
+
+    def execute(
+        self,
+        tasks: Mapping[str, Optional[Callable[[], Any]]],
+        timeout: Optional[float] = None,
+        cancel_event: Optional[threading.Event] = None,
+    ) -> ExecutionResult:
+        """Run ``tasks`` (node name -> callable without arguments) over the DAG.
+
+        A node missing from ``tasks`` (or mapped to ``None``) is ``SKIPPED``; a key
+        that is not a node raises ``ValueError`` and a value that is not callable
+        ``TypeError``, before anything runs.
+
+        ``timeout`` is in seconds for the whole run: when it expires, the tasks still
+        running are ``TIMED_OUT`` and every node not started yet is ``CANCELLED``, and
+        ``execute`` returns at once without waiting for the running threads (they are
+        daemon threads and do not delay interpreter exit; what they return is
+        discarded).
+
+        Once ``cancel_event`` is set, nodes that have not started are ``CANCELLED``;
+        tasks already running are waited for and end normally.
+
+        An exception raised by a task never escapes (the node is ``FAILED``), except
+        one that is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``): that
+        one escapes at once, after the trace has recorded the node's failure, the nodes
+        still running as ``NODE_FAILED`` and the rest as ``NODE_CANCELLED``, and
+        ``EXECUTION_COMPLETED``.
+        """
+        names, preds, levels = self.dag._compile()
+        callables = self._resolve_tasks(names, tasks)
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise TypeError(f"timeout must be a number of seconds, not {timeout!r}")
+            if not timeout >= 0:
+                raise ValueError(f"timeout must be >= 0, not {timeout!r}")
+
+        trace = ExecutionTrace() if self.tracing else None
+        self.last_trace = trace
+        record = trace.record if trace is not None else None
+        began = time.perf_counter()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        run = _Run(names, callables, record, cancel_event, deadline)
+        cap = self.max_workers if self.max_workers is not None else default_max_workers()
+        pool_size = min(cap, max((len(level) for level in levels), default=1))
+        pool: Optional[_Pool] = None
+        open_step: Optional[int] = None
+        finished = False
+        status = run.status
+
+        if record is not None:
+            record(_EXECUTION_STARTED)
+        try:
+            stop: Optional[tuple[NodeStatus, str]] = None  # (outcome, reason) for the rest
+            for step, level in enumerate(levels):
+                step_began = time.perf_counter()
+                open_step = step
+                if record is not None:
+                    record(_STEP_STARTED, step_index=step)
+                if stop is None:
+                    stop = self._stop_reason(run)
+                runnable = []
+                for i in level:
+                    if stop is not None:
+                        run.give_up(i, *stop)
+                    elif callables[i] is None:
+                        run.give_up(i, _SKIPPED, "no_task")
+                    elif any(status[p] is not _COMPLETED for p in preds[i]):
+                        run.give_up(i, _SKIPPED, "dependency_not_completed")
+                    else:
+                        runnable.append(i)
+                if runnable:
+                    if pool is None:
+                        pool = _Pool(pool_size)
+                    timed_out = self._run_step(run, pool, runnable, timeout)
+                    if timed_out:
+                        stop = (_CANCELLED, "timeout")
+                    else:
+                        # Nodes a worker left queued because of a cancel or the timeout.
+                        leftover = [i for i in runnable if status[i] is _PENDING]
+                        if leftover:
+                            stop = self._stop_reason(run) or (_CANCELLED, "cancelled")
+                            for i in leftover:
+                                run.give_up(i, *stop)
+                            run.pending.clear()
+                    if stop is None and self.fail_fast and run.any_failed:
+                        stop = (_SKIPPED, "fail_fast")
+                if record is not None:
+                    record(
+                        _STEP_COMPLETED,
+                        step_index=step,
+                        duration=time.perf_counter() - step_began,
+                    )
+                open_step = None
+            finished = True
+        finally:
+            if not finished:
+                self._abandon(run, open_step)
+            if pool is not None:
+                pool.shutdown(wait=finished and not run.closed)
+            total = time.perf_counter() - began
+            if record is not None:
+                record(_EXECUTION_COMPLETED, duration=total)
+        return self._result(run, total, trace)
+
+    @staticmethod
+    def _resolve_tasks(
+        names: list[str], tasks: Mapping[str, Optional[Callable[[], Any]]]
+    ) -> list[Optional[Callable[[], Any]]]:
+        if not isinstance(tasks, Mapping):
+            raise TypeError(f"tasks must be a mapping, not {type(tasks).__name__}")
+        known = set(names)
+        unknown = [key for key in tasks if key not in known]
+        if unknown:
+            raise ValueError(f"tasks given for nodes not in the DAG: {unknown!r}")
+        callables = [tasks.get(name) for name in names]
+        for name, task in zip(names, callables):
+            if task is not None and not callable(task):
+                raise TypeError(f"the task for node {name!r} is not callable: {task!r}")
+        return callables
+
+    @staticmethod
+    def _stop_reason(run: _Run) -> Optional[tuple[NodeStatus, str]]:
+        """Whether nodes that have not started must now be cancelled, and why."""
+        if run.cancel_event is not None and run.cancel_event.is_set():
+            return (_CANCELLED, "cancelled")
+        if run.deadline is not None and time.monotonic() >= run.deadline:
+            return (_CANCELLED, "timeout")
+        return None
+
+    @staticmethod
+    def _run_step(run: _Run, pool: _Pool, runnable: list[int], timeout: Optional[float]) -> bool:
+        """Run one step's runnable nodes; True if the timeout expired meanwhile."""
+        run.pending.extend(runnable)
+        workers = min(len(pool.threads), len(runnable))
+        for _ in range(workers):
+            pool.jobs.put(run)
+        done = run.done
+        for _ in range(workers):
+            if run.deadline is None:
+                fatal = done.get()
+            else:
+                try:
+                    fatal = done.get(timeout=max(0.0, run.deadline - time.monotonic()))
+                except Empty:
+                    with run.lock:
+                        run.close(
+                            _TIMED_OUT,
+                            lambda name: TimeoutError(
+                                f"node {name!r} was still running when the "
+                                f"{timeout}s execution timeout expired"
+                            ),
+                        )
+                        for i in runnable:
+                            if run.status[i] is _PENDING:
+                                run.give_up(i, _CANCELLED, "timeout")
+                    run.pending.clear()
+                    return True
+            if fatal is not None:
+                run.fatal = fatal
+                raise fatal
+        return False
+
+    @staticmethod
+    def _abandon(run: _Run, open_step: Optional[int]) -> None:
+        """An exception is escaping ``execute``: end every unfinished node in the
+        trace (running ones as failed, the others as cancelled) and close the step."""
+        escaping = run.fatal
+        with run.lock:
+            run.close(
+                _FAILED,
+                lambda name: RuntimeError(
+                    "execution interrupted"
+                    + (f" by {type(escaping).__name__}" if escaping is not None else "")
+                ),
+            )
+            for i, state in enumerate(run.status):
+                if state is _PENDING:
+                    run.give_up(i, _CANCELLED, "interrupted")
+        run.pending.clear()
+        if run.record is not None and open_step is not None:
+            run.record(_STEP_COMPLETED, step_index=open_step)
+
+    def _result(self, run: _Run, total: float, trace: Optional[ExecutionTrace]) -> ExecutionResult:
+        counts = dict.fromkeys(NodeStatus, 0)
+        node_results = {}
+        for i, name in enumerate(run.names):
+            state = run.status[i]
+            counts[state] += 1
+            node_results[name] = NodeResult(
+                name, state, run.results[i], run.errors[i], run.durations[i]
+            )
+        return ExecutionResult(
+            node_results=node_results,
+            succeeded=counts[_COMPLETED],
+            failed=counts[_FAILED],
+            skipped=counts[_SKIPPED],
+            timed_out=counts[_TIMED_OUT],
+            cancelled=counts[_CANCELLED],
+            total_duration_seconds=total,
+            trace=trace,
+        )

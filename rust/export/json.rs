@@ -1,0 +1,108 @@
+//! `to_json()`: `json.dumps(records, indent=2)` where each record holds
+//! `event_type`, `timestamp`, then `node_name`, `step_index`, `duration`, `error`
+//! when present and `metadata` when non-empty.
+
+use super::number::{write_f64, write_i64};
+use super::{Objects, Out, CHECKPOINT_EVERY};
+use crate::event::{EventKind, KIND_COUNT};
+use crate::trace::{Snapshot, StepView};
+
+/// Per kind: the bytes that open an event object, up to the timestamp value.
+fn openers() -> [Vec<u8>; KIND_COUNT] {
+    EventKind::ALL.map(|kind| format!("\n  {{\n    \"event_type\": \"{}\",\n    \"timestamp\": ", kind.value()).into_bytes())
+}
+
+/// Rough size of one event, to size the output buffer up front.
+pub const EVENT_SIZE_HINT: usize = 120;
+
+pub fn write<X, S, O: Objects<X>>(
+    snapshot: &Snapshot<'_, X, S>,
+    out: &mut Out<'_, O::Error>,
+    objects: &mut O,
+) -> Result<(), O::Error> {
+    if snapshot.is_empty() {
+        out.buf.extend_from_slice(b"[]");
+        return Ok(());
+    }
+    let openers = openers();
+    out.buf.push(b'[');
+    for (position, event) in snapshot.iter().enumerate() {
+        if position > 0 {
+            out.buf.push(b',');
+        }
+        let buf = &mut out.buf;
+        buf.extend_from_slice(&openers[event.kind as usize]);
+        write_f64(buf, event.ts);
+        if let Some((_, name)) = event.node {
+            buf.extend_from_slice(b",\n    \"node_name\": ");
+            buf.extend_from_slice(&name.json);
+        }
+        match event.step {
+            StepView::None => {}
+            StepView::Int(value) => {
+                buf.extend_from_slice(b",\n    \"step_index\": ");
+                write_i64(buf, value);
+            }
+            StepView::Object(object) => {
+                buf.extend_from_slice(b",\n    \"step_index\": ");
+                objects.write_big_step(object, buf)?;
+            }
+        }
+        if let Some(duration) = event.duration {
+            buf.extend_from_slice(b",\n    \"duration\": ");
+            write_f64(buf, duration);
+        }
+        if let Some(error) = event.error {
+            buf.extend_from_slice(b",\n    \"error\": ");
+            buf.extend_from_slice(&error.json);
+        }
+        if let Some(object) = event.object {
+            if objects.has_metadata(object) {
+                buf.extend_from_slice(b",\n    \"metadata\": ");
+                objects.write_metadata(object, buf)?;
+            }
+        }
+        buf.extend_from_slice(b"\n  }");
+        if position % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
+            objects.checkpoint()?;
+        }
+        out.boundary()?;
+    }
+    out.buf.extend_from_slice(b"\n]");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::event::{EventKind, NewEvent, StepArg};
+    use crate::export::{NoObjects, Out};
+    use crate::trace::TraceCore;
+
+    #[test]
+    fn writes_the_documented_shape() {
+        let core: TraceCore<(), ()> = TraceCore::new();
+        let mut out = Out::<std::convert::Infallible>::in_memory(0);
+        super::write(&core.snapshot(), &mut out, &mut NoObjects).unwrap();
+        assert_eq!(out.finish().unwrap(), b"[]");
+
+        core.record(NewEvent::new(EventKind::ExecutionStarted)).unwrap();
+        let mut event = NewEvent::new(EventKind::NodeFailed);
+        event.node = Some(core.intern(b"t\xc3\xa9", || ()).unwrap());
+        event.error = Some(core.intern(b"ValueError: \"x\"", || ()).unwrap());
+        event.step = StepArg::Int(2);
+        event.duration = Some(0.5);
+        core.record(event).unwrap();
+        let mut out = Out::<std::convert::Infallible>::in_memory(0);
+        super::write(&core.snapshot(), &mut out, &mut NoObjects).unwrap();
+        let text = String::from_utf8(out.finish().unwrap()).unwrap();
+        let ts = text.split("\"timestamp\": ").nth(2).unwrap().split(',').next().unwrap().to_owned();
+        assert_eq!(
+            text,
+            format!(
+                "[\n  {{\n    \"event_type\": \"execution_started\",\n    \"timestamp\": 0.0\n  }},\n  {{\n    \
+                 \"event_type\": \"node_failed\",\n    \"timestamp\": {ts},\n    \"node_name\": \"t\\u00e9\",\n    \
+                 \"step_index\": 2,\n    \"duration\": 0.5,\n    \"error\": \"ValueError: \\\"x\\\"\"\n  }}\n]"
+            )
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! Serialization straight from the buffer: the JSON export (behaviour.md 4.1) and
+//! the Chrome Trace Event export (4.2), byte-identical to Python's
+//! `json.dumps(..., indent=2)`.
+//!
+//! Both writers append to one output buffer ([`Out`]). In memory it grows to the
+//! whole document; when streaming it is handed to a sink every `chunk` bytes, so
+//! memory stays bounded whatever the trace length.
+
+pub mod chrome;
+pub mod escape;
+pub mod json;
+pub mod number;
+
+/// What a writer needs from the bindings: metadata and oversized step indices
+/// (Python objects the core cannot read), and a periodic checkpoint (for signals).
+pub trait Objects<X> {
+    type Error;
+    fn write_big_step(&mut self, object: &X, out: &mut Vec<u8>) -> Result<(), Self::Error>;
+    /// Whether the event's metadata is present and non-empty right now.
+    fn has_metadata(&mut self, object: &X) -> bool;
+    /// Write the metadata value (a dict nested at `json.dumps` indent level 2).
+    fn write_metadata(&mut self, object: &X, out: &mut Vec<u8>) -> Result<(), Self::Error>;
+    /// Called every [`CHECKPOINT_EVERY`] events.
+    fn checkpoint(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// How often writers call [`Objects::checkpoint`].
+pub const CHECKPOINT_EVERY: usize = 1 << 16;
+
+/// Objects for traces without Python payloads (tests, Rust users).
+pub struct NoObjects;
+
+impl<X> Objects<X> for NoObjects {
+    type Error = std::convert::Infallible;
+    fn write_big_step(&mut self, _: &X, _: &mut Vec<u8>) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    fn has_metadata(&mut self, _: &X) -> bool {
+        false
+    }
+    fn write_metadata(&mut self, _: &X, _: &mut Vec<u8>) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// A destination for streamed output.
+pub type Sink<'s, E> = &'s mut dyn FnMut(&[u8]) -> Result<(), E>;
+
+/// The output buffer writers append to.
+pub struct Out<'s, E> {
+    pub buf: Vec<u8>,
+    sink: Option<Sink<'s, E>>,
+    chunk: usize,
+}
+
+impl<'s, E> Out<'s, E> {
+    /// Build the whole document in memory.
+    pub fn in_memory(capacity: usize) -> Self {
+        Out { buf: Vec::with_capacity(capacity), sink: None, chunk: usize::MAX }
+    }
+
+    /// Hand the output to `sink` in pieces of about `chunk` bytes.
+    pub fn streaming(sink: Sink<'s, E>, chunk: usize) -> Self {
+        Out { buf: Vec::with_capacity(chunk + 4096), sink: Some(sink), chunk }
+    }
+
+    /// Called between events: flush when a chunk is full.
+    #[inline]
+    pub fn boundary(&mut self) -> Result<(), E> {
+        if self.buf.len() >= self.chunk {
+            self.flush()
+        } else {
+            Ok(())
+        }
+    }
+
+    #[cold]
+    fn flush(&mut self) -> Result<(), E> {
+        if let Some(sink) = self.sink.as_mut() {
+            sink(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Flush what is left (streaming) and return the buffer (the document, in memory).
+    pub fn finish(mut self) -> Result<Vec<u8>, E> {
+        if self.sink.is_some() && !self.buf.is_empty() {
+            self.flush()?;
+        }
+        Ok(self.buf)
+    }
+}
+
+/// Append a newline and `level` two-space indents.
+#[inline]
+pub fn newline_indent(out: &mut Vec<u8>, level: usize) {
+    const SPACES: &[u8; 65] = b"\n                                                                ";
+    let width = 1 + 2 * level;
+    if width <= SPACES.len() {
+        out.extend_from_slice(&SPACES[..width]);
+    } else {
+        out.push(b'\n');
+        out.resize(out.len() + 2 * level, b' ');
+    }
+}

@@ -1,0 +1,15 @@
+//! dagron's execution-trace recorder: a lock-free event buffer with JSON and
+//! Chrome Trace exporters, and the Python bindings over it.
+//!
+//! Everything but `py` is plain Rust with no Python types, tested by `cargo test`.
+
+pub mod buffer;
+pub mod clock;
+pub mod event;
+pub mod export;
+pub mod intern;
+pub mod summary;
+pub mod trace;
+
+#[cfg(not(loom))]
+mod py;

@@ -1,0 +1,604 @@
+//! The trace: records events into the lock-free buffers and hands out consistent,
+//! chronological snapshots. No Python types here; the bindings supply two payload
+//! types: `X` (metadata and oversized step indices) and `S` (the Python form of an
+//! interned string).
+//!
+//! # Clock model
+//! The epoch is the monotonic clock reading of the trace's first event, set by a
+//! compare-and-swap from whichever thread records first. A timestamp is
+//! `(now - epoch) / 1e9` seconds, saturating at 0 for a racing thread that read the
+//! clock just before the winner, and never below `floor` (the last timestamp of a
+//! restored trace). So the earliest event is exactly `0.0`.
+//!
+//! # Order
+//! Events are stored in claim order. Threads racing between reading the clock and
+//! claiming a slot can leave neighbours slightly out of timestamp order, so readers
+//! order a snapshot by `(timestamp, index)`: chronological, ties in record order,
+//! and each thread's own events in its order (its clock readings never decrease).
+//! When records are already ordered (always, under the GIL) this costs one pass.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+
+use crate::buffer::{AllocError, AppendBuffer};
+use crate::clock;
+use crate::event::{flags, EventKind, EventRecord, Extra, NewEvent, StepArg, NO_PREV, PREV_OVERFLOW};
+use crate::intern::{InternEntry, InternError, Interner};
+use crate::summary::Summary;
+
+const UNSET_EPOCH: u64 = u64::MAX;
+
+/// Errors the core reports; the bindings turn them into Python exceptions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TraceError {
+    /// An allocation failed; nothing was recorded.
+    Alloc,
+    /// More distinct strings than ids.
+    TooManyStrings,
+    /// A saved state that cannot be restored, with the reason.
+    InvalidState(String),
+}
+
+impl From<AllocError> for TraceError {
+    fn from(_: AllocError) -> Self {
+        TraceError::Alloc
+    }
+}
+
+impl From<InternError> for TraceError {
+    fn from(error: InternError) -> Self {
+        match error {
+            InternError::Alloc => TraceError::Alloc,
+            InternError::Full => TraceError::TooManyStrings,
+        }
+    }
+}
+
+/// Counters kept at record time so `summary()` costs O(1).
+#[repr(align(128))]
+#[derive(Default)]
+struct Stats {
+    /// completed, failed, skipped, timed out, cancelled (see `EventKind::outcome`).
+    outcomes: [AtomicU64; 5],
+    /// Distinct node names used by events.
+    nodes: AtomicU64,
+    /// Largest timestamp so far, as `f64` bits (timestamps are >= 0, so the bit
+    /// patterns order like the values).
+    max_ts_bits: AtomicU64,
+}
+
+pub struct TraceCore<X, S> {
+    events: AppendBuffer<EventRecord>,
+    extras: AppendBuffer<Extra<X>>,
+    strings: Interner<S>,
+    epoch: AtomicU64,
+    floor_bits: AtomicU64,
+    stats: Stats,
+}
+
+impl<X, S> Default for TraceCore<X, S> {
+    fn default() -> Self {
+        TraceCore {
+            events: AppendBuffer::new(),
+            extras: AppendBuffer::new(),
+            strings: Interner::default(),
+            epoch: AtomicU64::new(UNSET_EPOCH),
+            floor_bits: AtomicU64::new(0f64.to_bits()),
+            stats: Stats::default(),
+        }
+    }
+}
+
+/// A step index as read back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepView<'a, X> {
+    None,
+    Int(i64),
+    Object(&'a X),
+}
+
+/// One event as read back from a snapshot.
+pub struct EventView<'a, X, S> {
+    pub index: usize,
+    pub kind: EventKind,
+    pub ts: f64,
+    pub node: Option<(u32, &'a InternEntry<S>)>,
+    pub step: StepView<'a, X>,
+    pub duration: Option<f64>,
+    pub error: Option<&'a InternEntry<S>>,
+    pub object: Option<&'a X>,
+}
+
+/// A restored event (from a saved state): the timestamp is given, not measured.
+pub struct SavedEvent<X> {
+    pub ts: f64,
+    pub event: NewEvent<X>,
+}
+
+impl<X, S> TraceCore<X, S> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Intern a string (node name or error) and return its id.
+    #[inline]
+    pub fn intern(&self, text: &[u8], payload: impl FnOnce() -> S) -> Result<u32, TraceError> {
+        Ok(self.strings.intern(text, payload)?)
+    }
+
+    #[inline]
+    pub fn lookup(&self, text: &[u8]) -> Option<u32> {
+        self.strings.lookup(text)
+    }
+
+    #[inline]
+    pub fn string(&self, id: u32) -> &InternEntry<S> {
+        self.strings.get(id)
+    }
+
+    /// Record an event now. On error nothing is recorded.
+    #[inline]
+    pub fn record(&self, event: NewEvent<X>) -> Result<usize, TraceError> {
+        let ts = self.now();
+        self.push(ts, event)
+    }
+
+    #[inline]
+    fn now(&self) -> f64 {
+        let now = clock::monotonic_ns();
+        // Acquire pairs with the AcqRel CAS below (or the Release store in `restore`).
+        let mut epoch = self.epoch.load(Acquire);
+        if epoch == UNSET_EPOCH {
+            epoch = match self.epoch.compare_exchange(UNSET_EPOCH, now, AcqRel, Acquire) {
+                Ok(_) => now,
+                Err(winner) => winner,
+            };
+        }
+        let ts = now.saturating_sub(epoch) as f64 / 1e9;
+        ts.max(f64::from_bits(self.floor_bits.load(Relaxed)))
+    }
+
+    fn push(&self, ts: f64, event: NewEvent<X>) -> Result<usize, TraceError> {
+        let NewEvent { kind, node, error, step, duration, object } = event;
+        let mut record_flags = 0u8;
+        if duration.is_some() {
+            record_flags |= flags::DURATION;
+        }
+        if step != StepArg::None {
+            record_flags |= flags::STEP;
+        }
+        let inline_step = match step {
+            StepArg::Int(value) => i32::try_from(value).ok(),
+            _ => None,
+        };
+        let aux = if error.is_some() || object.is_some() || (step != StepArg::None && inline_step.is_none()) {
+            record_flags |= flags::EXTRA;
+            let extra_step = match step {
+                StepArg::Int(value) => Some(value),
+                _ => None,
+            };
+            let index = self.extras.push(Extra { step: extra_step, error, object })?;
+            // Extras beyond u32 would need a wider record; 4 billion events with
+            // errors or metadata is far past any machine this runs on.
+            u32::try_from(index).map_err(|_| TraceError::Alloc)?
+        } else {
+            inline_step.unwrap_or(0) as u32
+        };
+        let node_entry = node.map(|id| self.strings.get(id));
+        let index = self.events.push_with(|index| {
+            // Everything below happens before the slot is published (see
+            // `summary` for why the counters must).
+            let mut prev = NO_PREV;
+            if let Some(entry) = node_entry {
+                let previous = entry.head.swap(index as u64 + 1, AcqRel);
+                prev = u32::try_from(previous).unwrap_or(PREV_OVERFLOW);
+                if entry.mark_node() {
+                    self.stats.nodes.fetch_add(1, Release);
+                }
+            }
+            if let Some(outcome) = kind.outcome() {
+                self.stats.outcomes[outcome].fetch_add(1, Release);
+            }
+            self.stats.max_ts_bits.fetch_max(ts.to_bits(), Release);
+            EventRecord {
+                ts,
+                duration: duration.unwrap_or(0.0),
+                node: node.map_or(0, |id| id + 1),
+                aux,
+                prev,
+                kind: kind as u8,
+                flags: record_flags,
+            }
+        })?;
+        Ok(index)
+    }
+
+    /// Number of events recorded and published (waits for in-flight writers).
+    pub fn len(&self) -> usize {
+        let len = self.events.claimed();
+        self.events.wait_published(len);
+        len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.claimed() == 0
+    }
+
+    /// The clock epoch in nanoseconds, if any event was recorded.
+    pub fn epoch(&self) -> Option<u64> {
+        let epoch = self.epoch.load(Acquire);
+        (epoch != UNSET_EPOCH).then_some(epoch)
+    }
+
+    /// The events recorded so far, in chronological order.
+    pub fn snapshot(&self) -> Snapshot<'_, X, S> {
+        let len = self.len();
+        let mut sorted = true;
+        let mut last = f64::NEG_INFINITY;
+        self.events.for_each_until(len, |_, record| {
+            let ts = record.ts;
+            sorted &= ts >= last;
+            last = ts;
+        });
+        let order = if sorted {
+            None
+        } else {
+            let mut order: Vec<usize> = (0..len).collect();
+            // Stable: equal timestamps keep index (record) order.
+            order.sort_by(|&a, &b| {
+                let (ta, tb) = (self.events.wait(a).ts, self.events.wait(b).ts);
+                ta.total_cmp(&tb)
+            });
+            Some(order)
+        };
+        Snapshot { core: self, len, order }
+    }
+
+    /// The events naming node `id`, in chronological order; costs O(those events).
+    pub fn events_for_node(&self, id: u32) -> Vec<EventView<'_, X, S>> {
+        let len = self.len();
+        let entry = self.strings.get(id);
+        let mut indices = Vec::new();
+        let mut link = entry.head.load(Acquire);
+        while link != 0 {
+            let index = (link - 1) as usize;
+            let record = self.events.wait(index);
+            if index < len {
+                indices.push(index);
+            }
+            link = match record.prev {
+                PREV_OVERFLOW => {
+                    // Links past 2^32 events do not fit: finish with a scan.
+                    self.scan_node_events(id, index, &mut indices);
+                    0
+                }
+                prev => prev as u64,
+            };
+        }
+        indices.sort_by(|&a, &b| {
+            let (ta, tb) = (self.events.wait(a).ts, self.events.wait(b).ts);
+            ta.total_cmp(&tb).then(a.cmp(&b))
+        });
+        indices.into_iter().map(|index| self.view(index)).collect()
+    }
+
+    #[cold]
+    fn scan_node_events(&self, id: u32, below: usize, indices: &mut Vec<usize>) {
+        self.events.for_each_until(below, |index, record| {
+            if record.node_id() == Some(id) {
+                indices.push(index);
+            }
+        });
+    }
+
+    /// Read back the event at buffer index `index` (which must be published).
+    pub fn view(&self, index: usize) -> EventView<'_, X, S> {
+        let record = *self.events.wait(index);
+        let extra = record.extra_index().map(|i| self.extras.wait(i));
+        let step = if !record.has_step() {
+            StepView::None
+        } else if let Some(value) = record.inline_step() {
+            StepView::Int(value)
+        } else {
+            match extra {
+                Some(Extra { step: Some(value), .. }) => StepView::Int(*value),
+                Some(Extra { object: Some(object), .. }) => StepView::Object(object),
+                _ => StepView::None,
+            }
+        };
+        EventView {
+            index,
+            kind: record.kind(),
+            ts: record.ts,
+            node: record.node_id().map(|id| (id, self.strings.get(id))),
+            step,
+            duration: record.duration(),
+            error: extra.and_then(|e| e.error).map(|id| self.strings.get(id)),
+            object: extra.and_then(|e| e.object.as_ref()),
+        }
+    }
+
+    /// Counts for `summary()`, consistent with one moment of the trace.
+    pub fn summary(&self) -> Summary {
+        // Writers bump the counters before publishing their slot. If the claim count
+        // is the same before and after reading the counters, and every slot below it
+        // is published, the counters describe exactly those events.
+        for _ in 0..16 {
+            let len = self.len();
+            let outcomes = self.stats.outcomes.each_ref().map(|c| c.load(Acquire));
+            let nodes = self.stats.nodes.load(Acquire);
+            let max_ts = f64::from_bits(self.stats.max_ts_bits.load(Acquire));
+            if self.events.claimed() == len {
+                return Summary::new(len as u64, outcomes, nodes, if len == 0 { 0.0 } else { max_ts });
+            }
+        }
+        self.summary_by_scan()
+    }
+
+    /// `summary()` computed from a snapshot, for when writers never pause.
+    pub fn summary_by_scan(&self) -> Summary {
+        let snapshot = self.snapshot();
+        let mut outcomes = [0u64; 5];
+        let mut nodes = std::collections::HashSet::new();
+        let mut first = None;
+        let mut last = 0.0;
+        for event in snapshot.iter() {
+            if let Some(outcome) = event.kind.outcome() {
+                outcomes[outcome] += 1;
+            }
+            if let Some((id, _)) = event.node {
+                nodes.insert(id);
+            }
+            first.get_or_insert(event.ts);
+            last = event.ts;
+        }
+        let duration = first.map_or(0.0, |first| last - first);
+        Summary::new(snapshot.len() as u64, outcomes, nodes.len() as u64, duration)
+    }
+
+    /// Fill an empty trace from saved events (pickling, copying). Timestamps must be
+    /// finite, start at 0.0 and never decrease. `epoch` is the saved trace's clock
+    /// epoch: kept when this clock can continue it, otherwise moved so that new
+    /// events land after the last saved one.
+    pub fn restore(&self, epoch: Option<u64>, events: Vec<SavedEvent<X>>) -> Result<(), TraceError> {
+        if !self.is_empty() {
+            return Err(TraceError::InvalidState("the trace already holds events".into()));
+        }
+        let mut last = 0.0f64;
+        for (position, saved) in events.iter().enumerate() {
+            let ts = saved.ts;
+            let valid = ts.is_finite() && ts >= last && (position > 0 || ts == 0.0);
+            if !valid {
+                return Err(TraceError::InvalidState(format!(
+                    "event {position} has timestamp {ts}; timestamps must start at 0.0 and never decrease"
+                )));
+            }
+            last = ts;
+        }
+        self.events.reserve(events.len())?;
+        let Some(_) = events.last() else {
+            return Ok(());
+        };
+        let now = clock::monotonic_ns();
+        let elapsed_ns = (last * 1e9).ceil() as u64 + 1;
+        let epoch = match epoch {
+            Some(epoch) if epoch <= now && now - epoch >= elapsed_ns => epoch,
+            _ => now.saturating_sub(elapsed_ns),
+        };
+        for saved in events {
+            self.push(saved.ts, saved.event)?;
+        }
+        self.floor_bits.store(last.to_bits(), Relaxed);
+        // Release pairs with the Acquire load in `now`.
+        self.epoch.store(epoch, Release);
+        Ok(())
+    }
+}
+
+/// The events of one moment, in chronological order.
+pub struct Snapshot<'a, X, S> {
+    core: &'a TraceCore<X, S>,
+    len: usize,
+    /// Buffer indices in chronological order, when that differs from index order.
+    order: Option<Vec<usize>>,
+}
+
+impl<'a, X, S> Snapshot<'a, X, S> {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The buffer index of the `position`-th event in chronological order.
+    #[inline]
+    pub fn index(&self, position: usize) -> usize {
+        match &self.order {
+            Some(order) => order[position],
+            None => position,
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, position: usize) -> EventView<'a, X, S> {
+        self.core.view(self.index(position))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = EventView<'a, X, S>> + '_ {
+        (0..self.len).map(move |position| self.get(position))
+    }
+
+    /// Number of interned strings (bound on node ids), for per-node tables.
+    pub fn string_count(&self) -> usize {
+        self.core.strings.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    type Core = TraceCore<(), ()>;
+
+    fn node(core: &Core, name: &str) -> u32 {
+        core.intern(name.as_bytes(), || ()).unwrap()
+    }
+
+    #[test]
+    fn first_event_is_zero_and_time_moves_forward() {
+        let core = Core::new();
+        core.record(NewEvent::new(EventKind::ExecutionStarted)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        core.record(NewEvent::new(EventKind::ExecutionCompleted)).unwrap();
+        let snapshot = core.snapshot();
+        let ts: Vec<f64> = snapshot.iter().map(|e| e.ts).collect();
+        assert_eq!(ts[0], 0.0);
+        assert!(ts[1] >= 0.004, "{ts:?}");
+    }
+
+    #[test]
+    fn fields_round_trip() {
+        let core = Core::new();
+        let extract = node(&core, "extract");
+        let boom = node(&core, "ValueError: boom");
+        let mut event = NewEvent::new(EventKind::NodeFailed);
+        event.node = Some(extract);
+        event.error = Some(boom);
+        event.duration = Some(0.25);
+        event.step = StepArg::Int(1 << 40);
+        core.record(event).unwrap();
+        let mut small = NewEvent::new(EventKind::StepStarted);
+        small.step = StepArg::Int(-3);
+        core.record(small).unwrap();
+        let snapshot = core.snapshot();
+        let failed = snapshot.get(0);
+        assert_eq!(failed.kind, EventKind::NodeFailed);
+        assert_eq!(failed.node.map(|(id, e)| (id, &*e.text)), Some((extract, &b"extract"[..])));
+        assert_eq!(failed.error.map(|e| &*e.text), Some(&b"ValueError: boom"[..]));
+        assert_eq!(failed.duration, Some(0.25));
+        assert_eq!(failed.step, StepView::Int(1 << 40));
+        let step = snapshot.get(1);
+        assert_eq!(step.step, StepView::Int(-3));
+        assert_eq!(step.node.map(|(id, _)| id), None);
+        assert_eq!(step.duration, None);
+    }
+
+    #[test]
+    fn events_for_node_follows_links() {
+        let core = Core::new();
+        let names: Vec<u32> = (0..3).map(|i| node(&core, &format!("n{i}"))).collect();
+        for round in 0..10 {
+            for &id in &names {
+                let mut event = NewEvent::new(EventKind::NodeStarted);
+                event.node = Some(id);
+                event.step = StepArg::Int(round);
+                core.record(event).unwrap();
+            }
+        }
+        let events = core.events_for_node(names[1]);
+        let rounds: Vec<i64> = events
+            .iter()
+            .map(|e| match e.step {
+                StepView::Int(v) => v,
+                _ => -1,
+            })
+            .collect();
+        assert_eq!(rounds, (0..10).collect::<Vec<_>>());
+        assert!(events.iter().all(|e| e.node.map(|(id, _)| id) == Some(names[1])));
+    }
+
+    #[test]
+    fn summary_counts_match_a_scan() {
+        let core = Core::new();
+        let kinds = [
+            EventKind::NodeCompleted,
+            EventKind::NodeFailed,
+            EventKind::NodeSkipped,
+            EventKind::NodeTimedOut,
+            EventKind::NodeCancelled,
+            EventKind::StepStarted,
+        ];
+        for i in 0..600 {
+            let mut event = NewEvent::new(kinds[i % kinds.len()]);
+            if i % 4 != 0 {
+                event.node = Some(node(&core, &format!("n{}", i % 7)));
+            }
+            core.record(event).unwrap();
+        }
+        assert_eq!(core.summary(), core.summary_by_scan());
+        assert_eq!(core.summary().total, 600);
+    }
+
+    #[test]
+    fn threads_lose_nothing_and_keep_their_order() {
+        const THREADS: usize = 8;
+        const PER_THREAD: i64 = 5_000;
+        let core = Arc::new(Core::new());
+        let ids: Vec<u32> = (0..THREADS).map(|t| node(&core, &format!("t{t}"))).collect();
+        let handles: Vec<_> = ids
+            .iter()
+            .map(|&id| {
+                let core = Arc::clone(&core);
+                std::thread::spawn(move || {
+                    for seq in 0..PER_THREAD {
+                        let mut event = NewEvent::new(EventKind::NodeCompleted);
+                        event.node = Some(id);
+                        event.step = StepArg::Int(seq);
+                        core.record(event).unwrap();
+                    }
+                })
+            })
+            .collect();
+        // Read while writing: every snapshot is chronological and per-thread ordered.
+        for _ in 0..20 {
+            check_snapshot(&core, THREADS, None);
+        }
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        check_snapshot(&core, THREADS, Some(PER_THREAD));
+        let summary = core.summary();
+        assert_eq!(summary.total, THREADS as u64 * PER_THREAD as u64);
+        assert_eq!(summary.completed, THREADS as u64 * PER_THREAD as u64);
+        assert_eq!(summary.unique_nodes, THREADS as u64);
+        for &id in &ids {
+            assert_eq!(core.events_for_node(id).len(), PER_THREAD as usize);
+        }
+    }
+
+    fn check_snapshot(core: &Core, threads: usize, expect_each: Option<i64>) {
+        let snapshot = core.snapshot();
+        let mut next = vec![0i64; threads];
+        let mut last = 0.0;
+        for event in snapshot.iter() {
+            assert!(event.ts >= last);
+            last = event.ts;
+            let (id, _) = event.node.unwrap();
+            let StepView::Int(seq) = event.step else { panic!("missing step") };
+            assert_eq!(seq, next[id as usize], "thread {id} out of order or duplicated");
+            next[id as usize] += 1;
+        }
+        if let Some(each) = expect_each {
+            assert_eq!(next, vec![each; threads]);
+        }
+    }
+
+    #[test]
+    fn restore_continues_after_the_last_timestamp() {
+        let core = Core::new();
+        let saved = vec![
+            SavedEvent { ts: 0.0, event: NewEvent::new(EventKind::ExecutionStarted) },
+            SavedEvent { ts: 5000.0, event: NewEvent::new(EventKind::ExecutionCompleted) },
+        ];
+        core.restore(Some(1), saved).unwrap();
+        core.record(NewEvent::new(EventKind::StepStarted)).unwrap();
+        let ts: Vec<f64> = core.snapshot().iter().map(|e| e.ts).collect();
+        assert_eq!(&ts[..2], &[0.0, 5000.0]);
+        assert!(ts[2] >= 5000.0);
+        let bad = vec![SavedEvent { ts: 1.0, event: NewEvent::new(EventKind::ExecutionStarted) }];
+        assert!(matches!(Core::new().restore(None, bad), Err(TraceError::InvalidState(_))));
+    }
+}
