@@ -1,1 +1,21 @@
-//! placeholder
+//! The Python side: the `dagron._core` module and its `TraceRecorder` class, which
+//! `dagron.execution.tracing.ExecutionTrace` subclasses. This is the only module
+//! that knows about Python; it checks arguments, converts between Python objects
+//! and the core's plain data, and maps core errors to Python exceptions.
+
+mod events;
+mod metadata;
+mod recorder;
+mod registry;
+mod state;
+mod strings;
+
+use pyo3::prelude::*;
+
+#[pymodule(gil_used = false)]
+fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<recorder::TraceRecorder>()?;
+    module.add_function(wrap_pyfunction!(registry::_register_types, module)?)?;
+    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,269 @@
+//! Metadata to JSON, exactly as `json.dumps(..., indent=2)` writes it, straight
+//! from the Python objects into the output buffer; and the errors it raises
+//! (`TypeError` for unserializable values or keys, `ValueError` for cycles,
+//! `RecursionError` for nesting past the recursion limit).
+
+use pyo3::exceptions::{PyRecursionError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use super::recorder::type_name;
+use super::registry::Registry;
+use super::strings::str_bytes;
+use crate::export::escape::write_json_string;
+use crate::export::number::{write_f64, write_i64};
+use crate::export::{newline_indent, Objects};
+
+/// The Python-owned part of an event: its metadata dict (kept by reference) and a
+/// step index too large for `i64`.
+pub(crate) struct PyExtra {
+    pub metadata: Option<Py<PyDict>>,
+    pub big_step: Option<Py<PyAny>>,
+}
+
+/// Nesting deeper than this raises `RecursionError` whatever Python's limit, so a
+/// raised limit cannot overflow the native stack.
+const MAX_DEPTH: usize = 8_000;
+
+/// Writes metadata for the JSON export.
+pub(crate) struct JsonObjects<'py> {
+    py: Python<'py>,
+    int_repr: Bound<'py, PyAny>,
+    /// Containers being written (for "Circular reference detected").
+    open: Vec<*mut ffi::PyObject>,
+}
+
+impl<'py> JsonObjects<'py> {
+    pub fn new(py: Python<'py>) -> PyResult<Self> {
+        let int_repr = Registry::get(py)?.int_repr.bind(py).clone();
+        Ok(JsonObjects { py, int_repr, open: Vec::new() })
+    }
+
+    fn write_value(&mut self, value: &Bound<'py, PyAny>, out: &mut Vec<u8>, level: usize) -> PyResult<()> {
+        if value.is_instance_of::<PyString>() {
+            write_json_string(out, str_bytes(value)?.as_bytes());
+        } else if value.is_none() {
+            out.extend_from_slice(b"null");
+        } else if let Ok(flag) = value.cast::<PyBool>() {
+            out.extend_from_slice(if flag.is_true() { b"true" } else { b"false" });
+        } else if value.is_instance_of::<PyInt>() {
+            self.write_int(value, out)?;
+        } else if let Ok(float) = value.cast::<PyFloat>() {
+            write_f64(out, float.value());
+        } else if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+            self.write_sequence(value, out, level)?;
+        } else if let Ok(dict) = value.cast::<PyDict>() {
+            self.write_dict(dict, out, level)?;
+        } else {
+            return Err(not_serializable(value));
+        }
+        Ok(())
+    }
+
+    fn write_int(&self, value: &Bound<'py, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+        let mut overflow = 0;
+        // SAFETY: `value` is an int; the GIL is held.
+        let small = unsafe { ffi::PyLong_AsLongLongAndOverflow(value.as_ptr(), &mut overflow) };
+        if overflow == 0 && !(small == -1 && PyErr::occurred(self.py)) {
+            write_i64(out, small);
+            return Ok(());
+        }
+        let _ = PyErr::take(self.py);
+        // What json does for every int: int.__repr__ (which also enforces Python's
+        // limit on digits, raising the same ValueError).
+        let text = self.int_repr.call1((value,))?;
+        out.extend_from_slice(str_bytes(&text)?.as_bytes());
+        Ok(())
+    }
+
+    fn enter(&mut self, container: &Bound<'py, PyAny>) -> PyResult<()> {
+        let address = container.as_ptr();
+        if self.open.contains(&address) {
+            return Err(PyValueError::new_err("Circular reference detected"));
+        }
+        if self.open.len() >= MAX_DEPTH {
+            return Err(PyRecursionError::new_err("maximum recursion depth exceeded while encoding a JSON object"));
+        }
+        // SAFETY: the message is a NUL-terminated literal; paired with `leave`.
+        if unsafe { ffi::Py_EnterRecursiveCall(c" while encoding a JSON object".as_ptr()) } != 0 {
+            return Err(PyErr::fetch(self.py));
+        }
+        self.open.push(address);
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.open.pop();
+        // SAFETY: pairs with the successful Py_EnterRecursiveCall in `enter`.
+        unsafe { ffi::Py_LeaveRecursiveCall() };
+    }
+
+    fn write_sequence(&mut self, sequence: &Bound<'py, PyAny>, out: &mut Vec<u8>, level: usize) -> PyResult<()> {
+        if sequence.len()? == 0 {
+            out.extend_from_slice(b"[]");
+            return Ok(());
+        }
+        self.enter(sequence)?;
+        let result = self.write_items(sequence, out, level + 1);
+        self.leave();
+        result?;
+        newline_indent(out, level);
+        out.push(b']');
+        Ok(())
+    }
+
+    fn write_items(&mut self, sequence: &Bound<'py, PyAny>, out: &mut Vec<u8>, level: usize) -> PyResult<()> {
+        out.push(b'[');
+        // Index each time rather than iterate: a list cannot change under us while
+        // the GIL is held, and this never holds a borrowed pointer across a call.
+        let mut position = 0;
+        while position < sequence.len()? {
+            if position > 0 {
+                out.push(b',');
+            }
+            newline_indent(out, level);
+            let item = sequence.get_item(position)?;
+            self.write_value(&item, out, level)?;
+            position += 1;
+        }
+        Ok(())
+    }
+
+    fn write_dict(&mut self, dict: &Bound<'py, PyDict>, out: &mut Vec<u8>, level: usize) -> PyResult<()> {
+        if dict.is_empty() {
+            out.extend_from_slice(b"{}");
+            return Ok(());
+        }
+        self.enter(dict.as_any())?;
+        let result = self.write_entries(dict, out, level + 1);
+        self.leave();
+        result?;
+        newline_indent(out, level);
+        out.push(b'}');
+        Ok(())
+    }
+
+    fn write_entries(&mut self, dict: &Bound<'py, PyDict>, out: &mut Vec<u8>, level: usize) -> PyResult<()> {
+        out.push(b'{');
+        let size = dict.len();
+        let mut position: ffi::Py_ssize_t = 0;
+        let mut first = true;
+        loop {
+            let mut key_ptr = std::ptr::null_mut();
+            let mut value_ptr = std::ptr::null_mut();
+            // SAFETY: `dict` is a dict, the GIL is held; the borrowed pointers are
+            // turned into owned references before anything else can run.
+            let more = unsafe { ffi::PyDict_Next(dict.as_ptr(), &mut position, &mut key_ptr, &mut value_ptr) };
+            if more == 0 {
+                break;
+            }
+            // SAFETY: PyDict_Next returned borrowed references to live objects.
+            let (key, value) = unsafe {
+                (Bound::from_borrowed_ptr(self.py, key_ptr), Bound::from_borrowed_ptr(self.py, value_ptr))
+            };
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            newline_indent(out, level);
+            self.write_key(&key, out)?;
+            out.extend_from_slice(b": ");
+            self.write_value(&value, out, level)?;
+            if dict.len() != size {
+                return Err(PyRuntimeError::new_err("dictionary changed size during iteration"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Keys as `json` coerces them: str as is; float, bool, None and int as their
+    /// JSON spelling, quoted.
+    fn write_key(&self, key: &Bound<'py, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+        if key.is_instance_of::<PyString>() {
+            write_json_string(out, str_bytes(key)?.as_bytes());
+            return Ok(());
+        }
+        out.push(b'"');
+        if let Ok(float) = key.cast::<PyFloat>() {
+            write_f64(out, float.value());
+        } else if let Ok(flag) = key.cast::<PyBool>() {
+            out.extend_from_slice(if flag.is_true() { b"true" } else { b"false" });
+        } else if key.is_none() {
+            out.extend_from_slice(b"null");
+        } else if key.is_instance_of::<PyInt>() {
+            self.write_int(key, out)?;
+        } else {
+            out.pop();
+            return Err(PyTypeError::new_err(format!(
+                "keys must be str, int, float, bool or None, not {}",
+                class_name(key)
+            )));
+        }
+        out.push(b'"');
+        Ok(())
+    }
+}
+
+impl<'py> Objects<PyExtra> for JsonObjects<'py> {
+    type Error = PyErr;
+
+    fn write_big_step(&mut self, object: &PyExtra, out: &mut Vec<u8>) -> PyResult<()> {
+        match &object.big_step {
+            Some(step) => self.write_int(step.bind(self.py), out),
+            None => Ok(()),
+        }
+    }
+
+    fn has_metadata(&mut self, object: &PyExtra) -> bool {
+        object.metadata.as_ref().is_some_and(|dict| !dict.bind(self.py).is_empty())
+    }
+
+    fn write_metadata(&mut self, object: &PyExtra, out: &mut Vec<u8>) -> PyResult<()> {
+        match &object.metadata {
+            Some(dict) => self.write_dict(dict.bind(self.py), out, 2),
+            None => Ok(()),
+        }
+    }
+
+    fn checkpoint(&mut self) -> PyResult<()> {
+        self.py.check_signals()
+    }
+}
+
+/// For the Chrome export, which writes no metadata and runs without the GIL.
+pub(crate) struct ChromeObjects;
+
+impl Objects<PyExtra> for ChromeObjects {
+    type Error = PyErr;
+
+    fn write_big_step(&mut self, _: &PyExtra, _: &mut Vec<u8>) -> PyResult<()> {
+        Ok(())
+    }
+
+    fn has_metadata(&mut self, _: &PyExtra) -> bool {
+        false
+    }
+
+    fn write_metadata(&mut self, _: &PyExtra, _: &mut Vec<u8>) -> PyResult<()> {
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> PyResult<()> {
+        Python::attach(|py| py.check_signals())
+    }
+}
+
+/// `o.__class__.__name__`, as `json` names types in its errors.
+fn class_name(object: &Bound<'_, PyAny>) -> String {
+    object
+        .getattr("__class__")
+        .and_then(|class| class.getattr("__name__"))
+        .and_then(|name| name.extract::<String>())
+        .unwrap_or_else(|_| type_name(object))
+}
+
+#[cold]
+fn not_serializable(value: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!("Object of type {} is not JSON serializable", class_name(value)))
+}

@@ -1,0 +1,263 @@
+//! `TraceRecorder`: the Rust class behind `ExecutionTrace`. Its methods check
+//! arguments, call the core, and convert results; no event logic lives here.
+
+use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use super::events::build_events;
+use super::metadata::{ChromeObjects, JsonObjects, PyExtra};
+use super::registry::Registry;
+use super::state;
+use super::strings::{exact_str, str_bytes};
+use crate::event::{EventKind, NewEvent, StepArg};
+use crate::export::{self, Out};
+use crate::trace::{TraceCore, TraceError};
+
+pub(crate) type Core = TraceCore<PyExtra, Py<PyString>>;
+
+/// The execution-trace recorder. `dagron.execution.tracing.ExecutionTrace`
+/// subclasses it; see that class for the documented API.
+#[pyclass(subclass, frozen, module = "dagron._core")]
+pub struct TraceRecorder {
+    pub(crate) core: Core,
+}
+
+pub(crate) fn trace_error(error: TraceError) -> PyErr {
+    match error {
+        TraceError::Alloc => PyMemoryError::new_err("out of memory while recording a trace event"),
+        TraceError::TooManyStrings => {
+            PyMemoryError::new_err("too many distinct node names and error strings (limit 2**32)")
+        }
+        TraceError::InvalidState(reason) => PyValueError::new_err(format!("invalid ExecutionTrace state: {reason}")),
+    }
+}
+
+pub(crate) fn type_name(object: &Bound<'_, PyAny>) -> String {
+    object.get_type().name().map(|name| name.to_string()).unwrap_or_else(|_| "object".to_owned())
+}
+
+#[cold]
+fn bad_argument(function: &str, parameter: &str, expected: &str, got: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!(
+        "{function}() argument '{parameter}' must be {expected}, not {}",
+        type_name(got)
+    ))
+}
+
+/// Optional `record` arguments, type-checked but not yet interned.
+pub(crate) struct Checked<'a, 'py> {
+    pub kind: EventKind,
+    pub node_name: Option<&'a Bound<'py, PyAny>>,
+    pub error: Option<&'a Bound<'py, PyAny>>,
+    pub step: StepArg,
+    pub big_step: Option<Bound<'py, PyAny>>,
+    pub duration: Option<f64>,
+    pub metadata: Option<Py<PyDict>>,
+}
+
+/// Check `record`'s arguments (behaviour.md 4): nothing is changed on error.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn check_arguments<'a, 'py>(
+    function: &str,
+    registry: &Registry,
+    event_type: &'a Bound<'py, PyAny>,
+    node_name: Option<&'a Bound<'py, PyAny>>,
+    step_index: Option<&'a Bound<'py, PyAny>>,
+    duration: Option<&'a Bound<'py, PyAny>>,
+    error: Option<&'a Bound<'py, PyAny>>,
+    metadata: Option<&'a Bound<'py, PyAny>>,
+) -> PyResult<Checked<'a, 'py>> {
+    let kind = registry
+        .kind_of(event_type)
+        .ok_or_else(|| bad_argument(function, "event_type", "a TraceEventType member", event_type))?;
+    if let Some(name) = node_name {
+        if !name.is_instance_of::<PyString>() {
+            return Err(bad_argument(function, "node_name", "str or None", name));
+        }
+    }
+    if let Some(text) = error {
+        if !text.is_instance_of::<PyString>() {
+            return Err(bad_argument(function, "error", "str or None", text));
+        }
+    }
+    let (step, big_step) = match step_index {
+        None => (StepArg::None, None),
+        Some(step) => check_step(function, step)?,
+    };
+    let duration = match duration {
+        None => None,
+        Some(value) => Some(check_duration(function, value)?),
+    };
+    let metadata = match metadata {
+        None => None,
+        Some(dict) => {
+            let dict = dict.cast::<PyDict>().map_err(|_| bad_argument(function, "metadata", "dict or None", dict))?;
+            // An empty dict is not kept: the event gets a fresh {} (behaviour.md 4).
+            (!dict.is_empty()).then(|| dict.clone().unbind())
+        }
+    };
+    Ok(Checked { kind, node_name, error, step, big_step, duration, metadata })
+}
+
+#[inline]
+fn check_step<'py>(function: &str, step: &Bound<'py, PyAny>) -> PyResult<(StepArg, Option<Bound<'py, PyAny>>)> {
+    if !step.is_instance_of::<PyInt>() || step.is_instance_of::<PyBool>() {
+        return Err(bad_argument(function, "step_index", "int or None", step));
+    }
+    let mut overflow = 0;
+    // SAFETY: `step` is an int (checked above); the GIL is held.
+    let value = unsafe { pyo3::ffi::PyLong_AsLongLongAndOverflow(step.as_ptr(), &mut overflow) };
+    if overflow == 0 && !(value == -1 && PyErr::occurred(step.py())) {
+        return Ok((StepArg::Int(value), None));
+    }
+    let _ = PyErr::take(step.py());
+    // Too large for i64: keep the exact int object.
+    // SAFETY: `step` is an int; PyNumber_Index returns a new reference or NULL.
+    let exact = unsafe { Bound::from_owned_ptr_or_err(step.py(), pyo3::ffi::PyNumber_Index(step.as_ptr())) }?;
+    Ok((StepArg::Object, Some(exact)))
+}
+
+#[inline]
+fn check_duration(function: &str, value: &Bound<'_, PyAny>) -> PyResult<f64> {
+    if let Ok(float) = value.cast::<PyFloat>() {
+        return Ok(float.value());
+    }
+    if value.is_instance_of::<PyInt>() {
+        return value.extract::<f64>().map_err(|_| {
+            PyOverflowError::new_err(format!(
+                "{function}() argument 'duration' is an int too large to convert to float"
+            ))
+        });
+    }
+    Err(bad_argument(function, "duration", "int, float or None", value))
+}
+
+impl TraceRecorder {
+    /// Intern strings and build the core's event from checked arguments.
+    #[inline]
+    pub(crate) fn new_event(&self, checked: Checked<'_, '_>) -> PyResult<NewEvent<PyExtra>> {
+        let node = match checked.node_name {
+            Some(name) => Some(self.intern(name)?),
+            None => None,
+        };
+        let error = match checked.error {
+            Some(text) => Some(self.intern(text)?),
+            None => None,
+        };
+        let object = (checked.metadata.is_some() || checked.big_step.is_some())
+            .then(|| PyExtra { metadata: checked.metadata, big_step: checked.big_step.map(Bound::unbind) });
+        Ok(NewEvent { kind: checked.kind, node, error, step: checked.step, duration: checked.duration, object })
+    }
+
+    #[inline]
+    fn intern(&self, text: &Bound<'_, PyAny>) -> PyResult<u32> {
+        let bytes = str_bytes(text)?;
+        let bytes = bytes.as_bytes();
+        if let Some(id) = self.core.lookup(bytes) {
+            return Ok(id);
+        }
+        let payload = exact_str(text, bytes)?;
+        self.core.intern(bytes, || payload).map_err(trace_error)
+    }
+}
+
+#[pymethods]
+impl TraceRecorder {
+    #[new]
+    #[pyo3(signature = ())]
+    fn __new__() -> Self {
+        TraceRecorder { core: Core::new() }
+    }
+
+    /// Record a trace event; the timestamp is taken now.
+    #[pyo3(signature = (event_type, *, node_name=None, step_index=None, duration=None, error=None, metadata=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        py: Python<'_>,
+        event_type: &Bound<'_, PyAny>,
+        node_name: Option<&Bound<'_, PyAny>>,
+        step_index: Option<&Bound<'_, PyAny>>,
+        duration: Option<&Bound<'_, PyAny>>,
+        error: Option<&Bound<'_, PyAny>>,
+        metadata: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let registry = Registry::get(py)?;
+        let checked =
+            check_arguments("record", registry, event_type, node_name, step_index, duration, error, metadata)?;
+        let event = self.new_event(checked)?;
+        self.core.record(event).map_err(trace_error)?;
+        Ok(())
+    }
+
+    /// A copy of all recorded events in chronological order.
+    #[getter]
+    fn events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let snapshot = self.core.snapshot();
+        build_events(py, snapshot.len(), snapshot.iter())
+    }
+
+    /// The events whose `node_name` equals `name`, in chronological order.
+    fn events_for_node<'py>(&self, py: Python<'py>, name: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        if !name.is_instance_of::<PyString>() {
+            // No event's node_name (a str or None) equals a non-str.
+            return Ok(PyList::empty(py));
+        }
+        let Some(id) = self.core.lookup(str_bytes(name)?.as_bytes()) else {
+            return Ok(PyList::empty(py));
+        };
+        let events = self.core.events_for_node(id);
+        build_events(py, events.len(), events.into_iter())
+    }
+
+    /// The trace as a pretty-printed JSON array (behaviour.md 4.1).
+    fn to_json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        let snapshot = self.core.snapshot();
+        let mut out = Out::in_memory(snapshot.len() * export::json::EVENT_SIZE_HINT + 16);
+        export::json::write(&snapshot, &mut out, &mut JsonObjects::new(py)?)?;
+        ascii_to_str(py, out.finish()?)
+    }
+
+    /// The trace in Chrome Trace Event format (behaviour.md 4.2).
+    fn to_chrome_trace<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
+        let snapshot = self.core.snapshot();
+        // No Python object is touched: other threads may run (and record) meanwhile.
+        let bytes = py.detach(|| -> PyResult<Vec<u8>> {
+            let mut out = Out::in_memory(snapshot.len() * export::chrome::EVENT_SIZE_HINT + 32);
+            export::chrome::write(&snapshot, &mut out, &mut ChromeObjects)?;
+            out.finish()
+        })?;
+        ascii_to_str(py, bytes)
+    }
+
+    /// A human-readable summary (behaviour.md 4.3).
+    fn summary(&self) -> String {
+        self.core.summary().to_string()
+    }
+
+    fn __bool__(&self) -> bool {
+        true
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> String {
+        format!("<{} with {} events>", type_name(slf.as_any()), slf.get().core.len())
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        state::reduce(slf)
+    }
+
+    fn __setstate__(slf: &Bound<'_, Self>, state: &Bound<'_, PyAny>) -> PyResult<()> {
+        state::restore(slf, state)
+    }
+}
+
+/// Our exports are ASCII (`ensure_ascii`), so the bytes are a valid `str` as they are.
+fn ascii_to_str(py: Python<'_>, bytes: Vec<u8>) -> PyResult<Bound<'_, PyString>> {
+    debug_assert!(bytes.is_ascii());
+    // SAFETY: every writer escapes non-ASCII, so the bytes are ASCII, hence UTF-8.
+    let text = unsafe { std::str::from_utf8_unchecked(&bytes) };
+    Ok(PyString::new(py, text))
+}
