@@ -195,7 +195,14 @@ pub struct NewEvent<X> {
 
 impl<X> NewEvent<X> {
     pub fn new(kind: EventKind) -> Self {
-        NewEvent { kind, node: None, error: None, step: StepArg::None, duration: None, object: None }
+        NewEvent {
+            kind,
+            node: None,
+            error: None,
+            step: StepArg::None,
+            duration: None,
+            object: None,
+        }
     }
 }
 

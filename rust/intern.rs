@@ -50,7 +50,10 @@ pub struct Interner<S> {
 
 impl<S> Default for Interner<S> {
     fn default() -> Self {
-        Interner { index: Index::default(), entries: AppendBuffer::new() }
+        Interner {
+            index: Index::default(),
+            entries: AppendBuffer::new(),
+        }
     }
 }
 
@@ -135,7 +138,9 @@ mod tests {
             .map(|_| {
                 let table = Arc::clone(&table);
                 std::thread::spawn(move || {
-                    (0..500).map(|n| table.intern(format!("node-{n}").as_bytes(), || ()).unwrap()).collect::<Vec<_>>()
+                    (0..500)
+                        .map(|n| table.intern(format!("node-{n}").as_bytes(), || ()).unwrap())
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();

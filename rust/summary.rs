@@ -19,7 +19,16 @@ impl Summary {
     /// `outcomes` in `EventKind::outcome` order.
     pub fn new(total: u64, outcomes: [u64; 5], unique_nodes: u64, duration: f64) -> Self {
         let [completed, failed, skipped, timed_out, cancelled] = outcomes;
-        Summary { total, unique_nodes, completed, failed, skipped, timed_out, cancelled, duration }
+        Summary {
+            total,
+            unique_nodes,
+            completed,
+            failed,
+            skipped,
+            timed_out,
+            cancelled,
+            duration,
+        }
     }
 }
 
@@ -55,7 +64,11 @@ mod tests {
              Failed: 1\n  Skipped: 0\n  Timed out: 0\n  Cancelled: 0\n  Duration: 1.2345s"
         );
         // Python rounds exact ties to even with "%.4f"; so does Rust.
-        assert!(Summary::new(0, [0; 5], 0, 0.03125).to_string().ends_with("Duration: 0.0312s"));
-        assert!(Summary::new(0, [0; 5], 0, 0.0).to_string().ends_with("Duration: 0.0000s"));
+        assert!(Summary::new(0, [0; 5], 0, 0.03125)
+            .to_string()
+            .ends_with("Duration: 0.0312s"));
+        assert!(Summary::new(0, [0; 5], 0, 0.0)
+            .to_string()
+            .ends_with("Duration: 0.0000s"));
     }
 }

@@ -22,7 +22,9 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 use crate::buffer::{AllocError, AppendBuffer};
 use crate::clock;
-use crate::event::{flags, EventKind, EventRecord, Extra, NewEvent, StepArg, NO_PREV, PREV_OVERFLOW};
+use crate::event::{
+    flags, EventKind, EventRecord, Extra, NewEvent, StepArg, NO_PREV, PREV_OVERFLOW,
+};
 use crate::intern::{InternEntry, InternError, Interner};
 use crate::summary::Summary;
 
@@ -149,7 +151,10 @@ impl<X, S> TraceCore<X, S> {
         // Acquire pairs with the AcqRel CAS below (or the Release store in `restore`).
         let mut epoch = self.epoch.load(Acquire);
         if epoch == UNSET_EPOCH {
-            epoch = match self.epoch.compare_exchange(UNSET_EPOCH, now, AcqRel, Acquire) {
+            epoch = match self
+                .epoch
+                .compare_exchange(UNSET_EPOCH, now, AcqRel, Acquire)
+            {
                 Ok(_) => now,
                 Err(winner) => winner,
             };
@@ -159,7 +164,14 @@ impl<X, S> TraceCore<X, S> {
     }
 
     fn push(&self, ts: f64, event: NewEvent<X>) -> Result<usize, TraceError> {
-        let NewEvent { kind, node, error, step, duration, object } = event;
+        let NewEvent {
+            kind,
+            node,
+            error,
+            step,
+            duration,
+            object,
+        } = event;
         let mut record_flags = 0u8;
         if duration.is_some() {
             record_flags |= flags::DURATION;
@@ -171,13 +183,20 @@ impl<X, S> TraceCore<X, S> {
             StepArg::Int(value) => i32::try_from(value).ok(),
             _ => None,
         };
-        let aux = if error.is_some() || object.is_some() || (step != StepArg::None && inline_step.is_none()) {
+        let aux = if error.is_some()
+            || object.is_some()
+            || (step != StepArg::None && inline_step.is_none())
+        {
             record_flags |= flags::EXTRA;
             let extra_step = match step {
                 StepArg::Int(value) => Some(value),
                 _ => None,
             };
-            let index = self.extras.push(Extra { step: extra_step, error, object })?;
+            let index = self.extras.push(Extra {
+                step: extra_step,
+                error,
+                object,
+            })?;
             // Extras beyond u32 would need a wider record; 4 billion events with
             // errors or metadata is far past any machine this runs on.
             u32::try_from(index).map_err(|_| TraceError::Alloc)?
@@ -251,7 +270,11 @@ impl<X, S> TraceCore<X, S> {
             });
             Some(order)
         };
-        Snapshot { core: self, len, order }
+        Snapshot {
+            core: self,
+            len,
+            order,
+        }
     }
 
     /// The events naming node `id`, in chronological order; costs O(those events).
@@ -301,8 +324,13 @@ impl<X, S> TraceCore<X, S> {
             StepView::Int(value)
         } else {
             match extra {
-                Some(Extra { step: Some(value), .. }) => StepView::Int(*value),
-                Some(Extra { object: Some(object), .. }) => StepView::Object(object),
+                Some(Extra {
+                    step: Some(value), ..
+                }) => StepView::Int(*value),
+                Some(Extra {
+                    object: Some(object),
+                    ..
+                }) => StepView::Object(object),
                 _ => StepView::None,
             }
         };
@@ -329,7 +357,12 @@ impl<X, S> TraceCore<X, S> {
             let nodes = self.stats.nodes.load(Acquire);
             let max_ts = f64::from_bits(self.stats.max_ts_bits.load(Acquire));
             if self.events.claimed() == len {
-                return Summary::new(len as u64, outcomes, nodes, if len == 0 { 0.0 } else { max_ts });
+                return Summary::new(
+                    len as u64,
+                    outcomes,
+                    nodes,
+                    if len == 0 { 0.0 } else { max_ts },
+                );
             }
         }
         self.summary_by_scan()
@@ -353,16 +386,27 @@ impl<X, S> TraceCore<X, S> {
             last = event.ts;
         }
         let duration = first.map_or(0.0, |first| last - first);
-        Summary::new(snapshot.len() as u64, outcomes, nodes.len() as u64, duration)
+        Summary::new(
+            snapshot.len() as u64,
+            outcomes,
+            nodes.len() as u64,
+            duration,
+        )
     }
 
     /// Fill an empty trace from saved events (pickling, copying). Timestamps must be
     /// finite, start at 0.0 and never decrease. `epoch` is the saved trace's clock
     /// epoch: kept when this clock can continue it, otherwise moved so that new
     /// events land after the last saved one.
-    pub fn restore(&self, epoch: Option<u64>, events: Vec<SavedEvent<X>>) -> Result<(), TraceError> {
+    pub fn restore(
+        &self,
+        epoch: Option<u64>,
+        events: Vec<SavedEvent<X>>,
+    ) -> Result<(), TraceError> {
         if !self.is_empty() {
-            return Err(TraceError::InvalidState("the trace already holds events".into()));
+            return Err(TraceError::InvalidState(
+                "the trace already holds events".into(),
+            ));
         }
         let mut last = 0.0f64;
         for (position, saved) in events.iter().enumerate() {
@@ -450,9 +494,11 @@ mod tests {
     #[test]
     fn first_event_is_zero_and_time_moves_forward() {
         let core = Core::new();
-        core.record(NewEvent::new(EventKind::ExecutionStarted)).unwrap();
+        core.record(NewEvent::new(EventKind::ExecutionStarted))
+            .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(5));
-        core.record(NewEvent::new(EventKind::ExecutionCompleted)).unwrap();
+        core.record(NewEvent::new(EventKind::ExecutionCompleted))
+            .unwrap();
         let snapshot = core.snapshot();
         let ts: Vec<f64> = snapshot.iter().map(|e| e.ts).collect();
         assert_eq!(ts[0], 0.0);
@@ -476,8 +522,14 @@ mod tests {
         let snapshot = core.snapshot();
         let failed = snapshot.get(0);
         assert_eq!(failed.kind, EventKind::NodeFailed);
-        assert_eq!(failed.node.map(|(id, e)| (id, &*e.text)), Some((extract, &b"extract"[..])));
-        assert_eq!(failed.error.map(|e| &*e.text), Some(&b"ValueError: boom"[..]));
+        assert_eq!(
+            failed.node.map(|(id, e)| (id, &*e.text)),
+            Some((extract, &b"extract"[..]))
+        );
+        assert_eq!(
+            failed.error.map(|e| &*e.text),
+            Some(&b"ValueError: boom"[..])
+        );
         assert_eq!(failed.duration, Some(0.25));
         assert_eq!(failed.step, StepView::Int(1 << 40));
         let step = snapshot.get(1);
@@ -507,7 +559,9 @@ mod tests {
             })
             .collect();
         assert_eq!(rounds, (0..10).collect::<Vec<_>>());
-        assert!(events.iter().all(|e| e.node.map(|(id, _)| id) == Some(names[1])));
+        assert!(events
+            .iter()
+            .all(|e| e.node.map(|(id, _)| id) == Some(names[1])));
     }
 
     #[test]
@@ -537,7 +591,9 @@ mod tests {
         const THREADS: usize = 8;
         const PER_THREAD: i64 = 5_000;
         let core = Arc::new(Core::new());
-        let ids: Vec<u32> = (0..THREADS).map(|t| node(&core, &format!("t{t}"))).collect();
+        let ids: Vec<u32> = (0..THREADS)
+            .map(|t| node(&core, &format!("t{t}")))
+            .collect();
         let handles: Vec<_> = ids
             .iter()
             .map(|&id| {
@@ -577,8 +633,13 @@ mod tests {
             assert!(event.ts >= last);
             last = event.ts;
             let (id, _) = event.node.unwrap();
-            let StepView::Int(seq) = event.step else { panic!("missing step") };
-            assert_eq!(seq, next[id as usize], "thread {id} out of order or duplicated");
+            let StepView::Int(seq) = event.step else {
+                panic!("missing step")
+            };
+            assert_eq!(
+                seq, next[id as usize],
+                "thread {id} out of order or duplicated"
+            );
             next[id as usize] += 1;
         }
         if let Some(each) = expect_each {
@@ -590,15 +651,27 @@ mod tests {
     fn restore_continues_after_the_last_timestamp() {
         let core = Core::new();
         let saved = vec![
-            SavedEvent { ts: 0.0, event: NewEvent::new(EventKind::ExecutionStarted) },
-            SavedEvent { ts: 5000.0, event: NewEvent::new(EventKind::ExecutionCompleted) },
+            SavedEvent {
+                ts: 0.0,
+                event: NewEvent::new(EventKind::ExecutionStarted),
+            },
+            SavedEvent {
+                ts: 5000.0,
+                event: NewEvent::new(EventKind::ExecutionCompleted),
+            },
         ];
         core.restore(Some(1), saved).unwrap();
         core.record(NewEvent::new(EventKind::StepStarted)).unwrap();
         let ts: Vec<f64> = core.snapshot().iter().map(|e| e.ts).collect();
         assert_eq!(&ts[..2], &[0.0, 5000.0]);
         assert!(ts[2] >= 5000.0);
-        let bad = vec![SavedEvent { ts: 1.0, event: NewEvent::new(EventKind::ExecutionStarted) }];
-        assert!(matches!(Core::new().restore(None, bad), Err(TraceError::InvalidState(_))));
+        let bad = vec![SavedEvent {
+            ts: 1.0,
+            event: NewEvent::new(EventKind::ExecutionStarted),
+        }];
+        assert!(matches!(
+            Core::new().restore(None, bad),
+            Err(TraceError::InvalidState(_))
+        ));
     }
 }

@@ -74,7 +74,10 @@ mod tests {
         buffer.wait_published(5_000);
         let mut seen = Vec::new();
         buffer.for_each_until(5_000, |index, value| seen.push((index, *value)));
-        assert_eq!(seen, (0..5_000).map(|v| (v as usize, v)).collect::<Vec<_>>());
+        assert_eq!(
+            seen,
+            (0..5_000).map(|v| (v as usize, v)).collect::<Vec<_>>()
+        );
         assert_eq!(buffer.get(5_000), None);
     }
 
@@ -123,7 +126,9 @@ mod tests {
             writer.join().unwrap();
         }
         let mut counts = vec![0u64; THREADS as usize];
-        buffer.for_each_until(buffer.claimed(), |_, &(thread, _)| counts[thread as usize] += 1);
+        buffer.for_each_until(buffer.claimed(), |_, &(thread, _)| {
+            counts[thread as usize] += 1
+        });
         assert_eq!(counts, vec![PER_THREAD; THREADS as usize]);
     }
 

@@ -118,7 +118,10 @@ impl<T> RawBuffer<T> {
     /// Keep `watermark` up to date cheaply when slots are published in order.
     #[inline]
     fn advance_watermark(&self, index: usize) {
-        let _ = self.watermark.0.compare_exchange(index, index + 1, Release, Relaxed);
+        let _ = self
+            .watermark
+            .0
+            .compare_exchange(index, index + 1, Release, Relaxed);
     }
 
     /// The published value at `index`, if `index` is claimed and written.
@@ -236,7 +239,10 @@ impl<T> RawBuffer<T> {
     #[cfg(loom)]
     fn allocate(bucket: usize) -> Result<*mut Slot<T>, AllocError> {
         let slots: Box<[Slot<T>]> = (0..bucket_len(bucket))
-            .map(|_| Slot { value: UnsafeCell::new(MaybeUninit::uninit()), state: AtomicU8::new(EMPTY) })
+            .map(|_| Slot {
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+                state: AtomicU8::new(EMPTY),
+            })
             .collect();
         Ok(Box::into_raw(slots).cast::<Slot<T>>())
     }
@@ -279,7 +285,8 @@ impl<T> Drop for RawBuffer<T> {
                 let slot = unsafe { &*base.add(offset) };
                 if slot.state.load(Acquire) == WRITTEN {
                     // SAFETY: WRITTEN slots hold an initialised value, dropped once here.
-                    slot.value.with_mut(|cell| unsafe { (*cell).assume_init_drop() });
+                    slot.value
+                        .with_mut(|cell| unsafe { (*cell).assume_init_drop() });
                 }
             }
             // SAFETY: every initialised value in the bucket was dropped just above.

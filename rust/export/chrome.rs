@@ -48,7 +48,10 @@ pub fn write<X, S, O: Objects<X>>(
             EventKind::ExecutionCompleted => (b"\"execution\"", b"\"execution\"", b"\"E\""),
             _ => continue,
         };
-        let tid = if matches!(event.kind, EventKind::ExecutionStarted | EventKind::ExecutionCompleted) {
+        let tid = if matches!(
+            event.kind,
+            EventKind::ExecutionStarted | EventKind::ExecutionCompleted
+        ) {
             0
         } else {
             tid
@@ -68,7 +71,10 @@ pub fn write<X, S, O: Objects<X>>(
         write_f64(buf, event.ts * 1_000_000.0);
         buf.extend_from_slice(b",\n      \"pid\": 1,\n      \"tid\": ");
         write_u64(buf, tid);
-        if matches!(event.kind, EventKind::NodeCompleted | EventKind::NodeFailed | EventKind::NodeTimedOut) {
+        if matches!(
+            event.kind,
+            EventKind::NodeCompleted | EventKind::NodeFailed | EventKind::NodeTimedOut
+        ) {
             buf.extend_from_slice(b",\n      \"args\": {\n        \"status\": \"");
             buf.extend_from_slice(event.kind.value().as_bytes());
             buf.push(b'"');
@@ -81,7 +87,8 @@ pub fn write<X, S, O: Objects<X>>(
         buf.extend_from_slice(b"\n    }");
         out.boundary()?;
     }
-    out.buf.extend_from_slice(if written > 0 { b"\n  ]\n}" } else { b"]\n}" });
+    out.buf
+        .extend_from_slice(if written > 0 { b"\n  ]\n}" } else { b"]\n}" });
     Ok(())
 }
 
@@ -102,18 +109,23 @@ mod tests {
         let core: TraceCore<(), ()> = TraceCore::new();
         assert_eq!(chrome(&core), "{\n  \"traceEvents\": []\n}");
         // "skipped" takes tid 1 although its event is not exported.
-        for (kind, name) in [(EventKind::NodeSkipped, "skipped"), (EventKind::NodeStarted, "a")] {
+        for (kind, name) in [
+            (EventKind::NodeSkipped, "skipped"),
+            (EventKind::NodeStarted, "a"),
+        ] {
             let mut event = NewEvent::new(kind);
             event.node = Some(core.intern(name.as_bytes(), || ()).unwrap());
             core.record(event).unwrap();
         }
+        let mut ts = Vec::new();
+        crate::export::number::write_f64(&mut ts, core.snapshot().get(1).ts * 1_000_000.0);
+        let ts = String::from_utf8(ts).unwrap();
         assert_eq!(
             chrome(&core),
-            "{\n  \"traceEvents\": [\n    {\n      \"name\": \"a\",\n      \"cat\": \"node\",\n      \
-             \"ph\": \"B\",\n      \"ts\": "
-                .to_owned()
-                + &chrome(&core).split("\"ts\": ").nth(1).unwrap().split(',').next().unwrap().to_owned()
-                + ",\n      \"pid\": 1,\n      \"tid\": 2\n    }\n  ]\n}"
+            format!(
+                "{{\n  \"traceEvents\": [\n    {{\n      \"name\": \"a\",\n      \"cat\": \"node\",\n      \
+                 \"ph\": \"B\",\n      \"ts\": {ts},\n      \"pid\": 1,\n      \"tid\": 2\n    }}\n  ]\n}}"
+            )
         );
     }
 }

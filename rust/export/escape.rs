@@ -98,7 +98,9 @@ fn decode(bytes: &[u8]) -> (u32, usize) {
             _ => (0xfffd, 1),
         },
         0xf0..=0xf7 => match (cont(1), cont(2), cont(3)) {
-            (Some(b1), Some(b2), Some(b3)) => (((lead & 0x07) << 18) | (b1 << 12) | (b2 << 6) | b3, 4),
+            (Some(b1), Some(b2), Some(b3)) => {
+                (((lead & 0x07) << 18) | (b1 << 12) | (b2 << 6) | b3, 4)
+            }
             _ => (0xfffd, 1),
         },
         _ => (0xfffd, 1),
@@ -116,7 +118,10 @@ mod tests {
     #[test]
     fn ascii_and_short_escapes() {
         assert_eq!(js(b"plain text"), "\"plain text\"");
-        assert_eq!(js(b"q\"b\\n\nr\rt\tb\x08f\x0c"), r#""q\"b\\n\nr\rt\tb\bf\f""#);
+        assert_eq!(
+            js(b"q\"b\\n\nr\rt\tb\x08f\x0c"),
+            r#""q\"b\\n\nr\rt\tb\bf\f""#
+        );
         assert_eq!(js(b"\x00\x1f\x7f"), r#""\u0000\u001f\u007f""#);
     }
 

@@ -9,7 +9,13 @@ use crate::trace::{Snapshot, StepView};
 
 /// Per kind: the bytes that open an event object, up to the timestamp value.
 fn openers() -> [Vec<u8>; KIND_COUNT] {
-    EventKind::ALL.map(|kind| format!("\n  {{\n    \"event_type\": \"{}\",\n    \"timestamp\": ", kind.value()).into_bytes())
+    EventKind::ALL.map(|kind| {
+        format!(
+            "\n  {{\n    \"event_type\": \"{}\",\n    \"timestamp\": ",
+            kind.value()
+        )
+        .into_bytes()
+    })
 }
 
 /// Rough size of one event, to size the output buffer up front.
@@ -85,7 +91,8 @@ mod tests {
         super::write(&core.snapshot(), &mut out, &mut NoObjects).unwrap();
         assert_eq!(out.finish().unwrap(), b"[]");
 
-        core.record(NewEvent::new(EventKind::ExecutionStarted)).unwrap();
+        core.record(NewEvent::new(EventKind::ExecutionStarted))
+            .unwrap();
         let mut event = NewEvent::new(EventKind::NodeFailed);
         event.node = Some(core.intern(b"t\xc3\xa9", || ()).unwrap());
         event.error = Some(core.intern(b"ValueError: \"x\"", || ()).unwrap());
@@ -95,7 +102,14 @@ mod tests {
         let mut out = Out::<std::convert::Infallible>::in_memory(0);
         super::write(&core.snapshot(), &mut out, &mut NoObjects).unwrap();
         let text = String::from_utf8(out.finish().unwrap()).unwrap();
-        let ts = text.split("\"timestamp\": ").nth(2).unwrap().split(',').next().unwrap().to_owned();
+        let ts = text
+            .split("\"timestamp\": ")
+            .nth(2)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .to_owned();
         assert_eq!(
             text,
             format!(

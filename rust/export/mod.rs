@@ -58,12 +58,20 @@ pub struct Out<'s, E> {
 impl<'s, E> Out<'s, E> {
     /// Build the whole document in memory.
     pub fn in_memory(capacity: usize) -> Self {
-        Out { buf: Vec::with_capacity(capacity), sink: None, chunk: usize::MAX }
+        Out {
+            buf: Vec::with_capacity(capacity),
+            sink: None,
+            chunk: usize::MAX,
+        }
     }
 
     /// Hand the output to `sink` in pieces of about `chunk` bytes.
     pub fn streaming(sink: Sink<'s, E>, chunk: usize) -> Self {
-        Out { buf: Vec::with_capacity(chunk + 4096), sink: Some(sink), chunk }
+        Out {
+            buf: Vec::with_capacity(chunk + 4096),
+            sink: Some(sink),
+            chunk,
+        }
     }
 
     /// Called between events: flush when a chunk is full.

@@ -28,7 +28,18 @@ pub fn write_f64(out: &mut Vec<u8>, value: f64) {
         return;
     }
     if value == 0.0 {
-        out.extend_from_slice(if value.is_sign_negative() { b"-0.0" } else { b"0.0" });
+        out.extend_from_slice(if value.is_sign_negative() {
+            b"-0.0"
+        } else {
+            b"0.0"
+        });
+        return;
+    }
+    if let Some((digits, len, point)) = short_decimal(value.abs()) {
+        if value < 0.0 {
+            out.push(b'-');
+        }
+        layout(out, &digits[20 - len..], point);
         return;
     }
     let mut ryu_buffer = ryu::Buffer::new();
@@ -38,6 +49,47 @@ pub fn write_f64(out: &mut Vec<u8>, value: f64) {
         out.push(b'-');
     }
     layout(out, &digits[..len], decimal_point);
+}
+
+/// Powers of ten tried by the fast path, and the matching `10^p` as `f64` (exact).
+const FAST_SCALES: [(i32, f64); 2] = [(9, 1e9), (3, 1e3)];
+/// Below 10^15 every decimal has a unique nearest double (DBL_DIG = 15).
+const FAST_LIMIT: f64 = 1e15;
+
+/// The shortest digits of `value` (> 0) when it is `k / 10^p` for an integer `k` with at
+/// most 15 digits and p in `FAST_SCALES` — true of every recorded timestamp (whole
+/// nanoseconds) and of most durations people write. Then `k`'s digits round-trip,
+/// and no shorter decimal can (two decimals of at most 15 significant digits never
+/// share a nearest double), so they are exactly what `repr` prints.
+/// Returns digits right-aligned in the array, their count, and the point position.
+#[inline]
+fn short_decimal(value: f64) -> Option<([u8; 20], usize, i32)> {
+    for (power, scale) in FAST_SCALES {
+        let scaled = value * scale;
+        if !(scaled < FAST_LIMIT) {
+            continue;
+        }
+        let k = scaled.round();
+        // Division is correctly rounded, so equality means the decimal k·10^-p
+        // parses back to `value`.
+        if k >= 1.0 && k / scale == value {
+            let mut k = k as u64;
+            let mut power = power;
+            while k % 10 == 0 {
+                k /= 10;
+                power -= 1;
+            }
+            let mut digits = [0u8; 20];
+            let mut len = 0;
+            while k > 0 {
+                len += 1;
+                digits[20 - len] = b'0' + (k % 10) as u8;
+                k /= 10;
+            }
+            return Some((digits, len, len as i32 - power));
+        }
+    }
+    None
 }
 
 /// Split ryu's output into significant digits (no leading/trailing zeros) and the
@@ -82,7 +134,11 @@ fn parse_shortest(text: &[u8]) -> ([u8; 20], usize, i32) {
     while len > 1 && digits[len - 1] == b'0' {
         len -= 1;
     }
-    let decimal_point = if point > 0 { point } else { -leading_zeros_after_point } + exponent;
+    let decimal_point = if point > 0 {
+        point
+    } else {
+        -leading_zeros_after_point
+    } + exponent;
     (digits, len, decimal_point)
 }
 
@@ -92,7 +148,9 @@ fn parse_exponent(text: &[u8]) -> i32 {
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    let magnitude = body.iter().fold(0i32, |acc, &d| acc * 10 + (d - b'0') as i32);
+    let magnitude = body
+        .iter()
+        .fold(0i32, |acc, &d| acc * 10 + (d - b'0') as i32);
     if negative {
         -magnitude
     } else {
@@ -168,6 +226,12 @@ mod tests {
             (-2.5, "-2.5"),
             (1e100, "1e+100"),
             (450000.0, "450000.0"),
+            (4.0459e-05, "4.0459e-05"),
+            (53.836999999999996, "53.836999999999996"),
+            (0.001, "0.001"),
+            (1234.5, "1234.5"),
+            (999999.999999999, "999999.999999999"),
+            (123456789.123, "123456789.123"),
             (f64::NAN, "NaN"),
             (f64::INFINITY, "Infinity"),
             (f64::NEG_INFINITY, "-Infinity"),

@@ -18,7 +18,11 @@ pub(crate) fn build_events<'py, 'a>(
     views: impl Iterator<Item = EventView<'a, PyExtra, Py<pyo3::types::PyString>>>,
 ) -> PyResult<Bound<'py, PyList>> {
     let registry = Registry::get(py)?;
-    let gc = if count >= PAUSE_GC_FROM { GcPause::new(py)? } else { GcPause::none() };
+    let gc = if count >= PAUSE_GC_FROM {
+        GcPause::new(py)?
+    } else {
+        GcPause::none()
+    };
     let mut items = Vec::with_capacity(count);
     for view in views {
         items.push(build_event(py, registry, &view)?);
@@ -32,7 +36,8 @@ fn build_event<'py>(
     registry: &Registry,
     view: &EventView<'_, PyExtra, Py<pyo3::types::PyString>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let [event_type, timestamp, node_name, step_index, duration, error, metadata] = &registry.field_names;
+    let [event_type, timestamp, node_name, step_index, duration, error, metadata] =
+        &registry.field_names;
     let fields = PyDict::new(py);
     fields.set_item(event_type.bind(py), registry.member(view.kind).bind(py))?;
     fields.set_item(timestamp.bind(py), PyFloat::new(py, view.ts))?;
@@ -60,7 +65,10 @@ fn build_event<'py>(
         Some(dict) => fields.set_item(metadata.bind(py), dict.bind(py))?,
         None => fields.set_item(metadata.bind(py), PyDict::new(py))?,
     }
-    let event = registry.object_new.bind(py).call1((registry.event_type.bind(py),))?;
+    let event = registry
+        .object_new
+        .bind(py)
+        .call1((registry.event_type.bind(py),))?;
     event.setattr(registry.dict_name.bind(py), fields)?;
     Ok(event)
 }

@@ -37,10 +37,19 @@ pub(crate) struct JsonObjects<'py> {
 impl<'py> JsonObjects<'py> {
     pub fn new(py: Python<'py>) -> PyResult<Self> {
         let int_repr = Registry::get(py)?.int_repr.bind(py).clone();
-        Ok(JsonObjects { py, int_repr, open: Vec::new() })
+        Ok(JsonObjects {
+            py,
+            int_repr,
+            open: Vec::new(),
+        })
     }
 
-    fn write_value(&mut self, value: &Bound<'py, PyAny>, out: &mut Vec<u8>, level: usize) -> PyResult<()> {
+    fn write_value(
+        &mut self,
+        value: &Bound<'py, PyAny>,
+        out: &mut Vec<u8>,
+        level: usize,
+    ) -> PyResult<()> {
         if value.is_instance_of::<PyString>() {
             write_json_string(out, str_bytes(value)?.as_bytes());
         } else if value.is_none() {
@@ -83,10 +92,12 @@ impl<'py> JsonObjects<'py> {
             return Err(PyValueError::new_err("Circular reference detected"));
         }
         if self.open.len() >= MAX_DEPTH {
-            return Err(PyRecursionError::new_err("maximum recursion depth exceeded while encoding a JSON object"));
+            return Err(PyRecursionError::new_err(
+                "maximum recursion depth exceeded while calling a Python object",
+            ));
         }
         // SAFETY: the message is a NUL-terminated literal; paired with `leave`.
-        if unsafe { ffi::Py_EnterRecursiveCall(c" while encoding a JSON object".as_ptr()) } != 0 {
+        if unsafe { ffi::Py_EnterRecursiveCall(c" while calling a Python object".as_ptr()) } != 0 {
             return Err(PyErr::fetch(self.py));
         }
         self.open.push(address);
@@ -99,7 +110,12 @@ impl<'py> JsonObjects<'py> {
         unsafe { ffi::Py_LeaveRecursiveCall() };
     }
 
-    fn write_sequence(&mut self, sequence: &Bound<'py, PyAny>, out: &mut Vec<u8>, level: usize) -> PyResult<()> {
+    fn write_sequence(
+        &mut self,
+        sequence: &Bound<'py, PyAny>,
+        out: &mut Vec<u8>,
+        level: usize,
+    ) -> PyResult<()> {
         if sequence.len()? == 0 {
             out.extend_from_slice(b"[]");
             return Ok(());
@@ -113,8 +129,25 @@ impl<'py> JsonObjects<'py> {
         Ok(())
     }
 
-    fn write_items(&mut self, sequence: &Bound<'py, PyAny>, out: &mut Vec<u8>, level: usize) -> PyResult<()> {
+    fn write_items(
+        &mut self,
+        sequence: &Bound<'py, PyAny>,
+        out: &mut Vec<u8>,
+        level: usize,
+    ) -> PyResult<()> {
         out.push(b'[');
+        if !sequence.is_exact_instance_of::<PyList>() && !sequence.is_exact_instance_of::<PyTuple>()
+        {
+            // A subclass may override __iter__, which json honours.
+            for (position, item) in sequence.try_iter()?.enumerate() {
+                if position > 0 {
+                    out.push(b',');
+                }
+                newline_indent(out, level);
+                self.write_value(&item?, out, level)?;
+            }
+            return Ok(());
+        }
         // Index each time rather than iterate: a list cannot change under us while
         // the GIL is held, and this never holds a borrowed pointer across a call.
         let mut position = 0;
@@ -130,7 +163,12 @@ impl<'py> JsonObjects<'py> {
         Ok(())
     }
 
-    fn write_dict(&mut self, dict: &Bound<'py, PyDict>, out: &mut Vec<u8>, level: usize) -> PyResult<()> {
+    fn write_dict(
+        &mut self,
+        dict: &Bound<'py, PyDict>,
+        out: &mut Vec<u8>,
+        level: usize,
+    ) -> PyResult<()> {
         if dict.is_empty() {
             out.extend_from_slice(b"{}");
             return Ok(());
@@ -144,8 +182,28 @@ impl<'py> JsonObjects<'py> {
         Ok(())
     }
 
-    fn write_entries(&mut self, dict: &Bound<'py, PyDict>, out: &mut Vec<u8>, level: usize) -> PyResult<()> {
+    fn write_entries(
+        &mut self,
+        dict: &Bound<'py, PyDict>,
+        out: &mut Vec<u8>,
+        level: usize,
+    ) -> PyResult<()> {
         out.push(b'{');
+        if !dict.is_exact_instance_of::<PyDict>() {
+            // A subclass may override items(), which json calls.
+            let items = dict.call_method0("items")?;
+            for (position, item) in items.try_iter()?.enumerate() {
+                let (key, value): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item?.extract()?;
+                if position > 0 {
+                    out.push(b',');
+                }
+                newline_indent(out, level);
+                self.write_key(&key, out)?;
+                out.extend_from_slice(b": ");
+                self.write_value(&value, out, level)?;
+            }
+            return Ok(());
+        }
         let size = dict.len();
         let mut position: ffi::Py_ssize_t = 0;
         let mut first = true;
@@ -154,13 +212,18 @@ impl<'py> JsonObjects<'py> {
             let mut value_ptr = std::ptr::null_mut();
             // SAFETY: `dict` is a dict, the GIL is held; the borrowed pointers are
             // turned into owned references before anything else can run.
-            let more = unsafe { ffi::PyDict_Next(dict.as_ptr(), &mut position, &mut key_ptr, &mut value_ptr) };
+            let more = unsafe {
+                ffi::PyDict_Next(dict.as_ptr(), &mut position, &mut key_ptr, &mut value_ptr)
+            };
             if more == 0 {
                 break;
             }
             // SAFETY: PyDict_Next returned borrowed references to live objects.
             let (key, value) = unsafe {
-                (Bound::from_borrowed_ptr(self.py, key_ptr), Bound::from_borrowed_ptr(self.py, value_ptr))
+                (
+                    Bound::from_borrowed_ptr(self.py, key_ptr),
+                    Bound::from_borrowed_ptr(self.py, value_ptr),
+                )
             };
             if !first {
                 out.push(b',');
@@ -171,7 +234,9 @@ impl<'py> JsonObjects<'py> {
             out.extend_from_slice(b": ");
             self.write_value(&value, out, level)?;
             if dict.len() != size {
-                return Err(PyRuntimeError::new_err("dictionary changed size during iteration"));
+                return Err(PyRuntimeError::new_err(
+                    "dictionary changed size during iteration",
+                ));
             }
         }
         Ok(())
@@ -216,7 +281,10 @@ impl<'py> Objects<PyExtra> for JsonObjects<'py> {
     }
 
     fn has_metadata(&mut self, object: &PyExtra) -> bool {
-        object.metadata.as_ref().is_some_and(|dict| !dict.bind(self.py).is_empty())
+        object
+            .metadata
+            .as_ref()
+            .is_some_and(|dict| !dict.bind(self.py).is_empty())
     }
 
     fn write_metadata(&mut self, object: &PyExtra, out: &mut Vec<u8>) -> PyResult<()> {
@@ -265,5 +333,8 @@ fn class_name(object: &Bound<'_, PyAny>) -> String {
 
 #[cold]
 fn not_serializable(value: &Bound<'_, PyAny>) -> PyErr {
-    PyTypeError::new_err(format!("Object of type {} is not JSON serializable", class_name(value)))
+    PyTypeError::new_err(format!(
+        "Object of type {} is not JSON serializable",
+        class_name(value)
+    ))
 }

@@ -4,6 +4,7 @@
 //! and the core's plain data, and maps core errors to Python exceptions.
 
 mod events;
+mod fastcall;
 mod metadata;
 mod recorder;
 mod registry;
@@ -15,6 +16,7 @@ use pyo3::prelude::*;
 #[pymodule(gil_used = false)]
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<recorder::TraceRecorder>()?;
+    fastcall::install(&module.py().get_type::<recorder::TraceRecorder>())?;
     module.add_function(wrap_pyfunction!(registry::_register_types, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -29,12 +29,18 @@ pub(crate) fn trace_error(error: TraceError) -> PyErr {
         TraceError::TooManyStrings => {
             PyMemoryError::new_err("too many distinct node names and error strings (limit 2**32)")
         }
-        TraceError::InvalidState(reason) => PyValueError::new_err(format!("invalid ExecutionTrace state: {reason}")),
+        TraceError::InvalidState(reason) => {
+            PyValueError::new_err(format!("invalid ExecutionTrace state: {reason}"))
+        }
     }
 }
 
 pub(crate) fn type_name(object: &Bound<'_, PyAny>) -> String {
-    object.get_type().name().map(|name| name.to_string()).unwrap_or_else(|_| "object".to_owned())
+    object
+        .get_type()
+        .name()
+        .map(|name| name.to_string())
+        .unwrap_or_else(|_| "object".to_owned())
 }
 
 #[cold]
@@ -69,9 +75,14 @@ pub(crate) fn check_arguments<'a, 'py>(
     error: Option<&'a Bound<'py, PyAny>>,
     metadata: Option<&'a Bound<'py, PyAny>>,
 ) -> PyResult<Checked<'a, 'py>> {
-    let kind = registry
-        .kind_of(event_type)
-        .ok_or_else(|| bad_argument(function, "event_type", "a TraceEventType member", event_type))?;
+    let kind = registry.kind_of(event_type).ok_or_else(|| {
+        bad_argument(
+            function,
+            "event_type",
+            "a TraceEventType member",
+            event_type,
+        )
+    })?;
     if let Some(name) = node_name {
         if !name.is_instance_of::<PyString>() {
             return Err(bad_argument(function, "node_name", "str or None", name));
@@ -93,16 +104,29 @@ pub(crate) fn check_arguments<'a, 'py>(
     let metadata = match metadata {
         None => None,
         Some(dict) => {
-            let dict = dict.cast::<PyDict>().map_err(|_| bad_argument(function, "metadata", "dict or None", dict))?;
+            let dict = dict
+                .cast::<PyDict>()
+                .map_err(|_| bad_argument(function, "metadata", "dict or None", dict))?;
             // An empty dict is not kept: the event gets a fresh {} (behaviour.md 4).
             (!dict.is_empty()).then(|| dict.clone().unbind())
         }
     };
-    Ok(Checked { kind, node_name, error, step, big_step, duration, metadata })
+    Ok(Checked {
+        kind,
+        node_name,
+        error,
+        step,
+        big_step,
+        duration,
+        metadata,
+    })
 }
 
 #[inline]
-fn check_step<'py>(function: &str, step: &Bound<'py, PyAny>) -> PyResult<(StepArg, Option<Bound<'py, PyAny>>)> {
+fn check_step<'py>(
+    function: &str,
+    step: &Bound<'py, PyAny>,
+) -> PyResult<(StepArg, Option<Bound<'py, PyAny>>)> {
     if !step.is_instance_of::<PyInt>() || step.is_instance_of::<PyBool>() {
         return Err(bad_argument(function, "step_index", "int or None", step));
     }
@@ -115,7 +139,9 @@ fn check_step<'py>(function: &str, step: &Bound<'py, PyAny>) -> PyResult<(StepAr
     let _ = PyErr::take(step.py());
     // Too large for i64: keep the exact int object.
     // SAFETY: `step` is an int; PyNumber_Index returns a new reference or NULL.
-    let exact = unsafe { Bound::from_owned_ptr_or_err(step.py(), pyo3::ffi::PyNumber_Index(step.as_ptr())) }?;
+    let exact = unsafe {
+        Bound::from_owned_ptr_or_err(step.py(), pyo3::ffi::PyNumber_Index(step.as_ptr()))
+    }?;
     Ok((StepArg::Object, Some(exact)))
 }
 
@@ -131,7 +157,12 @@ fn check_duration(function: &str, value: &Bound<'_, PyAny>) -> PyResult<f64> {
             ))
         });
     }
-    Err(bad_argument(function, "duration", "int, float or None", value))
+    Err(bad_argument(
+        function,
+        "duration",
+        "int, float or None",
+        value,
+    ))
 }
 
 impl TraceRecorder {
@@ -146,9 +177,40 @@ impl TraceRecorder {
             Some(text) => Some(self.intern(text)?),
             None => None,
         };
-        let object = (checked.metadata.is_some() || checked.big_step.is_some())
-            .then(|| PyExtra { metadata: checked.metadata, big_step: checked.big_step.map(Bound::unbind) });
-        Ok(NewEvent { kind: checked.kind, node, error, step: checked.step, duration: checked.duration, object })
+        let object = (checked.metadata.is_some() || checked.big_step.is_some()).then(|| PyExtra {
+            metadata: checked.metadata,
+            big_step: checked.big_step.map(Bound::unbind),
+        });
+        Ok(NewEvent {
+            kind: checked.kind,
+            node,
+            error,
+            step: checked.step,
+            duration: checked.duration,
+            object,
+        })
+    }
+
+    /// `record` after argument parsing (see `fastcall`): `None` arguments are absent.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(crate) fn record_checked(
+        &self,
+        py: Python<'_>,
+        event_type: &Bound<'_, PyAny>,
+        node_name: Option<&Bound<'_, PyAny>>,
+        step_index: Option<&Bound<'_, PyAny>>,
+        duration: Option<&Bound<'_, PyAny>>,
+        error: Option<&Bound<'_, PyAny>>,
+        metadata: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let registry = Registry::get(py)?;
+        let checked = check_arguments(
+            "record", registry, event_type, node_name, step_index, duration, error, metadata,
+        )?;
+        let event = self.new_event(checked)?;
+        self.core.record(event).map_err(trace_error)?;
+        Ok(())
     }
 
     #[inline]
@@ -165,31 +227,30 @@ impl TraceRecorder {
 
 #[pymethods]
 impl TraceRecorder {
+    /// Like `object.__new__`: extra arguments are allowed only when a subclass
+    /// defines its own `__init__` to take them.
     #[new]
-    #[pyo3(signature = ())]
-    fn __new__() -> Self {
-        TraceRecorder { core: Core::new() }
-    }
-
-    /// Record a trace event; the timestamp is taken now.
-    #[pyo3(signature = (event_type, *, node_name=None, step_index=None, duration=None, error=None, metadata=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn record(
-        &self,
-        py: Python<'_>,
-        event_type: &Bound<'_, PyAny>,
-        node_name: Option<&Bound<'_, PyAny>>,
-        step_index: Option<&Bound<'_, PyAny>>,
-        duration: Option<&Bound<'_, PyAny>>,
-        error: Option<&Bound<'_, PyAny>>,
-        metadata: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        let registry = Registry::get(py)?;
-        let checked =
-            check_arguments("record", registry, event_type, node_name, step_index, duration, error, metadata)?;
-        let event = self.new_event(checked)?;
-        self.core.record(event).map_err(trace_error)?;
-        Ok(())
+    #[classmethod]
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __new__(
+        cls: &Bound<'_, pyo3::types::PyType>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let extra = !args.is_empty() || kwargs.is_some_and(|k| !k.is_empty());
+        if extra {
+            let object_init = cls
+                .py()
+                .get_type::<pyo3::types::PyAny>()
+                .getattr("__init__")?;
+            if cls.getattr("__init__")?.is(&object_init) {
+                return Err(PyTypeError::new_err(format!(
+                    "{}() takes no arguments",
+                    cls.name()?
+                )));
+            }
+        }
+        Ok(TraceRecorder { core: Core::new() })
     }
 
     /// A copy of all recorded events in chronological order.
@@ -200,7 +261,11 @@ impl TraceRecorder {
     }
 
     /// The events whose `node_name` equals `name`, in chronological order.
-    fn events_for_node<'py>(&self, py: Python<'py>, name: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    fn events_for_node<'py>(
+        &self,
+        py: Python<'py>,
+        name: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         if !name.is_instance_of::<PyString>() {
             // No event's node_name (a str or None) equals a non-str.
             return Ok(PyList::empty(py));
@@ -242,7 +307,11 @@ impl TraceRecorder {
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> String {
-        format!("<{} with {} events>", type_name(slf.as_any()), slf.get().core.len())
+        format!(
+            "<{} with {} events>",
+            type_name(slf.as_any()),
+            slf.get().core.len()
+        )
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {

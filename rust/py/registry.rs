@@ -24,14 +24,23 @@ pub(crate) struct Registry {
 
 static REGISTRY: PyOnceLock<Registry> = PyOnceLock::new();
 
-pub(crate) const FIELD_NAMES: [&str; 7] =
-    ["event_type", "timestamp", "node_name", "step_index", "duration", "error", "metadata"];
+pub(crate) const FIELD_NAMES: [&str; 7] = [
+    "event_type",
+    "timestamp",
+    "node_name",
+    "step_index",
+    "duration",
+    "error",
+    "metadata",
+];
 
 impl Registry {
     #[inline]
     pub fn get(py: Python<'_>) -> PyResult<&Registry> {
         REGISTRY.get(py).ok_or_else(|| {
-            PyRuntimeError::new_err("dagron._core is used before dagron.execution.tracing was imported")
+            PyRuntimeError::new_err(
+                "dagron._core is used before dagron.execution.tracing was imported",
+            )
         })
     }
 
@@ -39,7 +48,10 @@ impl Registry {
     #[inline]
     pub fn kind_of(&self, object: &Bound<'_, PyAny>) -> Option<EventKind> {
         let address = object.as_ptr() as usize;
-        self.member_ptrs.iter().position(|&p| p == address).and_then(|i| EventKind::from_code(i as u8))
+        self.member_ptrs
+            .iter()
+            .position(|&p| p == address)
+            .and_then(|i| EventKind::from_code(i as u8))
     }
 
     pub fn member(&self, kind: EventKind) -> &Py<PyAny> {

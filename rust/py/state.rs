@@ -21,28 +21,61 @@ pub(crate) fn reduce<'py>(slf: &Bound<'py, TraceRecorder>) -> PyResult<Bound<'py
     let snapshot = core.snapshot();
     let mut saved = Vec::with_capacity(snapshot.len());
     for event in snapshot.iter() {
-        let node = event.node.map(|(_, entry)| entry.payload.clone_ref(py).into_any());
+        let node = event
+            .node
+            .map(|(_, entry)| entry.payload.clone_ref(py).into_any());
         let step: Option<Py<PyAny>> = match event.step {
             StepView::None => None,
             StepView::Int(value) => Some(PyInt::new(py, value).into_any().unbind()),
             StepView::Object(extra) => extra.big_step.as_ref().map(|step| step.clone_ref(py)),
         };
-        let duration = event.duration.map(|value| PyFloat::new(py, value).into_any().unbind());
-        let error = event.error.map(|entry| entry.payload.clone_ref(py).into_any());
-        let metadata = event.object.and_then(|extra| extra.metadata.as_ref()).map(|dict| dict.clone_ref(py).into_any());
-        let item = (event.kind.value(), event.ts, node, step, duration, error, metadata).into_pyobject(py)?;
+        let duration = event
+            .duration
+            .map(|value| PyFloat::new(py, value).into_any().unbind());
+        let error = event
+            .error
+            .map(|entry| entry.payload.clone_ref(py).into_any());
+        let metadata = event
+            .object
+            .and_then(|extra| extra.metadata.as_ref())
+            .map(|dict| dict.clone_ref(py).into_any());
+        let item = (
+            event.kind.value(),
+            event.ts,
+            node,
+            step,
+            duration,
+            error,
+            metadata,
+        )
+            .into_pyobject(py)?;
         saved.push(item);
     }
-    let instance_dict = slf.getattr("__dict__").ok().filter(|d| d.cast::<PyDict>().is_ok_and(|d| !d.is_empty()));
-    let state = (STATE_VERSION, core.epoch(), PyList::new(py, saved)?, instance_dict).into_pyobject(py)?;
+    let instance_dict = slf
+        .getattr("__dict__")
+        .ok()
+        .filter(|d| d.cast::<PyDict>().is_ok_and(|d| !d.is_empty()));
+    let state = (
+        STATE_VERSION,
+        core.epoch(),
+        PyList::new(py, saved)?,
+        instance_dict,
+    )
+        .into_pyobject(py)?;
     (slf.get_type(), PyTuple::empty(py), state).into_pyobject(py)
 }
 
 pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = slf.py();
     let invalid = |why: &str| PyValueError::new_err(format!("invalid ExecutionTrace state: {why}"));
-    let (version, epoch, events, instance_dict): (u32, Option<u64>, Bound<'_, PyList>, Option<Bound<'_, PyDict>>) =
-        state.extract().map_err(|_| invalid("expected (version, epoch, events, dict)"))?;
+    let (version, epoch, events, instance_dict): (
+        u32,
+        Option<u64>,
+        Bound<'_, PyList>,
+        Option<Bound<'_, PyDict>>,
+    ) = state
+        .extract()
+        .map_err(|_| invalid("expected (version, epoch, events, dict)"))?;
     if version != STATE_VERSION {
         return Err(invalid(&format!("unsupported version {version}")));
     }
@@ -50,19 +83,34 @@ pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) 
     let recorder = slf.get();
     let mut saved = Vec::with_capacity(events.len());
     for item in events.iter() {
-        let fields = item.cast::<PyTuple>().map_err(|_| invalid("each event must be a tuple"))?;
+        let fields = item
+            .cast::<PyTuple>()
+            .map_err(|_| invalid("each event must be a tuple"))?;
         if fields.len() != 7 {
             return Err(invalid("each event must have 7 fields"));
         }
-        let value: String = fields.get_item(0)?.extract().map_err(|_| invalid("event type must be a str"))?;
-        let kind = EventKind::from_value(&value).ok_or_else(|| invalid(&format!("unknown event type {value:?}")))?;
-        let ts: f64 = fields.get_item(1)?.extract().map_err(|_| invalid("timestamp must be a float"))?;
+        let value: String = fields
+            .get_item(0)?
+            .extract()
+            .map_err(|_| invalid("event type must be a str"))?;
+        let kind = EventKind::from_value(&value)
+            .ok_or_else(|| invalid(&format!("unknown event type {value:?}")))?;
+        let ts: f64 = fields
+            .get_item(1)?
+            .extract()
+            .map_err(|_| invalid("timestamp must be a float"))?;
         let member = registry.member(kind).bind(py).clone();
         let optional = |i: usize| -> PyResult<Option<Bound<'_, PyAny>>> {
             let value = fields.get_item(i)?;
             Ok((!value.is_none()).then_some(value))
         };
-        let (node, step, duration, error, metadata) = (optional(2)?, optional(3)?, optional(4)?, optional(5)?, optional(6)?);
+        let (node, step, duration, error, metadata) = (
+            optional(2)?,
+            optional(3)?,
+            optional(4)?,
+            optional(5)?,
+            optional(6)?,
+        );
         let checked = check_arguments(
             "__setstate__",
             registry,
@@ -73,7 +121,10 @@ pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) 
             error.as_ref(),
             metadata.as_ref(),
         )?;
-        saved.push(SavedEvent { ts, event: recorder.new_event(checked)? });
+        saved.push(SavedEvent {
+            ts,
+            event: recorder.new_event(checked)?,
+        });
     }
     recorder.core.restore(epoch, saved).map_err(trace_error)?;
     if let Some(dict) = instance_dict {

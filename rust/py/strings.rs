@@ -11,7 +11,10 @@ extern "C" {
     // Part of the stable ABI only from 3.10, but exported by every CPython 3.x; pyo3
     // does not declare it for an abi3-py39 build, so it is declared here. It returns
     // the string's cached UTF-8 form (no copy after the first call).
-    fn PyUnicode_AsUTF8AndSize(unicode: *mut ffi::PyObject, size: *mut ffi::Py_ssize_t) -> *const c_char;
+    fn PyUnicode_AsUTF8AndSize(
+        unicode: *mut ffi::PyObject,
+        size: *mut ffi::Py_ssize_t,
+    ) -> *const c_char;
 }
 
 /// The bytes of a `str`: borrowed from the string's UTF-8 cache, or owned when the
@@ -40,7 +43,9 @@ pub(crate) fn str_bytes<'a, 'py>(text: &'a Bound<'py, PyAny>) -> PyResult<StrByt
     if !data.is_null() {
         // SAFETY: CPython keeps the UTF-8 buffer alive as long as the string object,
         // which `text` keeps alive for 'a.
-        return Ok(StrBytes::Borrowed(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), size as usize) }));
+        return Ok(StrBytes::Borrowed(unsafe {
+            std::slice::from_raw_parts(data.cast::<u8>(), size as usize)
+        }));
     }
     surrogate_bytes(text)
 }
@@ -72,7 +77,11 @@ pub(crate) fn exact_str(text: &Bound<'_, PyAny>, bytes: &[u8]) -> PyResult<Py<Py
 pub(crate) fn decode<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> {
     // SAFETY: pointer and length describe `bytes`; the error name is a literal.
     let text = unsafe {
-        ffi::PyUnicode_DecodeUTF8(bytes.as_ptr().cast(), bytes.len() as ffi::Py_ssize_t, c"surrogatepass".as_ptr())
+        ffi::PyUnicode_DecodeUTF8(
+            bytes.as_ptr().cast(),
+            bytes.len() as ffi::Py_ssize_t,
+            c"surrogatepass".as_ptr(),
+        )
     };
     // SAFETY: a new reference or NULL with an exception set.
     let text = unsafe { Bound::from_owned_ptr_or_err(py, text) }?;
