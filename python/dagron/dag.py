@@ -1,7 +1,8 @@
 """A directed acyclic graph of named nodes (:class:`DAG`) and its fluent builder.
 
-The graph is stored as two adjacency maps (successors and predecessors, each an
-insertion-ordered ``dict`` used as a set), so memory is O(V + E). Every edge insertion
+Nodes are numbered in insertion order and the graph is stored as two adjacency lists
+of those numbers (successors and predecessors, each an insertion-ordered ``dict`` used
+as a set), so memory is O(V + E). Every edge insertion
 checks that the graph stays acyclic by searching for a path from the new edge's target
 back to its source (a depth-first search that only visits what the target reaches), so
 a DAG can never hold a cycle.
@@ -43,13 +44,18 @@ class DAG:
     - :class:`~dagron.CycleError` for an edge that would close a cycle (a self-loop
       included); its message shows the cycle, e.g. ``c -> a -> b -> c``;
     - ``TypeError`` for a node name that is not a ``str``.
+
+    Internally a node is an index into ``_names``; ``_succ[i]`` and ``_pred[i]`` are the
+    indices of its successors and predecessors, as insertion-ordered dicts used as sets.
     """
 
-    __slots__ = ("_edge_count", "_pred", "_succ")
+    __slots__ = ("_edge_count", "_index", "_names", "_pred", "_succ")
 
     def __init__(self) -> None:
-        self._succ: dict[str, dict[str, None]] = {}
-        self._pred: dict[str, dict[str, None]] = {}
+        self._names: list[str] = []
+        self._index: dict[str, int] = {}
+        self._succ: list[dict[int, None]] = []
+        self._pred: list[dict[int, None]] = []
         self._edge_count = 0
 
     @staticmethod
@@ -68,12 +74,19 @@ class DAG:
         batch = [_check_name(name) for name in names]
         seen: set[str] = set()
         for name in batch:
-            if name in self._succ or name in seen:
+            if name in self._index or name in seen:
                 raise DuplicateNodeError(name)
             seen.add(name)
         for name in batch:
-            self._succ[name] = {}
-            self._pred[name] = {}
+            self._append_node(name)
+
+    def _append_node(self, name: str) -> int:
+        i = len(self._names)
+        self._index[name] = i
+        self._names.append(name)
+        self._succ.append({})
+        self._pred.append({})
+        return i
 
     def add_edge(self, u: str, v: str) -> None:
         """Add the edge ``u -> v`` (``v`` runs after ``u``); both nodes must exist."""
@@ -85,53 +98,58 @@ class DAG:
 
     def _add_edges(self, pairs: Iterable[tuple[str, str]], *, create_nodes: bool) -> None:
         """Insert edges atomically; with ``create_nodes``, create missing endpoints."""
-        new_nodes: list[str] = []
-        new_edges: list[tuple[str, str]] = []
+        node_count = len(self._names)
+        new_edges: list[tuple[int, int]] = []
         try:
             for pair in pairs:
                 u, v = _unpack_edge(pair)
                 if create_nodes:
                     for name in (u, v):
-                        if _check_name(name) not in self._succ:
-                            self._succ[name] = {}
-                            self._pred[name] = {}
-                            new_nodes.append(name)
-                if self._insert_edge(u, v):
-                    new_edges.append((u, v))
+                        if _check_name(name) not in self._index:
+                            self._append_node(name)
+                edge = self._insert_edge(u, v)
+                if edge is not None:
+                    new_edges.append(edge)
         except BaseException:
-            for u, v in reversed(new_edges):
-                del self._succ[u][v]
-                del self._pred[v][u]
+            for i, j in reversed(new_edges):
+                del self._succ[i][j]
+                del self._pred[j][i]
             self._edge_count -= len(new_edges)
-            for name in new_nodes:
-                del self._succ[name]
-                del self._pred[name]
+            # Nodes created by this call are the last ones: drop them.
+            for name in self._names[node_count:]:
+                del self._index[name]
+            del self._names[node_count:], self._succ[node_count:], self._pred[node_count:]
             raise
 
-    def _insert_edge(self, u: str, v: str) -> bool:
-        """Insert one edge between existing nodes; False if it was already there."""
-        for name in (u, v):
-            if _check_name(name) not in self._succ:
-                raise NodeNotFoundError(name)
-        if v in self._succ[u]:
-            return False
-        if u == v:
+    def _insert_edge(self, u: str, v: str) -> tuple[int, int] | None:
+        """Insert one edge between existing nodes; None if it was already there."""
+        i = self._node_index(u)
+        j = self._node_index(v)
+        if j in self._succ[i]:
+            return None
+        if i == j:
             raise CycleError([u, u])
-        path = self._find_path(v, u)
+        path = self._find_path(j, i)
         if path is not None:
-            raise CycleError([u, *path])
-        self._succ[u][v] = None
-        self._pred[v][u] = None
+            raise CycleError([u, *(self._names[k] for k in path)])
+        self._succ[i][j] = None
+        self._pred[j][i] = None
         self._edge_count += 1
-        return True
+        return i, j
 
-    def _find_path(self, source: str, target: str) -> list[str] | None:
+    def _node_index(self, name: str) -> int:
+        try:
+            return self._index[_check_name(name)]
+        except KeyError:
+            raise NodeNotFoundError(name) from None
+
+    def _find_path(self, source: int, target: int) -> list[int] | None:
         """A path ``source -> ... -> target`` along edges, or None (iterative DFS)."""
         succ = self._succ
         # Cheap exits: nothing leaves ``source`` or nothing enters ``target``.
         if not succ[source] or not self._pred[target]:
             return None
-        parent: dict[str, str | None] = {source: None}
+        parent: dict[int, int] = {source: -1}
         stack = [source]
         while stack:
             node = stack.pop()
@@ -141,10 +159,9 @@ class DAG:
                 parent[nxt] = node
                 if nxt == target:
                     path = [nxt]
-                    back = node
-                    while back is not None:
-                        path.append(back)
-                        back = parent[back]
+                    while node != -1:
+                        path.append(node)
+                        node = parent[node]
                     path.reverse()
                     return path
                 stack.append(nxt)
@@ -155,59 +172,55 @@ class DAG:
     @property
     def nodes(self) -> list[str]:
         """All node names, in insertion order."""
-        return list(self._succ)
+        return list(self._names)
 
     @property
     def edges(self) -> list[tuple[str, str]]:
         """All edges as ``(u, v)`` pairs, grouped by source in insertion order."""
-        return [(u, v) for u, targets in self._succ.items() for v in targets]
+        names = self._names
+        return [(names[i], names[j]) for i, targets in enumerate(self._succ) for j in targets]
 
     @property
     def node_count(self) -> int:
-        return len(self._succ)
+        return len(self._names)
 
     @property
     def edge_count(self) -> int:
         return self._edge_count
 
     def __len__(self) -> int:
-        return len(self._succ)
+        return len(self._names)
 
     def __bool__(self) -> bool:
         # A DAG is a container, but an empty one is still a DAG: keep it truthy.
         return True
 
     def __contains__(self, name: object) -> bool:
-        return name in self._succ
+        return name in self._index
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._succ)
+        return iter(self._names)
 
     def has_edge(self, u: str, v: str) -> bool:
-        return u in self._succ and v in self._succ[u]
+        i = self._index.get(u)
+        j = self._index.get(v)
+        return i is not None and j is not None and j in self._succ[i]
 
     def successors(self, name: str) -> list[str]:
         """The nodes with an edge from ``name``."""
-        return list(self._adjacent(self._succ, name))
+        return [self._names[j] for j in self._succ[self._node_index(name)]]
 
     def predecessors(self, name: str) -> list[str]:
         """The nodes with an edge to ``name``."""
-        return list(self._adjacent(self._pred, name))
-
-    @staticmethod
-    def _adjacent(adjacency: dict[str, dict[str, None]], name: str) -> dict[str, None]:
-        try:
-            return adjacency[name]
-        except KeyError:
-            raise NodeNotFoundError(name) from None
+        return [self._names[i] for i in self._pred[self._node_index(name)]]
 
     def roots(self) -> list[str]:
         """The nodes without predecessors, in insertion order."""
-        return [name for name, preds in self._pred.items() if not preds]
+        return [name for name, preds in zip(self._names, self._pred) if not preds]
 
     def leaves(self) -> list[str]:
         """The nodes without successors, in insertion order."""
-        return [name for name, succs in self._succ.items() if not succs]
+        return [name for name, succs in zip(self._names, self._succ) if not succs]
 
     def levels(self) -> list[list[str]]:
         """The topological levels: level k holds the nodes whose longest path from a
@@ -221,34 +234,32 @@ class DAG:
         return [name for level in self.levels() for name in level]
 
     def _compile(self) -> tuple[list[str], list[list[int]], list[list[int]]]:
-        """Index the graph for one run, in O(V + E).
+        """Snapshot the graph for one run, in O(V + E).
 
-        Returns ``(names, preds, levels)``: node names by index, the predecessor
-        indices of each node, and the node indices of each topological level (Kahn's
-        algorithm, keeping for every node the longest distance from a root).
+        Returns ``(names, succs, levels)``: node names by index, the successor indices
+        of each node, and the node indices of each topological level (Kahn's algorithm,
+        keeping for every node its longest distance from a root).
         """
-        names = list(self._succ)
-        index = {name: i for i, name in enumerate(names)}
-        succs = [[index[v] for v in self._succ[name]] for name in names]
-        preds = [[index[u] for u in self._pred[name]] for name in names]
-        indegree = [len(p) for p in preds]
+        names = list(self._names)
+        succs = list(map(list, self._succ))
+        indegree = list(map(len, self._pred))
         depth = [0] * len(names)
-        order = [i for i, d in enumerate(indegree) if d == 0]
+        order = [i for i, d in enumerate(indegree) if not d]
         for i in order:  # ``order`` grows while it is walked: a FIFO queue.
             below = depth[i] + 1
             for j in succs[i]:
                 if depth[j] < below:
                     depth[j] = below
                 indegree[j] -= 1
-                if indegree[j] == 0:
+                if not indegree[j]:
                     order.append(j)
         levels: list[list[int]] = [[] for _ in range(max(depth, default=-1) + 1)]
         for i, d in enumerate(depth):
             levels[d].append(i)
-        return names, preds, levels
+        return names, succs, levels
 
     def __repr__(self) -> str:
-        return f"DAG(nodes={len(self._succ)}, edges={self._edge_count})"
+        return f"DAG(nodes={len(self._names)}, edges={self._edge_count})"
 
 
 class DAGBuilder:

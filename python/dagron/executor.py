@@ -19,25 +19,33 @@ ends in exactly one terminal :class:`NodeStatus`:
   ``fail_fast=True``, an earlier step had a failure.
 - ``TIMED_OUT``: the task was still running when the run's ``timeout`` expired.
 - ``CANCELLED``: the task had not started when ``cancel_event`` was set or when the
-  ``timeout`` expired.
+  ``timeout`` expired. (Not ``TIMED_OUT``: in the Chrome export ``NODE_TIMED_OUT``
+  closes the span that ``NODE_STARTED`` opened, so it is kept for tasks that ran.)
 
 The trace of a run
 ------------------
 ``EXECUTION_STARTED`` comes first and ``EXECUTION_COMPLETED`` (``duration`` = the run's
 seconds) last, even when an exception escapes. Each step is framed by ``STEP_STARTED``
-and ``STEP_COMPLETED`` (``step_index``; the latter also has the step's ``duration``).
+and ``STEP_COMPLETED`` (``step_index``; the latter also has the step's ``duration``),
+including the steps whose nodes are all skipped or cancelled.
 A task's worker thread records ``NODE_STARTED`` just before calling it and
 ``NODE_COMPLETED`` (``duration``) or ``NODE_FAILED`` (``duration``,
 ``error="ExcType: message"``) just after, so the Chrome export shows the true overlap
 of parallel tasks. ``NODE_TIMED_OUT`` (``duration``, ``error``) is recorded when the
-timeout expires; ``NODE_SKIPPED`` and ``NODE_CANCELLED`` when the node's step starts or
-when the cause is noticed, with ``metadata={"reason": ...}``. Every node gets exactly
-one terminal event, and every ``NODE_STARTED`` is closed by ``NODE_COMPLETED``,
-``NODE_FAILED`` or ``NODE_TIMED_OUT``.
+timeout expires. ``NODE_SKIPPED`` and ``NODE_CANCELLED`` are recorded when the node's
+step starts or when the cause is noticed, with ``metadata={"reason": reason}``, where
+``reason`` is ``"no_task"``, ``"dependency_not_completed"`` or ``"fail_fast"``
+(skipped), or ``"cancelled"``, ``"timeout"`` or ``"interrupted"`` (cancelled).
+
+Every node gets exactly one terminal event, and every ``NODE_STARTED`` is closed by
+``NODE_COMPLETED``, ``NODE_FAILED`` or ``NODE_TIMED_OUT``, so every Chrome ``B`` has its
+``E``. When an exception escapes from ``execute`` (see :meth:`DAGExecutor.execute`),
+the open step is closed and the steps that never started get no step events.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -113,8 +121,11 @@ def default_max_workers() -> int:
 
 def _describe(exc: BaseException) -> str:
     """``"ExcType: message"``, or just ``"ExcType"`` when the message is empty."""
-    message = str(exc)
     name = type(exc).__name__
+    try:
+        message = str(exc)
+    except Exception:  # a broken __str__ must not kill the worker thread
+        message = "<exception str() failed>"
     return f"{name}: {message}" if message else name
 
 
@@ -194,14 +205,20 @@ class _Run:
 
     def drain(self) -> None:
         """Worker side: run queued nodes until the queue is empty or the run stops,
-        then report to the main thread (with the exception that must escape, if any)."""
+        then report to the main thread (with the exception that must escape, if any).
+
+        This is the per-node hot path: locals only, and one lock round per event.
+        """
         pending = self.pending
         lock = self.lock
         tasks = self.tasks
+        names = self.names
         status = self.status
+        started = self.started
         record = self.record
         cancel_event = self.cancel_event
         deadline = self.deadline
+        clock = time.perf_counter
         fatal = None
         try:
             while True:
@@ -218,50 +235,44 @@ class _Run:
                         break
                     status[i] = _RUNNING
                     if record is not None:
-                        record(_NODE_STARTED, node_name=self.names[i])
-                    start = self.started[i] = time.perf_counter()
+                        record(_NODE_STARTED, node_name=names[i])
+                    start = started[i] = clock()
                 try:
                     value = tasks[i]()  # type: ignore[misc]
-                except Exception as exc:
-                    self._end(i, _FAILED, None, exc, time.perf_counter() - start)
                 except BaseException as exc:
-                    # KeyboardInterrupt, SystemExit...: the node failed, and the
-                    # exception escapes from ``execute`` in the main thread.
-                    self._end(i, _FAILED, None, exc, time.perf_counter() - start)
-                    fatal = exc
-                    break
-                else:
-                    self._end(i, _COMPLETED, value, None, time.perf_counter() - start)
+                    self._fail(i, exc, clock() - start)
+                    if not isinstance(exc, Exception):
+                        # KeyboardInterrupt, SystemExit...: the node failed, and the
+                        # exception escapes from ``execute`` in the main thread.
+                        fatal = exc
+                        break
+                    continue
+                duration = clock() - start
+                with lock:
+                    if status[i] is _RUNNING:  # not timed out or abandoned meanwhile
+                        status[i] = _COMPLETED
+                        self.results[i] = value
+                        self.durations[i] = duration
+                        if record is not None:
+                            record(_NODE_COMPLETED, node_name=names[i], duration=duration)
         finally:
             self.done.put(fatal)
 
-    def _end(
-        self,
-        i: int,
-        outcome: NodeStatus,
-        value: Any,
-        error: Optional[BaseException],
-        duration: float,
-    ) -> None:
+    def _fail(self, i: int, exc: BaseException, duration: float) -> None:
         with self.lock:
             if self.status[i] is not _RUNNING:  # timed out or abandoned meanwhile
                 return
-            self.status[i] = outcome
+            self.status[i] = _FAILED
+            self.errors[i] = exc
             self.durations[i] = duration
-            if error is None:
-                self.results[i] = value
-                if self.record is not None:
-                    self.record(_NODE_COMPLETED, node_name=self.names[i], duration=duration)
-            else:
-                self.errors[i] = error
-                self.any_failed = True
-                if self.record is not None:
-                    self.record(
-                        _NODE_FAILED,
-                        node_name=self.names[i],
-                        duration=duration,
-                        error=_describe(error),
-                    )
+            self.any_failed = True
+            if self.record is not None:
+                self.record(
+                    _NODE_FAILED,
+                    node_name=self.names[i],
+                    duration=duration,
+                    error=_describe(exc),
+                )
 
     def give_up(self, i: int, outcome: NodeStatus, reason: str) -> None:
         """Main side: end a node that will not run (SKIPPED or CANCELLED)."""
@@ -403,13 +414,16 @@ class DAGExecutor:
         still running as ``NODE_FAILED`` and the rest as ``NODE_CANCELLED``, and
         ``EXECUTION_COMPLETED``.
         """
-        names, preds, levels = self.dag._compile()
+        self.last_trace = None
+        names, succs, levels = self.dag._compile()
         callables = self._resolve_tasks(names, tasks)
         if timeout is not None:
             if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
                 raise TypeError(f"timeout must be a number of seconds, not {timeout!r}")
             if not timeout >= 0:
                 raise ValueError(f"timeout must be >= 0, not {timeout!r}")
+            if math.isinf(timeout):
+                timeout = None
 
         trace = ExecutionTrace() if self.tracing else None
         self.last_trace = trace
@@ -417,12 +431,14 @@ class DAGExecutor:
         began = time.perf_counter()
         deadline = None if timeout is None else time.monotonic() + timeout
         run = _Run(names, callables, record, cancel_event, deadline)
+        status = run.status
+        # blocked[i] is set once a predecessor of node i has ended without completing.
+        blocked = bytearray(len(names))
         cap = self.max_workers if self.max_workers is not None else default_max_workers()
-        pool_size = min(cap, max((len(level) for level in levels), default=1))
+        pool_size = min(cap, max(map(len, levels), default=1))
         pool: Optional[_Pool] = None
         open_step: Optional[int] = None
         finished = False
-        status = run.status
 
         if record is not None:
             record(_EXECUTION_STARTED)
@@ -435,32 +451,29 @@ class DAGExecutor:
                     record(_STEP_STARTED, step_index=step)
                 if stop is None:
                     stop = self._stop_reason(run)
-                runnable = []
-                for i in level:
-                    if stop is not None:
+                if stop is not None:
+                    for i in level:
                         run.give_up(i, *stop)
-                    elif callables[i] is None:
-                        run.give_up(i, _SKIPPED, "no_task")
-                    elif any(status[p] is not _COMPLETED for p in preds[i]):
-                        run.give_up(i, _SKIPPED, "dependency_not_completed")
-                    else:
-                        runnable.append(i)
-                if runnable:
-                    if pool is None:
-                        pool = _Pool(pool_size)
-                    timed_out = self._run_step(run, pool, runnable, timeout)
-                    if timed_out:
-                        stop = (_CANCELLED, "timeout")
-                    else:
-                        # Nodes a worker left queued because of a cancel or the timeout.
-                        leftover = [i for i in runnable if status[i] is _PENDING]
-                        if leftover:
-                            stop = self._stop_reason(run) or (_CANCELLED, "cancelled")
-                            for i in leftover:
-                                run.give_up(i, *stop)
-                            run.pending.clear()
+                else:
+                    runnable = []
+                    for i in level:
+                        if callables[i] is None:
+                            run.give_up(i, _SKIPPED, "no_task")
+                        elif blocked[i]:
+                            run.give_up(i, _SKIPPED, "dependency_not_completed")
+                        else:
+                            runnable.append(i)
+                    if runnable:
+                        if pool is None:
+                            pool = _Pool(pool_size)
+                        stop = self._run_step(run, pool, runnable, timeout)
                     if stop is None and self.fail_fast and run.any_failed:
                         stop = (_SKIPPED, "fail_fast")
+                    if stop is None:
+                        for i in level:
+                            if status[i] is not _COMPLETED:
+                                for j in succs[i]:
+                                    blocked[j] = 1
                 if record is not None:
                     record(
                         _STEP_COMPLETED,
@@ -489,7 +502,7 @@ class DAGExecutor:
         unknown = [key for key in tasks if key not in known]
         if unknown:
             raise ValueError(f"tasks given for nodes not in the DAG: {unknown!r}")
-        callables = [tasks.get(name) for name in names]
+        callables = list(map(tasks.get, names))
         for name, task in zip(names, callables):
             if task is not None and not callable(task):
                 raise TypeError(f"the task for node {name!r} is not callable: {task!r}")
@@ -505,8 +518,12 @@ class DAGExecutor:
         return None
 
     @staticmethod
-    def _run_step(run: _Run, pool: _Pool, runnable: list[int], timeout: Optional[float]) -> bool:
-        """Run one step's runnable nodes; True if the timeout expired meanwhile."""
+    def _run_step(
+        run: _Run, pool: _Pool, runnable: list[int], timeout: Optional[float]
+    ) -> Optional[tuple[NodeStatus, str]]:
+        """Run one step's runnable nodes. Returns None, or why the nodes that have not
+        started yet must be cancelled (the cancel event, or the timeout)."""
+        status = run.status
         run.pending.extend(runnable)
         workers = min(len(pool.threads), len(runnable))
         for _ in range(workers):
@@ -528,14 +545,22 @@ class DAGExecutor:
                             ),
                         )
                         for i in runnable:
-                            if run.status[i] is _PENDING:
+                            if status[i] is _PENDING:
                                 run.give_up(i, _CANCELLED, "timeout")
                     run.pending.clear()
-                    return True
+                    return (_CANCELLED, "timeout")
             if fatal is not None:
                 run.fatal = fatal
                 raise fatal
-        return False
+        # Nodes the workers left queued because of the cancel event or the timeout.
+        leftover = [i for i in runnable if status[i] is _PENDING]
+        if not leftover:
+            return None
+        stop = DAGExecutor._stop_reason(run) or (_CANCELLED, "cancelled")
+        for i in leftover:
+            run.give_up(i, *stop)
+        run.pending.clear()
+        return stop
 
     @staticmethod
     def _abandon(run: _Run, open_step: Optional[int]) -> None:
@@ -557,22 +582,22 @@ class DAGExecutor:
         if run.record is not None and open_step is not None:
             run.record(_STEP_COMPLETED, step_index=open_step)
 
-    def _result(self, run: _Run, total: float, trace: Optional[ExecutionTrace]) -> ExecutionResult:
-        counts = dict.fromkeys(NodeStatus, 0)
-        node_results = {}
-        for i, name in enumerate(run.names):
-            state = run.status[i]
-            counts[state] += 1
-            node_results[name] = NodeResult(
-                name, state, run.results[i], run.errors[i], run.durations[i]
+    @staticmethod
+    def _result(run: _Run, total: float, trace: Optional[ExecutionTrace]) -> ExecutionResult:
+        status = run.status
+        node_results = {
+            name: NodeResult(name, state, value, error, duration)
+            for name, state, value, error, duration in zip(
+                run.names, status, run.results, run.errors, run.durations
             )
+        }
         return ExecutionResult(
             node_results=node_results,
-            succeeded=counts[_COMPLETED],
-            failed=counts[_FAILED],
-            skipped=counts[_SKIPPED],
-            timed_out=counts[_TIMED_OUT],
-            cancelled=counts[_CANCELLED],
+            succeeded=status.count(_COMPLETED),
+            failed=status.count(_FAILED),
+            skipped=status.count(_SKIPPED),
+            timed_out=status.count(_TIMED_OUT),
+            cancelled=status.count(_CANCELLED),
             total_duration_seconds=total,
             trace=trace,
         )

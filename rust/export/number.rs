@@ -66,14 +66,16 @@ const FAST_LIMIT: f64 = 1e15;
 fn short_decimal(value: f64) -> Option<([u8; 20], usize, i32)> {
     for (power, scale) in FAST_SCALES {
         let scaled = value * scale;
-        if !(scaled < FAST_LIMIT) {
+        // `value` is finite and positive here, so this comparison is total.
+        if scaled >= FAST_LIMIT {
             continue;
         }
-        let k = scaled.round();
+        // Nearest integer (`as` truncates the positive sum; no libm call).
+        let nearest = (scaled + 0.5) as u64;
         // Division is correctly rounded, so equality means the decimal k·10^-p
         // parses back to `value`.
-        if k >= 1.0 && k / scale == value {
-            let mut k = k as u64;
+        if nearest >= 1 && nearest as f64 / scale == value {
+            let mut k = nearest;
             let mut power = power;
             while k % 10 == 0 {
                 k /= 10;

@@ -1,6 +1,7 @@
 //! Building `TraceEvent` dataclass instances from the core's event views, without
 //! running the dataclass `__init__` (its fields are set as one instance dict).
 
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList};
 
@@ -36,40 +37,63 @@ fn build_event<'py>(
     registry: &Registry,
     view: &EventView<'_, PyExtra, Py<pyo3::types::PyString>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let [event_type, timestamp, node_name, step_index, duration, error, metadata] =
-        &registry.field_names;
-    let fields = PyDict::new(py);
-    fields.set_item(event_type.bind(py), registry.member(view.kind).bind(py))?;
-    fields.set_item(timestamp.bind(py), PyFloat::new(py, view.ts))?;
-    match view.node {
-        Some((_, entry)) => fields.set_item(node_name.bind(py), entry.payload.bind(py))?,
-        None => fields.set_item(node_name.bind(py), py.None())?,
-    }
+    // SAFETY: object.__new__ with the prebuilt (TraceEvent,) tuple; new reference or NULL.
+    let event = unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyObject_Call(
+                registry.object_new.as_ptr(),
+                registry.new_args.as_ptr(),
+                std::ptr::null_mut(),
+            ),
+        )
+    }?;
+    // Attribute by attribute: the instance keeps CPython's compact per-instance
+    // storage (no separate dict object), as one built by the dataclass __init__ would.
+    let set = |slot: usize, value: &Bound<'py, PyAny>| -> PyResult<()> {
+        // SAFETY: all three objects are live; SetAttr does not steal references.
+        let status = unsafe {
+            ffi::PyObject_SetAttr(
+                event.as_ptr(),
+                registry.field_names[slot].as_ptr(),
+                value.as_ptr(),
+            )
+        };
+        if status == 0 {
+            Ok(())
+        } else {
+            Err(PyErr::fetch(py))
+        }
+    };
+    let none = py.None().into_bound(py);
+    set(0, registry.member(view.kind).bind(py))?;
+    set(1, PyFloat::new(py, view.ts).as_any())?;
+    set(
+        2,
+        view.node
+            .map_or(&none, |(_, entry)| entry.payload.bind(py).as_any()),
+    )?;
     match view.step {
-        StepView::None => fields.set_item(step_index.bind(py), py.None())?,
-        StepView::Int(value) => fields.set_item(step_index.bind(py), PyInt::new(py, value))?,
-        StepView::Object(extra) => match &extra.big_step {
-            Some(step) => fields.set_item(step_index.bind(py), step.bind(py))?,
-            None => fields.set_item(step_index.bind(py), py.None())?,
-        },
+        StepView::None => set(3, &none)?,
+        StepView::Int(value) => set(3, PyInt::new(py, value).as_any())?,
+        StepView::Object(extra) => set(
+            3,
+            extra.big_step.as_ref().map_or(&none, |step| step.bind(py)),
+        )?,
     }
     match view.duration {
-        Some(value) => fields.set_item(duration.bind(py), PyFloat::new(py, value))?,
-        None => fields.set_item(duration.bind(py), py.None())?,
+        Some(value) => set(4, PyFloat::new(py, value).as_any())?,
+        None => set(4, &none)?,
     }
-    match view.error {
-        Some(entry) => fields.set_item(error.bind(py), entry.payload.bind(py))?,
-        None => fields.set_item(error.bind(py), py.None())?,
-    }
+    set(
+        5,
+        view.error
+            .map_or(&none, |entry| entry.payload.bind(py).as_any()),
+    )?;
     match view.object.and_then(|extra| extra.metadata.as_ref()) {
-        Some(dict) => fields.set_item(metadata.bind(py), dict.bind(py))?,
-        None => fields.set_item(metadata.bind(py), PyDict::new(py))?,
+        Some(dict) => set(6, dict.bind(py).as_any())?,
+        None => set(6, PyDict::new(py).as_any())?,
     }
-    let event = registry
-        .object_new
-        .bind(py)
-        .call1((registry.event_type.bind(py),))?;
-    event.setattr(registry.dict_name.bind(py), fields)?;
     Ok(event)
 }
 
@@ -97,6 +121,15 @@ impl<'py> GcPause<'py> {
 impl Drop for GcPause<'_> {
     fn drop(&mut self) {
         if let Some(gc) = &self.gc {
+            // Re-enabling alone would make the next allocation run a young
+            // collection over every event just built (none of them garbage).
+            // freeze + unfreeze moves them straight to the oldest generation and
+            // resets the young count; skipped if the program uses gc.freeze itself.
+            let frozen = gc.call_method0("get_freeze_count").and_then(|n| n.extract::<usize>());
+            if matches!(frozen, Ok(0)) {
+                let _ = gc.call_method0("freeze");
+                let _ = gc.call_method0("unfreeze");
+            }
             let _ = gc.call_method0("enable");
         }
     }

@@ -6,6 +6,7 @@
 mod events;
 mod fastcall;
 mod metadata;
+mod output;
 mod recorder;
 mod registry;
 mod state;
@@ -15,6 +16,7 @@ use pyo3::prelude::*;
 
 #[pymodule(gil_used = false)]
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    output::init(module.py());
     module.add_class::<recorder::TraceRecorder>()?;
     fastcall::install(&module.py().get_type::<recorder::TraceRecorder>())?;
     module.add_function(wrap_pyfunction!(registry::_register_types, module)?)?;

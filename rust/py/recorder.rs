@@ -7,12 +7,13 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use super::events::build_events;
 use super::metadata::{ChromeObjects, JsonObjects, PyExtra};
+use super::output::{FileOutput, StrOutput, CHUNK};
 use super::registry::Registry;
 use super::state;
 use super::strings::{exact_str, str_bytes};
 use crate::event::{EventKind, NewEvent, StepArg};
 use crate::export::{self, Out};
-use crate::trace::{TraceCore, TraceError};
+use crate::trace::{Snapshot, TraceCore, TraceError};
 
 pub(crate) type Core = TraceCore<PyExtra, Py<PyString>>;
 
@@ -280,21 +281,31 @@ impl TraceRecorder {
     /// The trace as a pretty-printed JSON array (behaviour.md 4.1).
     fn to_json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
         let snapshot = self.core.snapshot();
-        let mut out = Out::in_memory(snapshot.len() * export::json::EVENT_SIZE_HINT + 16);
-        export::json::write(&snapshot, &mut out, &mut JsonObjects::new(py)?)?;
-        ascii_to_str(py, out.finish()?)
+        let mut output = StrOutput::new(py, snapshot.len() * export::json::EVENT_SIZE_HINT + 16)?;
+        write_json(py, &snapshot, &mut |chunk| output.append(chunk))?;
+        output.finish(py)
     }
 
     /// The trace in Chrome Trace Event format (behaviour.md 4.2).
     fn to_chrome_trace<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
         let snapshot = self.core.snapshot();
+        let mut output = StrOutput::new(py, snapshot.len() * export::chrome::EVENT_SIZE_HINT + 32)?;
         // No Python object is touched: other threads may run (and record) meanwhile.
-        let bytes = py.detach(|| -> PyResult<Vec<u8>> {
-            let mut out = Out::in_memory(snapshot.len() * export::chrome::EVENT_SIZE_HINT + 32);
-            export::chrome::write(&snapshot, &mut out, &mut ChromeObjects)?;
-            out.finish()
-        })?;
-        ascii_to_str(py, bytes)
+        py.detach(|| write_chrome(&snapshot, &mut |chunk| output.append(chunk)))?;
+        output.finish(py)
+    }
+
+    /// Write exactly `to_json()` to `dest` (a path, `.gz` for gzip, or a file
+    /// object), streaming: memory use does not grow with the trace.
+    fn write_json(&self, py: Python<'_>, dest: &Bound<'_, PyAny>) -> PyResult<()> {
+        let snapshot = self.core.snapshot();
+        to_file(dest, |sink| write_json(py, &snapshot, sink))
+    }
+
+    /// Write exactly `to_chrome_trace()` to `dest`, like `write_json`.
+    fn write_chrome_trace(&self, dest: &Bound<'_, PyAny>) -> PyResult<()> {
+        let snapshot = self.core.snapshot();
+        to_file(dest, |sink| write_chrome(&snapshot, sink))
     }
 
     /// A human-readable summary (behaviour.md 4.3).
@@ -323,10 +334,36 @@ impl TraceRecorder {
     }
 }
 
-/// Our exports are ASCII (`ensure_ascii`), so the bytes are a valid `str` as they are.
-fn ascii_to_str(py: Python<'_>, bytes: Vec<u8>) -> PyResult<Bound<'_, PyString>> {
-    debug_assert!(bytes.is_ascii());
-    // SAFETY: every writer escapes non-ASCII, so the bytes are ASCII, hence UTF-8.
-    let text = unsafe { std::str::from_utf8_unchecked(&bytes) };
-    Ok(PyString::new(py, text))
+fn write_json(
+    py: Python<'_>,
+    snapshot: &Snapshot<'_, PyExtra, Py<PyString>>,
+    sink: &mut dyn FnMut(&[u8]) -> PyResult<()>,
+) -> PyResult<()> {
+    let mut out = Out::streaming(sink, CHUNK);
+    export::json::write(snapshot, &mut out, &mut JsonObjects::new(py)?)?;
+    out.finish().map(drop)
+}
+
+fn write_chrome(
+    snapshot: &Snapshot<'_, PyExtra, Py<PyString>>,
+    sink: &mut dyn FnMut(&[u8]) -> PyResult<()>,
+) -> PyResult<()> {
+    let mut out = Out::streaming(sink, CHUNK);
+    export::chrome::write(snapshot, &mut out, &mut ChromeObjects)?;
+    out.finish().map(drop)
+}
+
+/// Run `write` into the file `dest`; on error nothing is left under its name.
+fn to_file(
+    dest: &Bound<'_, PyAny>,
+    write: impl FnOnce(&mut dyn FnMut(&[u8]) -> PyResult<()>) -> PyResult<()>,
+) -> PyResult<()> {
+    let mut file = FileOutput::open(dest)?;
+    match write(&mut |chunk| file.write(chunk)) {
+        Ok(()) => file.finish(),
+        Err(error) => {
+            file.abandon();
+            Err(error)
+        }
+    }
 }

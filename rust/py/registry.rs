@@ -5,19 +5,20 @@
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyString, PyType};
+use pyo3::types::{PyString, PyTuple, PyType};
 
 use crate::event::{EventKind, KIND_COUNT};
 
 pub(crate) struct Registry {
     pub members: [Py<PyAny>; KIND_COUNT],
     member_ptrs: [usize; KIND_COUNT],
-    pub event_type: Py<PyType>,
-    /// `object.__new__`, to create `TraceEvent` instances without running `__init__`.
+    /// `object.__new__` and the argument tuple `(TraceEvent,)`, to create instances
+    /// without running the dataclass `__init__`.
     pub object_new: Py<PyAny>,
-    /// The dataclass field names, in order, and `"__dict__"`.
+    pub new_args: Py<PyTuple>,
+
+    /// The dataclass field names, in order.
     pub field_names: [Py<PyString>; 7],
-    pub dict_name: Py<PyString>,
     /// `int.__repr__`, which `json` uses for integers it cannot write natively.
     pub int_repr: Py<PyAny>,
 }
@@ -86,13 +87,14 @@ pub(crate) fn _register_types(
     let builtins = py.import("builtins")?;
     let object_new = builtins.getattr("object")?.getattr("__new__")?.unbind();
     let int_repr = builtins.getattr("int")?.getattr("__repr__")?.unbind();
+    let field_names = FIELD_NAMES.map(|name| PyString::intern(py, name).unbind());
     let registry = Registry {
+        new_args: PyTuple::new(py, [event_type])?.unbind(),
+
         member_ptrs: std::array::from_fn(|i| members[i].as_ptr() as usize),
         members: std::array::from_fn(|i| members[i].clone().unbind()),
-        event_type: event_type.clone().unbind(),
         object_new,
-        field_names: FIELD_NAMES.map(|name| PyString::intern(py, name).unbind()),
-        dict_name: PyString::intern(py, "__dict__").unbind(),
+        field_names,
         int_repr,
     };
     // A second import (e.g. a reload) keeps the first registration.

@@ -1,0 +1,316 @@
+"""Shared pieces of the tracing benchmarks: the workload, memory probes, timing,
+checks and table formatting. Not a benchmark itself."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import baseline  # noqa: E402
+from dagron.execution import tracing as dagron_tracing  # noqa: E402
+
+T = dagron_tracing.TraceEventType
+IMPLS = {"dagron": dagron_tracing.ExecutionTrace, "baseline": baseline.ExecutionTrace}
+
+# ----------------------------------------------------------------------------- workload
+
+N_NODES = 1000
+NAMES = [f"node_{i:04d}" for i in range(N_NODES)]
+QUERY_NODE = NAMES[500]
+FAIL_EVERY = 100  # one node in FAIL_EVERY fails (with an error and metadata)
+
+
+def record_workload(trace: Any, events: int) -> None:
+    """Record about ``events`` events the way an executor would.
+
+    ``EXECUTION_STARTED``, then ``events // 4`` iterations of ``STEP_STARTED``,
+    ``NODE_STARTED``, ``NODE_COMPLETED`` (1 in ``FAIL_EVERY``: ``NODE_FAILED`` with an
+    error string and a metadata dict) and ``STEP_COMPLETED``, over 1,000 node names,
+    then ``EXECUTION_COMPLETED``. Durations, error strings and metadata dicts are
+    fresh objects, as an executor would pass them. Identical for every implementation.
+    """
+    rec = trace.record
+    names = NAMES
+    n_names = N_NODES
+    started, completed, failed = T.NODE_STARTED, T.NODE_COMPLETED, T.NODE_FAILED
+    step_started, step_completed = T.STEP_STARTED, T.STEP_COMPLETED
+    rec(T.EXECUTION_STARTED)
+    for i in range(events // 4):
+        name = names[i % n_names]
+        rec(step_started, step_index=i)
+        rec(started, node_name=name)
+        duration = 0.001 + (i % 997) * 1e-5
+        if i % FAIL_EVERY == FAIL_EVERY - 1:
+            rec(
+                failed,
+                node_name=name,
+                duration=duration,
+                error=f"RuntimeError: {name} failed on attempt {i % 3}",
+                metadata={"retry_count": i % 3, "worker": "w1"},
+            )
+        else:
+            rec(completed, node_name=name, duration=duration)
+        rec(step_completed, step_index=i)
+    rec(T.EXECUTION_COMPLETED)
+
+
+def expected_counts(events: int) -> dict[str, int]:
+    """What ``record_workload(trace, events)`` leaves in a trace."""
+    iters = events // 4
+    failed = iters // FAIL_EVERY
+    query_index = NAMES.index(QUERY_NODE)
+    query_iters = iters // N_NODES + (1 if iters % N_NODES > query_index else 0)
+    return {
+        "events": 4 * iters + 2,
+        "failed": failed,
+        "completed": iters - failed,
+        "chrome": 2 * iters + 2,
+        "query": 2 * query_iters,
+        "nodes": min(iters, N_NODES),
+    }
+
+
+def expected_fields(events: int):
+    """The events of the workload, without timestamps, as comparable tuples."""
+    yield (T.EXECUTION_STARTED, None, None, None, None, {})
+    for i in range(events // 4):
+        name = NAMES[i % N_NODES]
+        duration = 0.001 + (i % 997) * 1e-5
+        yield (T.STEP_STARTED, None, i, None, None, {})
+        yield (T.NODE_STARTED, name, None, None, None, {})
+        if i % FAIL_EVERY == FAIL_EVERY - 1:
+            yield (
+                T.NODE_FAILED,
+                name,
+                None,
+                duration,
+                f"RuntimeError: {name} failed on attempt {i % 3}",
+                {"retry_count": i % 3, "worker": "w1"},
+            )
+        else:
+            yield (T.NODE_COMPLETED, name, None, duration, None, {})
+        yield (T.STEP_COMPLETED, None, i, None, None, {})
+    yield (T.EXECUTION_COMPLETED, None, None, None, None, {})
+
+
+def event_fields(e: Any) -> tuple:
+    return (e.event_type, e.node_name, e.step_index, e.duration, e.error, e.metadata)
+
+
+# ----------------------------------------------------------------------------- memory
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * _PAGE
+
+
+def peak_rss_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def reset_peak_rss() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0); False where not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def measure(
+    fn: Callable[[], Any],
+    check: Callable[[Any], Optional[str]],
+    min_total: float = 0.2,
+    max_reps: int = 25,
+) -> dict[str, Any]:
+    """Time ``fn``: the first call also gives the RSS growth, the peak RSS growth
+    over the call, and the output that ``check`` verifies (``check`` returns an
+    error message or ``None``). Short operations are repeated until ``min_total``
+    seconds have passed (at most ``max_reps`` calls); the median call is returned."""
+    gc.collect()
+    rss0 = rss_bytes()
+    reset_ok = reset_peak_rss()
+    t0 = time.perf_counter()
+    out = fn()
+    times = [time.perf_counter() - t0]
+    peak = peak_rss_bytes()
+    rss1 = rss_bytes()
+    problem = check(out)
+    del out
+    while sum(times) < min_total and len(times) < max_reps:
+        gc.collect()
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return {
+        "seconds": statistics.median(times),
+        "calls": len(times),
+        "rss_growth": rss1 - rss0,
+        "peak_growth": peak - rss0 if reset_ok else None,
+        "peak_rss": peak,
+        "error": problem,
+    }
+
+
+def run_worker(script: str, args: list[str], timeout: float = 900) -> dict[str, Any]:
+    """Run ``script --worker ...`` in a fresh interpreter; parse its last stdout line."""
+    proc = subprocess.run(
+        [sys.executable, script, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(
+            f"worker {args} failed (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
+    return json.loads(lines[-1])
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def check_identical(events: int) -> dict[str, bool]:
+    """Record the workload with dagron, load the same events into the baseline and
+    compare every export byte for byte (and the events with the workload)."""
+    trace = dagron_tracing.ExecutionTrace()
+    record_workload(trace, events)
+    evs = trace.events
+    base = baseline.ExecutionTrace.from_events(evs)
+    results = {
+        "events match workload": len(evs) == expected_counts(events)["events"]
+        and all(event_fields(e) == x for e, x in zip(evs, expected_fields(events))),
+        "timestamps start at 0.0 and never decrease": bool(evs)
+        and evs[0].timestamp == 0.0
+        and all(a.timestamp <= b.timestamp for a, b in zip(evs, evs[1:])),
+        "events == baseline events": evs == base.events,
+        "events_for_node identical": trace.events_for_node(QUERY_NODE)
+        == base.events_for_node(QUERY_NODE),
+        "summary identical": trace.summary() == base.summary(),
+        "to_json identical": trace.to_json() == base.to_json(),
+        "to_chrome_trace identical": trace.to_chrome_trace() == base.to_chrome_trace(),
+    }
+    return results
+
+
+def cheap_checks(events: int) -> dict[str, Callable[[Any], Optional[str]]]:
+    """Per-operation output checks, cheap enough to run on every measurement."""
+    exp = expected_counts(events)
+
+    def expect(cond: bool, what: str) -> Optional[str]:
+        return None if cond else what
+
+    def check_events(out: Any) -> Optional[str]:
+        return expect(
+            isinstance(out, list)
+            and len(out) == exp["events"]
+            and isinstance(out[0], dagron_tracing.TraceEvent)
+            and out[0].event_type is T.EXECUTION_STARTED
+            and out[-1].event_type is T.EXECUTION_COMPLETED,
+            "events: wrong length or content",
+        )
+
+    def check_node(out: Any) -> Optional[str]:
+        return expect(
+            len(out) == exp["query"] and all(e.node_name == QUERY_NODE for e in out),
+            "events_for_node: wrong events",
+        )
+
+    def check_json(out: Any) -> Optional[str]:
+        text = out if isinstance(out, str) else out.decode()
+        return expect(
+            text.startswith("[\n  {")
+            and text.endswith("}\n]")
+            and text.count('"event_type": ') == exp["events"]
+            and text.count('"node_failed"') == exp["failed"],
+            "to_json: wrong record count",
+        )
+
+    def check_chrome(out: Any) -> Optional[str]:
+        text = out if isinstance(out, str) else out.decode()
+        return expect(
+            text.startswith('{\n  "traceEvents": [')
+            and text.count('"ph": ') == exp["chrome"]
+            and text.count('"node_failed"') == exp["failed"],
+            "to_chrome_trace: wrong record count",
+        )
+
+    def check_summary(out: Any) -> Optional[str]:
+        lines = out.split("\n")
+        return expect(
+            len(lines) == 9
+            and lines[1] == f"  Total events: {exp['events']}"
+            and lines[2] == f"  Unique nodes: {exp['nodes']}"
+            and lines[3] == f"  Completed: {exp['completed']}"
+            and lines[4] == f"  Failed: {exp['failed']}",
+            "summary: wrong counts",
+        )
+
+    return {
+        "events": check_events,
+        "events_for_node": check_node,
+        "to_json": check_json,
+        "to_chrome_trace": check_chrome,
+        "summary": check_summary,
+    }
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def fmt_time(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "-"
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.1f} µs"
+
+
+def fmt_ratio(ratio: Optional[float]) -> str:
+    if ratio is None:
+        return "-"
+    if ratio >= 100:
+        return f"{ratio:,.0f}x"
+    if ratio >= 10:
+        return f"{ratio:.1f}x"
+    return f"{ratio:.2f}x"
+
+
+def fmt_mib(n: Optional[float]) -> str:
+    return "-" if n is None else f"{n / 2**20:,.1f} MiB"
+
+
+def median(values: list[float]) -> Optional[float]:
+    vals = [v for v in values if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
