@@ -37,10 +37,14 @@
 //! * The bucket for the next index is made to exist *before* claiming, so an
 //!   allocation failure is reported with nothing claimed.
 //!
-//! The protocol is model-checked with loom (`tests/loom_buffer.rs`).
+//! The protocol is model-checked with loom (`loom_tests.rs`, run with
+//! `RUSTFLAGS="--cfg loom" cargo test --release --lib buffer`).
 
 mod raw;
 mod sync;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
 
 pub use raw::{AllocError, RawBuffer as AppendBuffer};
 

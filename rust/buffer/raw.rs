@@ -15,8 +15,12 @@ const WRITTEN: u8 = 1;
 // Zeroed memory must read as EMPTY (see `allocate`).
 const _: () = assert!(EMPTY == 0);
 
-/// Length of bucket 0; bucket `b` holds `FIRST_BUCKET_LEN << b` slots.
+/// Length of bucket 0; bucket `b` holds `FIRST_BUCKET_LEN << b` slots. Tiny under
+/// loom so that models cross bucket boundaries within a few pushes.
+#[cfg(not(loom))]
 pub(crate) const FIRST_BUCKET_LEN: usize = 32;
+#[cfg(loom)]
+pub(crate) const FIRST_BUCKET_LEN: usize = 2;
 const FIRST_SHIFT: u32 = FIRST_BUCKET_LEN.trailing_zeros();
 /// Enough buckets to address every index below `usize::MAX - FIRST_BUCKET_LEN`.
 const BUCKETS: usize = (usize::BITS - FIRST_SHIFT) as usize;
@@ -99,7 +103,7 @@ impl<T> RawBuffer<T> {
         };
         // Allocate the following bucket early, off the critical path of the writer
         // that would otherwise hit it first.
-        if offset == bucket_len(bucket) - bucket_len(bucket) / 8 && bucket + 1 < BUCKETS {
+        if offset == bucket_len(bucket) - (bucket_len(bucket) / 8).max(1) && bucket + 1 < BUCKETS {
             let _ = self.bucket(bucket + 1);
         }
         // SAFETY: `offset < bucket_len(bucket)` by `locate`, and `base` points to a live

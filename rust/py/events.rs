@@ -125,7 +125,9 @@ impl Drop for GcPause<'_> {
             // collection over every event just built (none of them garbage).
             // freeze + unfreeze moves them straight to the oldest generation and
             // resets the young count; skipped if the program uses gc.freeze itself.
-            let frozen = gc.call_method0("get_freeze_count").and_then(|n| n.extract::<usize>());
+            let frozen = gc
+                .call_method0("get_freeze_count")
+                .and_then(|n| n.extract::<usize>());
             if matches!(frozen, Ok(0)) {
                 let _ = gc.call_method0("freeze");
                 let _ = gc.call_method0("unfreeze");
