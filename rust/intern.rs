@@ -11,6 +11,7 @@
 //! the map keeps one id and the other entry is never referenced.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use crate::buffer::{AllocError, AppendBuffer};
 use crate::export::escape::json_string;
@@ -20,8 +21,9 @@ type Index = papaya::HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>;
 pub struct InternEntry<S> {
     /// The string's generalized UTF-8 bytes.
     pub text: Box<[u8]>,
-    /// The string as a JSON literal (quotes included, `ensure_ascii` escapes).
-    pub json: Box<[u8]>,
+    /// The string as a JSON literal (quotes included, `ensure_ascii` escapes), made
+    /// on first export rather than on the recording path.
+    json: OnceLock<Box<[u8]>>,
     /// Index + 1 of the latest event naming this node (0: none yet).
     pub(crate) head: AtomicU64,
     /// Set the first time an event names this string as its node.
@@ -77,7 +79,7 @@ impl<S> Interner<S> {
     fn insert(&self, text: &[u8], payload: S) -> Result<u32, InternError> {
         let entry = InternEntry {
             text: text.into(),
-            json: json_string(text).into_boxed_slice(),
+            json: OnceLock::new(),
             head: AtomicU64::new(0),
             is_node: AtomicBool::new(false),
             payload,
@@ -107,6 +109,13 @@ impl<S> Interner<S> {
 }
 
 impl<S> InternEntry<S> {
+    /// The string as a JSON literal.
+    #[inline]
+    pub fn json(&self) -> &[u8] {
+        self.json
+            .get_or_init(|| json_string(&self.text).into_boxed_slice())
+    }
+
     /// Mark this string as used as a node name; true the first time only.
     #[inline]
     pub(crate) fn mark_node(&self) -> bool {
@@ -126,8 +135,8 @@ mod tests {
         let b = table.intern("caf\u{e9}".as_bytes(), || ()).unwrap();
         assert_eq!(table.intern(b"extract", || ()).unwrap(), a);
         assert_ne!(a, b);
-        assert_eq!(&*table.get(a).json, b"\"extract\"");
-        assert_eq!(&*table.get(b).json, b"\"caf\\u00e9\"");
+        assert_eq!(table.get(a).json(), b"\"extract\"");
+        assert_eq!(table.get(b).json(), b"\"caf\\u00e9\"");
         assert_eq!(table.lookup(b"missing"), None);
     }
 

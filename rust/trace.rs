@@ -17,8 +17,9 @@
 //! and each thread's own events in its order (its clock readings never decrease).
 //! When records are already ordered (always, under the GIL) this costs one pass.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::Arc;
 
 use crate::buffer::{AllocError, AppendBuffer};
 use crate::clock;
@@ -72,10 +73,21 @@ struct Stats {
 pub struct TraceCore<X, S> {
     events: AppendBuffer<EventRecord>,
     extras: AppendBuffer<Extra<X>>,
-    strings: Interner<S>,
+    /// Shared between the generations of a bounded trace (see `bounded`), so node
+    /// ids mean the same in all of them.
+    strings: Arc<Interner<S>>,
     epoch: AtomicU64,
     floor_bits: AtomicU64,
+    /// Timestamp of the first event: 0.0, except after restoring a bounded trace.
+    first_ts_bits: AtomicU64,
     stats: Stats,
+    /// Most events this core accepts (`usize::MAX`: unbounded), and how many it has
+    /// admitted so far (only counted when bounded).
+    limit: usize,
+    admitted: AtomicUsize,
+    /// Maintain per-node links and node statistics (unbounded traces only; a bounded
+    /// trace scans its at most `max_events` events instead).
+    linked: bool,
 }
 
 impl<X, S> Default for TraceCore<X, S> {
@@ -83,10 +95,14 @@ impl<X, S> Default for TraceCore<X, S> {
         TraceCore {
             events: AppendBuffer::new(),
             extras: AppendBuffer::new(),
-            strings: Interner::default(),
+            strings: Arc::new(Interner::default()),
             epoch: AtomicU64::new(UNSET_EPOCH),
             floor_bits: AtomicU64::new(0f64.to_bits()),
+            first_ts_bits: AtomicU64::new(0f64.to_bits()),
             stats: Stats::default(),
+            limit: usize::MAX,
+            admitted: AtomicUsize::new(0),
+            linked: true,
         }
     }
 }
@@ -143,6 +159,58 @@ impl<X, S> TraceCore<X, S> {
     pub fn record(&self, event: NewEvent<X>) -> Result<usize, TraceError> {
         let ts = self.now();
         self.push(ts, event)
+    }
+
+    /// A core for the next generation of a bounded trace: same strings and clock,
+    /// room for `limit` events.
+    pub fn next_generation(&self, limit: usize) -> Self {
+        TraceCore {
+            strings: Arc::clone(&self.strings),
+            epoch: AtomicU64::new(self.epoch.load(Acquire)),
+            floor_bits: AtomicU64::new(self.floor_bits.load(Relaxed)),
+            limit,
+            linked: false,
+            ..TraceCore::default()
+        }
+    }
+
+    /// A first-generation core of a bounded trace.
+    pub fn bounded(limit: usize) -> Self {
+        TraceCore {
+            limit,
+            linked: false,
+            ..TraceCore::default()
+        }
+    }
+
+    /// Record an event now if this core has room; a full core hands the event back.
+    #[inline]
+    pub fn record_within(
+        &self,
+        event: NewEvent<X>,
+    ) -> Result<Result<usize, NewEvent<X>>, TraceError> {
+        if !self.admit() {
+            return Ok(Err(event));
+        }
+        self.record(event).map(Ok)
+    }
+
+    /// Take one of the `limit` places; false when all are taken.
+    #[inline]
+    fn admit(&self) -> bool {
+        let mut admitted = self.admitted.load(Relaxed);
+        loop {
+            if admitted >= self.limit {
+                return false;
+            }
+            match self
+                .admitted
+                .compare_exchange_weak(admitted, admitted + 1, Relaxed, Relaxed)
+            {
+                Ok(_) => return true,
+                Err(now) => admitted = now,
+            }
+        }
     }
 
     #[inline]
@@ -208,7 +276,7 @@ impl<X, S> TraceCore<X, S> {
             // Everything below happens before the slot is published (see
             // `summary` for why the counters must).
             let mut prev = NO_PREV;
-            if let Some(entry) = node_entry {
+            if let Some(entry) = node_entry.filter(|_| self.linked) {
                 let previous = entry.head.swap(index as u64 + 1, AcqRel);
                 prev = u32::try_from(previous).unwrap_or(PREV_OVERFLOW);
                 if entry.mark_node() {
@@ -252,29 +320,11 @@ impl<X, S> TraceCore<X, S> {
     /// The events recorded so far, in chronological order.
     pub fn snapshot(&self) -> Snapshot<'_, X, S> {
         let len = self.len();
-        let mut sorted = true;
-        let mut last = f64::NEG_INFINITY;
-        self.events.for_each_until(len, |_, record| {
-            let ts = record.ts;
-            sorted &= ts >= last;
-            last = ts;
-        });
-        let order = if sorted {
-            None
-        } else {
-            let mut order: Vec<usize> = (0..len).collect();
-            // Stable: equal timestamps keep index (record) order.
-            order.sort_by(|&a, &b| {
-                let (ta, tb) = (self.events.wait(a).ts, self.events.wait(b).ts);
-                ta.total_cmp(&tb)
-            });
-            Some(order)
-        };
-        Snapshot {
+        Snapshot::new(vec![Part {
             core: self,
+            start: 0,
             len,
-            order,
-        }
+        }])
     }
 
     /// The events naming node `id`, in chronological order; costs O(those events).
@@ -357,12 +407,9 @@ impl<X, S> TraceCore<X, S> {
             let nodes = self.stats.nodes.load(Acquire);
             let max_ts = f64::from_bits(self.stats.max_ts_bits.load(Acquire));
             if self.events.claimed() == len {
-                return Summary::new(
-                    len as u64,
-                    outcomes,
-                    nodes,
-                    if len == 0 { 0.0 } else { max_ts },
-                );
+                let first = f64::from_bits(self.first_ts_bits.load(Relaxed));
+                let duration = if len == 0 { 0.0 } else { max_ts - first };
+                return Summary::new(len as u64, outcomes, nodes, duration);
             }
         }
         self.summary_by_scan()
@@ -370,28 +417,7 @@ impl<X, S> TraceCore<X, S> {
 
     /// `summary()` computed from a snapshot, for when writers never pause.
     pub fn summary_by_scan(&self) -> Summary {
-        let snapshot = self.snapshot();
-        let mut outcomes = [0u64; 5];
-        let mut nodes = std::collections::HashSet::new();
-        let mut first = None;
-        let mut last = 0.0;
-        for event in snapshot.iter() {
-            if let Some(outcome) = event.kind.outcome() {
-                outcomes[outcome] += 1;
-            }
-            if let Some((id, _)) = event.node {
-                nodes.insert(id);
-            }
-            first.get_or_insert(event.ts);
-            last = event.ts;
-        }
-        let duration = first.map_or(0.0, |first| last - first);
-        Summary::new(
-            snapshot.len() as u64,
-            outcomes,
-            nodes.len() as u64,
-            duration,
-        )
+        self.snapshot().summary()
     }
 
     /// Fill an empty trace from saved events (pickling, copying). Timestamps must be
@@ -411,24 +437,36 @@ impl<X, S> TraceCore<X, S> {
         let mut last = 0.0f64;
         for (position, saved) in events.iter().enumerate() {
             let ts = saved.ts;
-            let valid = ts.is_finite() && ts >= last && (position > 0 || ts == 0.0);
-            if !valid {
+            if !(ts.is_finite() && ts >= last) {
                 return Err(TraceError::InvalidState(format!(
-                    "event {position} has timestamp {ts}; timestamps must start at 0.0 and never decrease"
+                    "event {position} has timestamp {ts}; timestamps must be finite, at least 0.0 \
+                     and never decrease"
                 )));
             }
             last = ts;
         }
         self.events.reserve(events.len())?;
-        let Some(_) = events.last() else {
+        let Some(first) = events.first().map(|saved| saved.ts) else {
             return Ok(());
         };
+        // A bounded trace's oldest kept event need not be at 0.0.
+        self.first_ts_bits.store(first.to_bits(), Relaxed);
         let now = clock::monotonic_ns();
         let elapsed_ns = (last * 1e9).ceil() as u64 + 1;
         let epoch = match epoch {
             Some(epoch) if epoch <= now && now - epoch >= elapsed_ns => epoch,
             _ => now.saturating_sub(elapsed_ns),
         };
+        if self.limit != usize::MAX {
+            if events.len() > self.limit {
+                return Err(TraceError::InvalidState(format!(
+                    "{} events do not fit in max_events={}",
+                    events.len(),
+                    self.limit
+                )));
+            }
+            self.admitted.store(events.len(), Relaxed);
+        }
         for saved in events {
             self.push(saved.ts, saved.event)?;
         }
@@ -439,15 +477,54 @@ impl<X, S> TraceCore<X, S> {
     }
 }
 
-/// The events of one moment, in chronological order.
+/// A run of consecutive buffer indices of one core.
+pub struct Part<'a, X, S> {
+    pub core: &'a TraceCore<X, S>,
+    pub start: usize,
+    pub len: usize,
+}
+
+/// The events of one moment, in chronological order: one part for a trace, two
+/// (the tail of the previous generation, then the current one) for a bounded trace.
 pub struct Snapshot<'a, X, S> {
-    core: &'a TraceCore<X, S>,
+    parts: Vec<Part<'a, X, S>>,
     len: usize,
-    /// Buffer indices in chronological order, when that differs from index order.
+    /// Positions in part order, chronologically, when that differs from part order.
     order: Option<Vec<usize>>,
 }
 
 impl<'a, X, S> Snapshot<'a, X, S> {
+    pub fn new(parts: Vec<Part<'a, X, S>>) -> Self {
+        let len = parts.iter().map(|part| part.len).sum();
+        let mut snapshot = Snapshot {
+            parts,
+            len,
+            order: None,
+        };
+        let mut sorted = true;
+        let mut last = f64::NEG_INFINITY;
+        for part in &snapshot.parts {
+            part.core
+                .events
+                .for_each_from(part.start, part.start + part.len, |_, record| {
+                    let ts = record.ts;
+                    sorted &= ts >= last;
+                    last = ts;
+                });
+        }
+        if !sorted {
+            let mut order: Vec<usize> = (0..len).collect();
+            // Stable: equal timestamps keep part (record) order.
+            order.sort_by(|&a, &b| {
+                snapshot
+                    .ts_unordered(a)
+                    .total_cmp(&snapshot.ts_unordered(b))
+            });
+            snapshot.order = Some(order);
+        }
+        snapshot
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
@@ -456,18 +533,32 @@ impl<'a, X, S> Snapshot<'a, X, S> {
         self.len == 0
     }
 
-    /// The buffer index of the `position`-th event in chronological order.
+    /// The part and buffer index of position `position` in part order.
     #[inline]
-    pub fn index(&self, position: usize) -> usize {
-        match &self.order {
-            Some(order) => order[position],
-            None => position,
+    fn locate(&self, mut position: usize) -> (&Part<'a, X, S>, usize) {
+        for part in &self.parts {
+            if position < part.len {
+                return (part, part.start + position);
+            }
+            position -= part.len;
         }
+        panic!("snapshot position out of range")
     }
 
+    fn ts_unordered(&self, position: usize) -> f64 {
+        let (part, index) = self.locate(position);
+        part.core.events.wait(index).ts
+    }
+
+    /// The `position`-th event in chronological order.
     #[inline]
     pub fn get(&self, position: usize) -> EventView<'a, X, S> {
-        self.core.view(self.index(position))
+        let position = match &self.order {
+            Some(order) => order[position],
+            None => position,
+        };
+        let (part, index) = self.locate(position);
+        part.core.view(index)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = EventView<'a, X, S>> + '_ {
@@ -476,7 +567,34 @@ impl<'a, X, S> Snapshot<'a, X, S> {
 
     /// Number of interned strings (bound on node ids), for per-node tables.
     pub fn string_count(&self) -> usize {
-        self.core.strings.len()
+        self.parts.first().map_or(0, |part| part.core.strings.len())
+    }
+
+    /// The summary counts by a pass over these events.
+    pub fn summary(&self) -> Summary {
+        let mut outcomes = [0u64; 5];
+        let mut nodes = std::collections::HashSet::new();
+        let mut first = None;
+        let mut last = 0.0;
+        for event in self.iter() {
+            if let Some(outcome) = event.kind.outcome() {
+                outcomes[outcome] += 1;
+            }
+            if let Some((id, _)) = event.node {
+                nodes.insert(id);
+            }
+            first.get_or_insert(event.ts);
+            last = event.ts;
+        }
+        let duration = first.map_or(0.0, |first| last - first);
+        Summary::new(self.len as u64, outcomes, nodes.len() as u64, duration)
+    }
+
+    /// The events naming node `id`, by a pass over these events.
+    pub fn events_for_node(&self, id: u32) -> Vec<EventView<'a, X, S>> {
+        self.iter()
+            .filter(|event| event.node.is_some_and(|(node, _)| node == id))
+            .collect()
     }
 }
 
@@ -666,7 +784,7 @@ mod tests {
         assert_eq!(&ts[..2], &[0.0, 5000.0]);
         assert!(ts[2] >= 5000.0);
         let bad = vec![SavedEvent {
-            ts: 1.0,
+            ts: -1.0,
             event: NewEvent::new(EventKind::ExecutionStarted),
         }];
         assert!(matches!(

@@ -57,6 +57,14 @@ impl<T> AppendBuffer<T> {
         }
     }
 
+    /// Visit the values at `start..end` (below a `claimed()` value), waiting for any
+    /// still being written.
+    pub fn for_each_from(&self, start: usize, end: usize, mut f: impl FnMut(usize, &T)) {
+        for index in start..end {
+            f(index, self.wait(index));
+        }
+    }
+
     /// Push a value; see [`AppendBuffer::push_with`].
     pub fn push(&self, value: T) -> Result<usize, AllocError> {
         self.push_with(|_| value)

@@ -36,7 +36,7 @@ pub fn write<X, S, O: Objects<X>>(
             objects.checkpoint()?;
         }
         let node_name: &[u8] = match event.node {
-            Some((_, entry)) => &entry.json,
+            Some((_, entry)) => entry.json(),
             None => b"null",
         };
         let (name, cat, ph): (&[u8], &[u8], &[u8]) = match event.kind {
@@ -80,7 +80,7 @@ pub fn write<X, S, O: Objects<X>>(
             buf.push(b'"');
             if let Some(error) = event.error.filter(|e| !e.text.is_empty()) {
                 buf.extend_from_slice(b",\n        \"error\": ");
-                buf.extend_from_slice(&error.json);
+                buf.extend_from_slice(error.json());
             }
             buf.extend_from_slice(b"\n      }");
         }

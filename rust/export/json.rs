@@ -41,7 +41,7 @@ pub fn write<X, S, O: Objects<X>>(
         write_f64(buf, event.ts);
         if let Some((_, name)) = event.node {
             buf.extend_from_slice(b",\n    \"node_name\": ");
-            buf.extend_from_slice(&name.json);
+            buf.extend_from_slice(name.json());
         }
         match event.step {
             StepView::None => {}
@@ -60,7 +60,7 @@ pub fn write<X, S, O: Objects<X>>(
         }
         if let Some(error) = event.error {
             buf.extend_from_slice(b",\n    \"error\": ");
-            buf.extend_from_slice(&error.json);
+            buf.extend_from_slice(error.json());
         }
         if let Some(object) = event.object {
             if objects.has_metadata(object) {

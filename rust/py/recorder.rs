@@ -11,17 +11,28 @@ use super::output::{FileOutput, StrOutput, CHUNK};
 use super::registry::Registry;
 use super::state;
 use super::strings::{exact_str, str_bytes};
+use crate::bounded::BoundedTrace;
 use crate::event::{EventKind, NewEvent, StepArg};
 use crate::export::{self, Out};
 use crate::trace::{Snapshot, TraceCore, TraceError};
 
 pub(crate) type Core = TraceCore<PyExtra, Py<PyString>>;
+type Bounded = BoundedTrace<PyExtra, Py<PyString>>;
+type PySnapshot<'a> = Snapshot<'a, PyExtra, Py<PyString>>;
+
+/// Where events live: one growing trace, or (with `max_events`) a bounded one that
+/// keeps the newest events. Not boxed: the unbounded core is on every record's path.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Store {
+    Unbounded(Core),
+    Bounded(Bounded),
+}
 
 /// The execution-trace recorder. `dagron.execution.tracing.ExecutionTrace`
 /// subclasses it; see that class for the documented API.
 #[pyclass(subclass, frozen, module = "dagron._core")]
 pub struct TraceRecorder {
-    pub(crate) core: Core,
+    pub(crate) store: Store,
 }
 
 pub(crate) fn trace_error(error: TraceError) -> PyErr {
@@ -147,6 +158,24 @@ fn check_step<'py>(
 }
 
 #[inline]
+fn check_max_events(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    if !value.is_instance_of::<PyInt>() || value.is_instance_of::<PyBool>() {
+        return Err(bad_argument(
+            "ExecutionTrace",
+            "max_events",
+            "int or None",
+            value,
+        ));
+    }
+    match value.extract::<i128>() {
+        Ok(n) if n >= 1 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        _ => Err(PyValueError::new_err(format!(
+            "ExecutionTrace() argument 'max_events' must be at least 1, not {}",
+            value.repr()?
+        ))),
+    }
+}
+
 fn check_duration(function: &str, value: &Bound<'_, PyAny>) -> PyResult<f64> {
     if let Ok(float) = value.cast::<PyFloat>() {
         return Ok(float.value());
@@ -210,26 +239,76 @@ impl TraceRecorder {
             "record", registry, event_type, node_name, step_index, duration, error, metadata,
         )?;
         let event = self.new_event(checked)?;
-        self.core.record(event).map_err(trace_error)?;
-        Ok(())
+        match &self.store {
+            Store::Unbounded(core) => core.record(event).map(drop),
+            Store::Bounded(bounded) => bounded.record(event),
+        }
+        .map_err(trace_error)
     }
 
     #[inline]
     fn intern(&self, text: &Bound<'_, PyAny>) -> PyResult<u32> {
         let bytes = str_bytes(text)?;
         let bytes = bytes.as_bytes();
-        if let Some(id) = self.core.lookup(bytes) {
-            return Ok(id);
+        self.with_strings(|core| {
+            if let Some(id) = core.lookup(bytes) {
+                return Ok(id);
+            }
+            let payload = exact_str(text, bytes)?;
+            core.intern(bytes, || payload).map_err(trace_error)
+        })
+    }
+
+    /// Run `f` with a core whose string table is this trace's (all generations of a
+    /// bounded trace share one).
+    #[inline]
+    fn with_strings<R>(&self, f: impl FnOnce(&Core) -> R) -> R {
+        match &self.store {
+            Store::Unbounded(core) => f(core),
+            Store::Bounded(bounded) => f(&bounded.current()),
         }
-        let payload = exact_str(text, bytes)?;
-        self.core.intern(bytes, || payload).map_err(trace_error)
+    }
+
+    /// Run `f` on a snapshot of the events as of now.
+    pub(crate) fn with_snapshot<R>(&self, f: impl FnOnce(&PySnapshot<'_>) -> R) -> R {
+        match &self.store {
+            Store::Unbounded(core) => f(&core.snapshot()),
+            Store::Bounded(bounded) => {
+                let generations = bounded.generations();
+                f(&generations.snapshot(bounded.capacity()))
+            }
+        }
+    }
+
+    pub(crate) fn max_events(&self) -> Option<usize> {
+        match &self.store {
+            Store::Unbounded(_) => None,
+            Store::Bounded(bounded) => Some(bounded.capacity()),
+        }
+    }
+
+    pub(crate) fn epoch(&self) -> Option<u64> {
+        self.with_strings(|core| core.epoch())
+    }
+
+    pub(crate) fn restore(
+        &self,
+        epoch: Option<u64>,
+        events: Vec<crate::trace::SavedEvent<PyExtra>>,
+    ) -> PyResult<()> {
+        match &self.store {
+            Store::Unbounded(core) => core.restore(epoch, events),
+            Store::Bounded(bounded) => bounded.restore(epoch, events),
+        }
+        .map_err(trace_error)
     }
 }
 
 #[pymethods]
 impl TraceRecorder {
     /// Like `object.__new__`: extra arguments are allowed only when a subclass
-    /// defines its own `__init__` to take them.
+    /// defines its own `__init__` to take them. `max_events=N` (an int >= 1) makes a
+    /// bounded trace that keeps the newest N events.
     #[new]
     #[classmethod]
     #[pyo3(signature = (*args, **kwargs))]
@@ -238,7 +317,19 @@ impl TraceRecorder {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let extra = !args.is_empty() || kwargs.is_some_and(|k| !k.is_empty());
+        let mut max_events = None;
+        let mut extra = !args.is_empty();
+        if let Some(kwargs) = kwargs {
+            for (key, value) in kwargs.iter() {
+                if key.eq("max_events")? {
+                    if !value.is_none() {
+                        max_events = Some(check_max_events(&value)?);
+                    }
+                } else {
+                    extra = true;
+                }
+            }
+        }
         if extra {
             let object_init = cls
                 .py()
@@ -246,19 +337,29 @@ impl TraceRecorder {
                 .getattr("__init__")?;
             if cls.getattr("__init__")?.is(&object_init) {
                 return Err(PyTypeError::new_err(format!(
-                    "{}() takes no arguments",
+                    "{}() takes no arguments except max_events",
                     cls.name()?
                 )));
             }
         }
-        Ok(TraceRecorder { core: Core::new() })
+        let store = match max_events {
+            None => Store::Unbounded(Core::new()),
+            Some(capacity) => Store::Bounded(Bounded::new(capacity)),
+        };
+        Ok(TraceRecorder { store })
+    }
+
+    /// The bound given as `max_events` (the newest that many events are kept), or
+    /// `None` for an unbounded trace.
+    #[getter(max_events)]
+    fn get_max_events(&self) -> Option<usize> {
+        self.max_events()
     }
 
     /// A copy of all recorded events in chronological order.
     #[getter]
     fn events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let snapshot = self.core.snapshot();
-        build_events(py, snapshot.len(), snapshot.iter())
+        self.with_snapshot(|snapshot| build_events(py, snapshot.len(), snapshot.iter()))
     }
 
     /// The events whose `node_name` equals `name`, in chronological order.
@@ -271,46 +372,56 @@ impl TraceRecorder {
             // No event's node_name (a str or None) equals a non-str.
             return Ok(PyList::empty(py));
         }
-        let Some(id) = self.core.lookup(str_bytes(name)?.as_bytes()) else {
+        let bytes = str_bytes(name)?;
+        let Some(id) = self.with_strings(|core| core.lookup(bytes.as_bytes())) else {
             return Ok(PyList::empty(py));
         };
-        let events = self.core.events_for_node(id);
-        build_events(py, events.len(), events.into_iter())
+        match &self.store {
+            // O(events of that node): the core links each node's events.
+            Store::Unbounded(core) => {
+                let events = core.events_for_node(id);
+                build_events(py, events.len(), events.into_iter())
+            }
+            // At most max_events to look at.
+            Store::Bounded(_) => self.with_snapshot(|snapshot| {
+                let events = snapshot.events_for_node(id);
+                build_events(py, events.len(), events.into_iter())
+            }),
+        }
     }
 
     /// The trace as a pretty-printed JSON array (behaviour.md 4.1).
     fn to_json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
-        let snapshot = self.core.snapshot();
-        let mut output = StrOutput::new(py, snapshot.len() * export::json::EVENT_SIZE_HINT + 16)?;
-        write_json(py, &snapshot, &mut |chunk| output.append(chunk))?;
-        output.finish(py)
+        self.with_snapshot(|snapshot| {
+            let mut output =
+                StrOutput::new(py, snapshot.len() * export::json::EVENT_SIZE_HINT + 16)?;
+            write_json(py, snapshot, &mut |chunk| output.append(chunk))?;
+            output.finish(py)
+        })
     }
 
     /// The trace in Chrome Trace Event format (behaviour.md 4.2).
     fn to_chrome_trace<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
-        let snapshot = self.core.snapshot();
-        let mut output = StrOutput::new(py, snapshot.len() * export::chrome::EVENT_SIZE_HINT + 32)?;
-        // No Python object is touched: other threads may run (and record) meanwhile.
-        py.detach(|| write_chrome(&snapshot, &mut |chunk| output.append(chunk)))?;
-        output.finish(py)
+        self.with_snapshot(|snapshot| chrome_string(py, snapshot))
     }
 
     /// Write exactly `to_json()` to `dest` (a path, `.gz` for gzip, or a file
     /// object), streaming: memory use does not grow with the trace.
     fn write_json(&self, py: Python<'_>, dest: &Bound<'_, PyAny>) -> PyResult<()> {
-        let snapshot = self.core.snapshot();
-        to_file(dest, |sink| write_json(py, &snapshot, sink))
+        self.with_snapshot(|snapshot| to_file(dest, |sink| write_json(py, snapshot, sink)))
     }
 
     /// Write exactly `to_chrome_trace()` to `dest`, like `write_json`.
     fn write_chrome_trace(&self, dest: &Bound<'_, PyAny>) -> PyResult<()> {
-        let snapshot = self.core.snapshot();
-        to_file(dest, |sink| write_chrome(&snapshot, sink))
+        self.with_snapshot(|snapshot| to_file(dest, |sink| write_chrome(snapshot, sink)))
     }
 
     /// A human-readable summary (behaviour.md 4.3).
     fn summary(&self) -> String {
-        self.core.summary().to_string()
+        match &self.store {
+            Store::Unbounded(core) => core.summary().to_string(),
+            Store::Bounded(_) => self.with_snapshot(|snapshot| snapshot.summary().to_string()),
+        }
     }
 
     fn __bool__(&self) -> bool {
@@ -318,11 +429,8 @@ impl TraceRecorder {
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> String {
-        format!(
-            "<{} with {} events>",
-            type_name(slf.as_any()),
-            slf.get().core.len()
-        )
+        let len = slf.get().with_snapshot(|snapshot| snapshot.len());
+        format!("<{} with {len} events>", type_name(slf.as_any()))
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
@@ -334,9 +442,19 @@ impl TraceRecorder {
     }
 }
 
+fn chrome_string<'py>(
+    py: Python<'py>,
+    snapshot: &PySnapshot<'_>,
+) -> PyResult<Bound<'py, PyString>> {
+    let mut output = StrOutput::new(py, snapshot.len() * export::chrome::EVENT_SIZE_HINT + 32)?;
+    // No Python object is touched: other threads may run (and record) meanwhile.
+    py.detach(|| write_chrome(snapshot, &mut |chunk| output.append(chunk)))?;
+    output.finish(py)
+}
+
 fn write_json(
     py: Python<'_>,
-    snapshot: &Snapshot<'_, PyExtra, Py<PyString>>,
+    snapshot: &PySnapshot<'_>,
     sink: &mut dyn FnMut(&[u8]) -> PyResult<()>,
 ) -> PyResult<()> {
     let mut out = Out::streaming(sink, CHUNK);
@@ -345,7 +463,7 @@ fn write_json(
 }
 
 fn write_chrome(
-    snapshot: &Snapshot<'_, PyExtra, Py<PyString>>,
+    snapshot: &PySnapshot<'_>,
     sink: &mut dyn FnMut(&[u8]) -> PyResult<()>,
 ) -> PyResult<()> {
     let mut out = Out::streaming(sink, CHUNK);

@@ -1,24 +1,51 @@
 //! Pickling and copying: `__reduce__` saves every event as plain Python values,
 //! `__setstate__` restores them into a fresh trace through the core's `restore`.
 //!
-//! State: `(1, epoch_ns or None, [(type value, timestamp, node_name, step_index,
+//! The object is rebuilt with `copyreg.__newobj_ex__(cls, (), {"max_events": N})`
+//! (no `__init__` call, so subclasses with their own `__init__` round-trip) and
+//! state `(1, epoch_ns or None, [(type value, timestamp, node_name, step_index,
 //! duration, error, metadata or None), ...], instance __dict__ or None)`.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyTuple};
+use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use super::recorder::{check_arguments, trace_error, TraceRecorder};
+use super::metadata::PyExtra;
+use super::recorder::{check_arguments, TraceRecorder};
 use super::registry::Registry;
 use crate::event::EventKind;
-use crate::trace::{SavedEvent, StepView};
+use crate::trace::{SavedEvent, Snapshot, StepView};
 
 const STATE_VERSION: u32 = 1;
 
 pub(crate) fn reduce<'py>(slf: &Bound<'py, TraceRecorder>) -> PyResult<Bound<'py, PyTuple>> {
     let py = slf.py();
-    let core = &slf.get().core;
-    let snapshot = core.snapshot();
+    let recorder = slf.get();
+    let saved = recorder.with_snapshot(|snapshot| saved_events(py, snapshot))?;
+    let instance_dict = slf
+        .getattr("__dict__")
+        .ok()
+        .filter(|d| d.cast::<PyDict>().is_ok_and(|d| !d.is_empty()));
+    let state = (
+        STATE_VERSION,
+        recorder.epoch(),
+        PyList::new(py, saved)?,
+        instance_dict,
+    )
+        .into_pyobject(py)?;
+    let kwargs = PyDict::new(py);
+    if let Some(max_events) = recorder.max_events() {
+        kwargs.set_item("max_events", max_events)?;
+    }
+    let newobj_ex = py.import("copyreg")?.getattr("__newobj_ex__")?;
+    let args = (slf.get_type(), PyTuple::empty(py), kwargs).into_pyobject(py)?;
+    (newobj_ex, args, state).into_pyobject(py)
+}
+
+fn saved_events<'py>(
+    py: Python<'py>,
+    snapshot: &Snapshot<'_, PyExtra, Py<PyString>>,
+) -> PyResult<Vec<Bound<'py, PyTuple>>> {
     let mut saved = Vec::with_capacity(snapshot.len());
     for event in snapshot.iter() {
         let node = event
@@ -51,18 +78,7 @@ pub(crate) fn reduce<'py>(slf: &Bound<'py, TraceRecorder>) -> PyResult<Bound<'py
             .into_pyobject(py)?;
         saved.push(item);
     }
-    let instance_dict = slf
-        .getattr("__dict__")
-        .ok()
-        .filter(|d| d.cast::<PyDict>().is_ok_and(|d| !d.is_empty()));
-    let state = (
-        STATE_VERSION,
-        core.epoch(),
-        PyList::new(py, saved)?,
-        instance_dict,
-    )
-        .into_pyobject(py)?;
-    (slf.get_type(), PyTuple::empty(py), state).into_pyobject(py)
+    Ok(saved)
 }
 
 pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -126,7 +142,7 @@ pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) 
             event: recorder.new_event(checked)?,
         });
     }
-    recorder.core.restore(epoch, saved).map_err(trace_error)?;
+    recorder.restore(epoch, saved)?;
     if let Some(dict) = instance_dict {
         if let Ok(own) = slf.getattr("__dict__") {
             own.cast::<PyDict>()?.update(dict.as_mapping())?;

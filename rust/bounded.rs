@@ -1,0 +1,180 @@
+//! Bounded traces (`ExecutionTrace(max_events=N)`): a flight recorder that keeps
+//! the newest `N` events and lets the oldest go.
+//!
+//! Events go into a generation (a [`TraceCore`] that admits at most `N` events).
+//! When it is full, a writer starts the next generation and swaps it in with one
+//! compare-and-swap on an `ArcSwap`; the full one becomes "previous", and the one
+//! before that is dropped once no reader holds it. A snapshot is the newest `N`
+//! events: the tail of the previous generation followed by the current one. So
+//! memory stays below `2 N` events, recording never waits, and readers hold
+//! generations alive by reference count while they export.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::event::NewEvent;
+use crate::trace::{Part, SavedEvent, Snapshot, TraceCore, TraceError};
+
+pub struct Generations<X, S> {
+    pub previous: Option<Arc<TraceCore<X, S>>>,
+    pub current: Arc<TraceCore<X, S>>,
+}
+
+pub struct BoundedTrace<X, S> {
+    capacity: usize,
+    generations: ArcSwap<Generations<X, S>>,
+}
+
+impl<X, S> BoundedTrace<X, S> {
+    /// `capacity` must be at least 1.
+    pub fn new(capacity: usize) -> Self {
+        assert!(capacity >= 1, "a bounded trace keeps at least one event");
+        let current = Arc::new(TraceCore::bounded(capacity));
+        BoundedTrace {
+            capacity,
+            generations: ArcSwap::from_pointee(Generations {
+                previous: None,
+                current,
+            }),
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The generation new events go to (for interning: strings are shared).
+    pub fn current(&self) -> Arc<TraceCore<X, S>> {
+        Arc::clone(&self.generations.load().current)
+    }
+
+    /// Record an event now, starting a new generation when the current one is full.
+    pub fn record(&self, mut event: NewEvent<X>) -> Result<(), TraceError> {
+        loop {
+            let generations = self.generations.load();
+            match generations.current.record_within(event)? {
+                Ok(_) => return Ok(()),
+                Err(returned) => {
+                    event = returned;
+                    let next = Generations {
+                        previous: Some(Arc::clone(&generations.current)),
+                        current: Arc::new(generations.current.next_generation(self.capacity)),
+                    };
+                    // Whoever wins starts the next generation; losers just retry in it.
+                    self.generations
+                        .compare_and_swap(&generations, Arc::new(next));
+                }
+            }
+        }
+    }
+
+    /// The generations as of now; keep them while using a snapshot of them.
+    pub fn generations(&self) -> Arc<Generations<X, S>> {
+        self.generations.load_full()
+    }
+
+    /// Fill an empty bounded trace from saved events (at most `capacity` of them).
+    pub fn restore(
+        &self,
+        epoch: Option<u64>,
+        events: Vec<SavedEvent<X>>,
+    ) -> Result<(), TraceError> {
+        self.current().restore(epoch, events)
+    }
+}
+
+impl<X, S> Generations<X, S> {
+    /// The newest `capacity` events.
+    pub fn snapshot(&self, capacity: usize) -> Snapshot<'_, X, S> {
+        let current_len = self.current.len();
+        let mut parts = Vec::with_capacity(2);
+        if let Some(previous) = &self.previous {
+            let previous_len = previous.len();
+            let keep = capacity.saturating_sub(current_len).min(previous_len);
+            parts.push(Part {
+                core: previous,
+                start: previous_len - keep,
+                len: keep,
+            });
+        }
+        parts.push(Part {
+            core: &self.current,
+            start: 0,
+            len: current_len,
+        });
+        Snapshot::new(parts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventKind, StepArg};
+    use crate::trace::StepView;
+
+    fn steps(snapshot: &Snapshot<'_, (), ()>) -> Vec<i64> {
+        snapshot
+            .iter()
+            .map(|e| match e.step {
+                StepView::Int(v) => v,
+                _ => -1,
+            })
+            .collect()
+    }
+
+    fn record(trace: &BoundedTrace<(), ()>, step: i64) {
+        let mut event = NewEvent::new(EventKind::StepStarted);
+        event.step = StepArg::Int(step);
+        trace.record(event).unwrap();
+    }
+
+    #[test]
+    fn keeps_the_newest_events() {
+        let trace = BoundedTrace::new(5);
+        for step in 0..3 {
+            record(&trace, step);
+        }
+        assert_eq!(steps(&trace.generations().snapshot(5)), vec![0, 1, 2]);
+        for step in 3..23 {
+            record(&trace, step);
+        }
+        let generations = trace.generations();
+        let snapshot = generations.snapshot(5);
+        assert_eq!(steps(&snapshot), vec![18, 19, 20, 21, 22]);
+        let summary = snapshot.summary();
+        assert_eq!(summary.total, 5);
+        assert!(summary.duration >= 0.0);
+    }
+
+    #[test]
+    fn threads_keep_exactly_the_newest() {
+        let trace = Arc::new(BoundedTrace::new(1000));
+        let handles: Vec<_> = (0..4)
+            .map(|thread| {
+                let trace = Arc::clone(&trace);
+                std::thread::spawn(move || {
+                    for seq in 0..5000 {
+                        record(&trace, thread * 1_000_000 + seq);
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        let generations = trace.generations();
+        let snapshot = generations.snapshot(1000);
+        assert_eq!(snapshot.len(), 1000);
+        // Every thread's events are in order, and the newest event of all is kept.
+        let mut last = [-1i64; 4];
+        let mut newest = false;
+        for step in steps(&snapshot) {
+            let (thread, seq) = ((step / 1_000_000) as usize, step % 1_000_000);
+            assert!(seq > last[thread], "thread {thread} out of order");
+            last[thread] = seq;
+            newest |= seq == 4999;
+        }
+        assert!(newest);
+    }
+}
