@@ -14,7 +14,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crate::buffer::{AllocError, AppendBuffer};
-use crate::export::escape::json_string;
+use crate::export::escape::{json_string, write_json_string};
+
+/// Longest string whose JSON form is kept after the first export.
+const KEEP_JSON_UP_TO: usize = 1 << 12;
+
+/// A copy of `text` that reports allocation failure instead of aborting.
+fn try_copy(text: &[u8]) -> Result<Box<[u8]>, AllocError> {
+    let mut copy = Vec::new();
+    copy.try_reserve_exact(text.len()).map_err(|_| AllocError)?;
+    copy.extend_from_slice(text);
+    Ok(copy.into_boxed_slice())
+}
 
 type Index = papaya::HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>;
 
@@ -78,7 +89,7 @@ impl<S> Interner<S> {
     #[cold]
     fn insert(&self, text: &[u8], payload: S) -> Result<u32, InternError> {
         let entry = InternEntry {
-            text: text.into(),
+            text: try_copy(text)?,
             json: OnceLock::new(),
             head: AtomicU64::new(0),
             is_node: AtomicBool::new(false),
@@ -86,7 +97,7 @@ impl<S> Interner<S> {
         };
         let index = self.entries.push(entry)?;
         let id = u32::try_from(index).map_err(|_| InternError::Full)?;
-        match self.index.pin().try_insert(text.into(), id) {
+        match self.index.pin().try_insert(try_copy(text)?, id) {
             Ok(_) => Ok(id),
             Err(occupied) => Ok(*occupied.current),
         }
@@ -109,11 +120,20 @@ impl<S> Interner<S> {
 }
 
 impl<S> InternEntry<S> {
-    /// The string as a JSON literal.
+    /// Append the string as a JSON literal: computed once and kept, except for huge
+    /// strings, which are escaped straight into `out` each time (and may fail).
     #[inline]
-    pub fn json(&self) -> &[u8] {
-        self.json
-            .get_or_init(|| json_string(&self.text).into_boxed_slice())
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), AllocError> {
+        if let Some(json) = self.json.get() {
+            out.extend_from_slice(json);
+            return Ok(());
+        }
+        if self.text.len() > KEEP_JSON_UP_TO {
+            return write_json_string(out, &self.text);
+        }
+        let json = json_string(&self.text)?;
+        out.extend_from_slice(self.json.get_or_init(|| json.into_boxed_slice()));
+        Ok(())
     }
 
     /// Mark this string as used as a node name; true the first time only.
@@ -135,8 +155,13 @@ mod tests {
         let b = table.intern("caf\u{e9}".as_bytes(), || ()).unwrap();
         assert_eq!(table.intern(b"extract", || ()).unwrap(), a);
         assert_ne!(a, b);
-        assert_eq!(table.get(a).json(), b"\"extract\"");
-        assert_eq!(table.get(b).json(), b"\"caf\\u00e9\"");
+        let json = |id| {
+            let mut out = Vec::new();
+            table.get(id).write_json(&mut out).unwrap();
+            out
+        };
+        assert_eq!(json(a), b"\"extract\"");
+        assert_eq!(json(b), b"\"caf\\u00e9\"");
         assert_eq!(table.lookup(b"missing"), None);
     }
 

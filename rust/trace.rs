@@ -300,6 +300,20 @@ impl<X, S> TraceCore<X, S> {
         Ok(index)
     }
 
+    /// Visit the binding payloads of every published event (for the bindings' GC
+    /// support). Never waits: an event still being written is skipped.
+    pub fn for_each_object(&self, mut f: impl FnMut(&X)) {
+        for index in 0..self.extras.claimed() {
+            if let Some(Extra {
+                object: Some(object),
+                ..
+            }) = self.extras.get(index)
+            {
+                f(object);
+            }
+        }
+    }
+
     /// Number of events recorded and published (waits for in-flight writers).
     pub fn len(&self) -> usize {
         let len = self.events.claimed();

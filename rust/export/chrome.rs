@@ -35,34 +35,31 @@ pub fn write<X, S, O: Objects<X>>(
         if position % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
             objects.checkpoint()?;
         }
-        let node_name: &[u8] = match event.node {
-            Some((_, entry)) => entry.json(),
-            None => b"null",
-        };
-        let (name, cat, ph): (&[u8], &[u8], &[u8]) = match event.kind {
-            EventKind::NodeStarted => (node_name, b"\"node\"", b"\"B\""),
-            EventKind::NodeCompleted | EventKind::NodeFailed | EventKind::NodeTimedOut => {
-                (node_name, b"\"node\"", b"\"E\"")
-            }
-            EventKind::ExecutionStarted => (b"\"execution\"", b"\"execution\"", b"\"B\""),
-            EventKind::ExecutionCompleted => (b"\"execution\"", b"\"execution\"", b"\"E\""),
-            _ => continue,
-        };
-        let tid = if matches!(
+        let execution = matches!(
             event.kind,
             EventKind::ExecutionStarted | EventKind::ExecutionCompleted
-        ) {
-            0
-        } else {
-            tid
+        );
+        let (cat, ph): (&[u8], &[u8]) = match event.kind {
+            EventKind::NodeStarted => (b"\"node\"", b"\"B\""),
+            EventKind::NodeCompleted | EventKind::NodeFailed | EventKind::NodeTimedOut => {
+                (b"\"node\"", b"\"E\"")
+            }
+            EventKind::ExecutionStarted => (b"\"execution\"", b"\"B\""),
+            EventKind::ExecutionCompleted => (b"\"execution\"", b"\"E\""),
+            _ => continue,
         };
+        let tid = if execution { 0 } else { tid };
         let buf = &mut out.buf;
         if written > 0 {
             buf.push(b',');
         }
         written += 1;
         buf.extend_from_slice(b"\n    {\n      \"name\": ");
-        buf.extend_from_slice(name);
+        match event.node {
+            _ if execution => buf.extend_from_slice(b"\"execution\""),
+            Some((_, entry)) => entry.write_json(buf)?,
+            None => buf.extend_from_slice(b"null"),
+        }
         buf.extend_from_slice(b",\n      \"cat\": ");
         buf.extend_from_slice(cat);
         buf.extend_from_slice(b",\n      \"ph\": ");
@@ -80,7 +77,7 @@ pub fn write<X, S, O: Objects<X>>(
             buf.push(b'"');
             if let Some(error) = event.error.filter(|e| !e.text.is_empty()) {
                 buf.extend_from_slice(b",\n        \"error\": ");
-                buf.extend_from_slice(error.json());
+                error.write_json(buf)?;
             }
             buf.extend_from_slice(b"\n      }");
         }
@@ -99,7 +96,7 @@ mod tests {
     use crate::trace::TraceCore;
 
     fn chrome(core: &TraceCore<(), ()>) -> String {
-        let mut out = Out::<std::convert::Infallible>::in_memory(0);
+        let mut out = Out::<crate::buffer::AllocError>::in_memory(0);
         super::write(&core.snapshot(), &mut out, &mut NoObjects).unwrap();
         String::from_utf8(out.finish().unwrap()).unwrap()
     }

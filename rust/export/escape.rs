@@ -6,6 +6,8 @@
 //! Input is generalized UTF-8 (see `intern`), so lone surrogates arrive as ordinary
 //! three-byte sequences.
 
+use crate::buffer::AllocError;
+
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// For each ASCII byte: 0 to copy it, b'u' for `\u00XX`, else the letter after `\`.
@@ -26,10 +28,18 @@ static ASCII_ESCAPE: [u8; 128] = {
     table
 };
 
+/// Strings longer than this reserve their exact escaped size fallibly first, so a
+/// huge string that cannot fit raises `MemoryError` instead of aborting.
+const LARGE: usize = 1 << 16;
+
 /// Append `text` as a JSON string literal, quotes included.
 #[inline]
-pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) {
-    out.reserve(text.len() + 2);
+pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) -> Result<(), AllocError> {
+    if text.len() > LARGE {
+        out.try_reserve(escaped_len(text)).map_err(|_| AllocError)?;
+    } else {
+        out.reserve(text.len() + 2);
+    }
     out.push(b'"');
     let mut start = 0;
     let mut i = 0;
@@ -48,7 +58,15 @@ pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) {
             i += 1;
         } else {
             let (code_point, width) = decode(&text[i..]);
-            if code_point >= 0x10000 {
+            if code_point < 0x80 {
+                // An overlong encoding (never produced by the bindings): treat it
+                // as the ASCII character it spells.
+                match ASCII_ESCAPE[code_point as usize] {
+                    0 => out.push(code_point as u8),
+                    b'u' => write_u_escape(out, code_point),
+                    letter => out.extend_from_slice(&[b'\\', letter]),
+                }
+            } else if code_point >= 0x10000 {
                 let v = code_point - 0x10000;
                 write_u_escape(out, 0xd800 | (v >> 10));
                 write_u_escape(out, 0xdc00 | (v & 0x3ff));
@@ -61,13 +79,36 @@ pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) {
     }
     out.extend_from_slice(&text[start..]);
     out.push(b'"');
+    Ok(())
+}
+
+/// The length of `text` as a JSON string literal.
+fn escaped_len(text: &[u8]) -> usize {
+    let mut len = 2;
+    let mut i = 0;
+    while i < text.len() {
+        let byte = text[i];
+        if byte < 0x80 {
+            len += match ASCII_ESCAPE[byte as usize] {
+                0 => 1,
+                b'u' => 6,
+                _ => 2,
+            };
+            i += 1;
+        } else {
+            let (code_point, width) = decode(&text[i..]);
+            len += if code_point >= 0x10000 { 12 } else { 6 };
+            i += width;
+        }
+    }
+    len
 }
 
 /// `text` as a JSON string literal.
-pub fn json_string(text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() + 2);
-    write_json_string(&mut out, text);
-    out
+pub fn json_string(text: &[u8]) -> Result<Vec<u8>, AllocError> {
+    let mut out = Vec::new();
+    write_json_string(&mut out, text)?;
+    Ok(out)
 }
 
 #[inline]
@@ -112,7 +153,7 @@ mod tests {
     use super::json_string;
 
     fn js(text: &[u8]) -> String {
-        String::from_utf8(json_string(text)).unwrap()
+        String::from_utf8(json_string(text).unwrap()).unwrap()
     }
 
     #[test]

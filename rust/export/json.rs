@@ -41,7 +41,7 @@ pub fn write<X, S, O: Objects<X>>(
         write_f64(buf, event.ts);
         if let Some((_, name)) = event.node {
             buf.extend_from_slice(b",\n    \"node_name\": ");
-            buf.extend_from_slice(name.json());
+            name.write_json(buf)?;
         }
         match event.step {
             StepView::None => {}
@@ -60,10 +60,10 @@ pub fn write<X, S, O: Objects<X>>(
         }
         if let Some(error) = event.error {
             buf.extend_from_slice(b",\n    \"error\": ");
-            buf.extend_from_slice(error.json());
+            error.write_json(buf)?;
         }
         if let Some(object) = event.object {
-            if objects.has_metadata(object) {
+            if objects.has_metadata(object)? {
                 buf.extend_from_slice(b",\n    \"metadata\": ");
                 objects.write_metadata(object, buf)?;
             }
@@ -87,7 +87,7 @@ mod tests {
     #[test]
     fn writes_the_documented_shape() {
         let core: TraceCore<(), ()> = TraceCore::new();
-        let mut out = Out::<std::convert::Infallible>::in_memory(0);
+        let mut out = Out::<crate::buffer::AllocError>::in_memory(0);
         super::write(&core.snapshot(), &mut out, &mut NoObjects).unwrap();
         assert_eq!(out.finish().unwrap(), b"[]");
 
@@ -99,7 +99,7 @@ mod tests {
         event.step = StepArg::Int(2);
         event.duration = Some(0.5);
         core.record(event).unwrap();
-        let mut out = Out::<std::convert::Infallible>::in_memory(0);
+        let mut out = Out::<crate::buffer::AllocError>::in_memory(0);
         super::write(&core.snapshot(), &mut out, &mut NoObjects).unwrap();
         let text = String::from_utf8(out.finish().unwrap()).unwrap();
         let ts = text

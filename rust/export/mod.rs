@@ -6,18 +6,23 @@
 //! whole document; when streaming it is handed to a sink every `chunk` bytes, so
 //! memory stays bounded whatever the trace length.
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod check;
 pub mod chrome;
 pub mod escape;
 pub mod json;
 pub mod number;
 
+use crate::buffer::AllocError;
+
 /// What a writer needs from the bindings: metadata and oversized step indices
 /// (Python objects the core cannot read), and a periodic checkpoint (for signals).
 pub trait Objects<X> {
-    type Error;
+    /// Also what an allocation failure while writing becomes.
+    type Error: From<AllocError>;
     fn write_big_step(&mut self, object: &X, out: &mut Vec<u8>) -> Result<(), Self::Error>;
     /// Whether the event's metadata is present and non-empty right now.
-    fn has_metadata(&mut self, object: &X) -> bool;
+    fn has_metadata(&mut self, object: &X) -> Result<bool, Self::Error>;
     /// Write the metadata value (a dict nested at `json.dumps` indent level 2).
     fn write_metadata(&mut self, object: &X, out: &mut Vec<u8>) -> Result<(), Self::Error>;
     /// Called every [`CHECKPOINT_EVERY`] events.
@@ -33,12 +38,12 @@ pub const CHECKPOINT_EVERY: usize = 1 << 16;
 pub struct NoObjects;
 
 impl<X> Objects<X> for NoObjects {
-    type Error = std::convert::Infallible;
+    type Error = AllocError;
     fn write_big_step(&mut self, _: &X, _: &mut Vec<u8>) -> Result<(), Self::Error> {
         Ok(())
     }
-    fn has_metadata(&mut self, _: &X) -> bool {
-        false
+    fn has_metadata(&mut self, _: &X) -> Result<bool, Self::Error> {
+        Ok(false)
     }
     fn write_metadata(&mut self, _: &X, _: &mut Vec<u8>) -> Result<(), Self::Error> {
         Ok(())

@@ -24,7 +24,10 @@ pub(crate) fn build_events<'py, 'a>(
     } else {
         GcPause::none()
     };
-    let mut items = Vec::with_capacity(count);
+    let mut items = Vec::new();
+    items
+        .try_reserve_exact(count)
+        .map_err(|_| crate::buffer::AllocError)?;
     for view in views {
         items.push(build_event(py, registry, &view)?);
     }

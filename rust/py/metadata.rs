@@ -6,9 +6,9 @@
 use pyo3::exceptions::{PyRecursionError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::pyclass::CompareOp;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use super::recorder::type_name;
 use super::registry::Registry;
 use super::strings::str_bytes;
 use crate::export::escape::write_json_string;
@@ -51,7 +51,7 @@ impl<'py> JsonObjects<'py> {
         level: usize,
     ) -> PyResult<()> {
         if value.is_instance_of::<PyString>() {
-            write_json_string(out, str_bytes(value)?.as_bytes());
+            write_json_string(out, str_bytes(value)?.as_bytes())?;
         } else if value.is_none() {
             out.extend_from_slice(b"null");
         } else if let Ok(flag) = value.cast::<PyBool>() {
@@ -59,13 +59,13 @@ impl<'py> JsonObjects<'py> {
         } else if value.is_instance_of::<PyInt>() {
             self.write_int(value, out)?;
         } else if let Ok(float) = value.cast::<PyFloat>() {
-            write_f64(out, float.value());
+            write_float(float, out)?;
         } else if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
             self.write_sequence(value, out, level)?;
         } else if let Ok(dict) = value.cast::<PyDict>() {
             self.write_dict(dict, out, level)?;
         } else {
-            return Err(not_serializable(value));
+            return Err(not_serializable(value)?);
         }
         Ok(())
     }
@@ -116,7 +116,7 @@ impl<'py> JsonObjects<'py> {
         out: &mut Vec<u8>,
         level: usize,
     ) -> PyResult<()> {
-        if sequence.len()? == 0 {
+        if is_empty(sequence)? {
             out.extend_from_slice(b"[]");
             return Ok(());
         }
@@ -169,7 +169,7 @@ impl<'py> JsonObjects<'py> {
         out: &mut Vec<u8>,
         level: usize,
     ) -> PyResult<()> {
-        if dict.is_empty() {
+        if is_empty(dict.as_any())? {
             out.extend_from_slice(b"{}");
             return Ok(());
         }
@@ -246,12 +246,12 @@ impl<'py> JsonObjects<'py> {
     /// JSON spelling, quoted.
     fn write_key(&self, key: &Bound<'py, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
         if key.is_instance_of::<PyString>() {
-            write_json_string(out, str_bytes(key)?.as_bytes());
+            write_json_string(out, str_bytes(key)?.as_bytes())?;
             return Ok(());
         }
         out.push(b'"');
         if let Ok(float) = key.cast::<PyFloat>() {
-            write_f64(out, float.value());
+            write_float(float, out)?;
         } else if let Ok(flag) = key.cast::<PyBool>() {
             out.extend_from_slice(if flag.is_true() { b"true" } else { b"false" });
         } else if key.is_none() {
@@ -262,7 +262,7 @@ impl<'py> JsonObjects<'py> {
             out.pop();
             return Err(PyTypeError::new_err(format!(
                 "keys must be str, int, float, bool or None, not {}",
-                class_name(key)
+                class_name(key)?
             )));
         }
         out.push(b'"');
@@ -280,11 +280,11 @@ impl<'py> Objects<PyExtra> for JsonObjects<'py> {
         }
     }
 
-    fn has_metadata(&mut self, object: &PyExtra) -> bool {
-        object
-            .metadata
-            .as_ref()
-            .is_some_and(|dict| !dict.bind(self.py).is_empty())
+    fn has_metadata(&mut self, object: &PyExtra) -> PyResult<bool> {
+        match &object.metadata {
+            Some(dict) => Ok(!is_empty(dict.bind(self.py).as_any())?),
+            None => Ok(false),
+        }
     }
 
     fn write_metadata(&mut self, object: &PyExtra, out: &mut Vec<u8>) -> PyResult<()> {
@@ -309,8 +309,8 @@ impl Objects<PyExtra> for ChromeObjects {
         Ok(())
     }
 
-    fn has_metadata(&mut self, _: &PyExtra) -> bool {
-        false
+    fn has_metadata(&mut self, _: &PyExtra) -> PyResult<bool> {
+        Ok(false)
     }
 
     fn write_metadata(&mut self, _: &PyExtra, _: &mut Vec<u8>) -> PyResult<()> {
@@ -322,19 +322,57 @@ impl Objects<PyExtra> for ChromeObjects {
     }
 }
 
-/// `o.__class__.__name__`, as `json` names types in its errors.
-fn class_name(object: &Bound<'_, PyAny>) -> String {
+/// `o.__class__.__name__`, as `json` names types in its errors (and its errors, if
+/// looking it up fails).
+fn class_name(object: &Bound<'_, PyAny>) -> PyResult<String> {
     object
-        .getattr("__class__")
-        .and_then(|class| class.getattr("__name__"))
-        .and_then(|name| name.extract::<String>())
-        .unwrap_or_else(|_| type_name(object))
+        .getattr("__class__")?
+        .getattr("__name__")?
+        .str()?
+        .extract()
 }
 
 #[cold]
-fn not_serializable(value: &Bound<'_, PyAny>) -> PyErr {
-    PyTypeError::new_err(format!(
+fn not_serializable(value: &Bound<'_, PyAny>) -> PyResult<PyErr> {
+    Ok(PyTypeError::new_err(format!(
         "Object of type {} is not JSON serializable",
-        class_name(value)
-    ))
+        class_name(value)?
+    )))
+}
+
+/// `not container`, as json tests it: the size for the built-in types, the
+/// object's own truth for subclasses (which may define `__bool__` or `__len__`).
+fn is_empty(container: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if container.is_exact_instance_of::<PyDict>()
+        || container.is_exact_instance_of::<PyList>()
+        || container.is_exact_instance_of::<PyTuple>()
+    {
+        return Ok(container.len()? == 0);
+    }
+    Ok(!container.is_truthy()?)
+}
+
+/// A float as json writes it. A subclass goes through json's own tests
+/// (`o != o`, `o == inf`, `o == -inf`), which may run its comparison methods.
+fn write_float(float: &Bound<'_, PyFloat>, out: &mut Vec<u8>) -> PyResult<()> {
+    if float.is_exact_instance_of::<PyFloat>() {
+        write_f64(out, float.value());
+        return Ok(());
+    }
+    let compare = |other: &Bound<'_, PyAny>, op: CompareOp| -> PyResult<bool> {
+        float.as_any().rich_compare(other, op)?.is_truthy()
+    };
+    let py = float.py();
+    let text: &[u8] = if compare(float.as_any(), CompareOp::Ne)? {
+        b"NaN"
+    } else if compare(PyFloat::new(py, f64::INFINITY).as_any(), CompareOp::Eq)? {
+        b"Infinity"
+    } else if compare(PyFloat::new(py, f64::NEG_INFINITY).as_any(), CompareOp::Eq)? {
+        b"-Infinity"
+    } else {
+        write_f64(out, float.value());
+        return Ok(());
+    };
+    out.extend_from_slice(text);
+    Ok(())
 }

@@ -14,6 +14,12 @@ mod strings;
 
 use pyo3::prelude::*;
 
+impl From<crate::buffer::AllocError> for PyErr {
+    fn from(_: crate::buffer::AllocError) -> PyErr {
+        pyo3::exceptions::PyMemoryError::new_err("out of memory while exporting a trace")
+    }
+}
+
 #[pymodule(gil_used = false)]
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     output::init(module.py());

@@ -225,10 +225,11 @@ impl FileWriter {
     }
 }
 
+/// An `OSError` (the errno's subclass, e.g. `FileNotFoundError`) naming `path`.
 fn os_error(action: &str, path: &Path, error: std::io::Error) -> PyErr {
     let message = format!("could not {action} {}: {error}", path.display());
     match error.raw_os_error() {
-        Some(errno) => PyOSError::new_err((errno, message)),
+        Some(errno) => PyOSError::new_err((errno, message, path.to_string_lossy().into_owned())),
         None => PyOSError::new_err(message),
     }
 }
@@ -237,17 +238,20 @@ impl<'py> FileOutput<'py> {
     pub(crate) fn open(dest: &Bound<'py, PyAny>) -> PyResult<Self> {
         let py = dest.py();
         if dest.hasattr("write")? {
+            // Like json.dump, write str, except to files known to take bytes.
             let io = py.import("io")?;
-            let text = dest.is_instance(&io.getattr("TextIOBase")?)?;
+            let binary = dest.is_instance(&io.getattr("BufferedIOBase")?)?
+                || dest.is_instance(&io.getattr("RawIOBase")?)?;
             return Ok(FileOutput::Object {
                 object: dest.clone(),
-                text,
+                text: !binary,
             });
         }
-        let target: PathBuf = py
-            .import("os")?
+        let os = py.import("os")?;
+        let target: PathBuf = os
             .call_method1("fspath", (dest,))
-            .and_then(|p| p.extract())
+            .and_then(|path| os.call_method1("fsdecode", (path,)))
+            .and_then(|path| path.extract())
             .map_err(|_| {
                 PyTypeError::new_err(format!(
                     "dest must be a path or a file object with write(), not {}",
@@ -260,7 +264,7 @@ impl<'py> FileOutput<'py> {
             .unwrap_or_default();
         let temporary =
             target.with_file_name(format!(".{file_name}.{}.partial", std::process::id()));
-        let file = File::create(&temporary).map_err(|e| os_error("create", &temporary, e))?;
+        let file = File::create(&temporary).map_err(|e| os_error("create", &target, e))?;
         let buffered = BufWriter::with_capacity(CHUNK, file);
         let writer = if file_name.ends_with(".gz") {
             FileWriter::Gzip(GzEncoder::new(buffered, Compression::fast()))
@@ -276,11 +280,9 @@ impl<'py> FileOutput<'py> {
 
     pub(crate) fn write(&mut self, bytes: &[u8]) -> PyResult<()> {
         match self {
-            FileOutput::Path {
-                writer, temporary, ..
-            } => writer
+            FileOutput::Path { writer, target, .. } => writer
                 .write_all(bytes)
-                .map_err(|e| os_error("write", temporary, e)),
+                .map_err(|e| os_error("write", target, e)),
             FileOutput::Object { object, text } => {
                 let py = object.py();
                 if *text {
@@ -303,10 +305,7 @@ impl<'py> FileOutput<'py> {
                 temporary,
                 target,
             } => {
-                if let Err(error) = writer
-                    .complete()
-                    .map_err(|e| os_error("write", &temporary, e))
-                {
+                if let Err(error) = writer.complete().map_err(|e| os_error("write", &target, e)) {
                     let _ = std::fs::remove_file(&temporary);
                     return Err(error);
                 }

@@ -4,6 +4,7 @@
 use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
 
 use super::events::build_events;
 use super::metadata::{ChromeObjects, JsonObjects, PyExtra};
@@ -181,11 +182,21 @@ fn check_duration(function: &str, value: &Bound<'_, PyAny>) -> PyResult<f64> {
         return Ok(float.value());
     }
     if value.is_instance_of::<PyInt>() {
-        return value.extract::<f64>().map_err(|_| {
-            PyOverflowError::new_err(format!(
-                "{function}() argument 'duration' is an int too large to convert to float"
-            ))
-        });
+        // The int's own value (not a subclass's __float__), as `float(int(x))`.
+        // SAFETY: `value` is an int; the GIL is held.
+        let converted = unsafe { pyo3::ffi::PyLong_AsDouble(value.as_ptr()) };
+        if converted == -1.0 {
+            if let Some(error) = PyErr::take(value.py()) {
+                return Err(if error.is_instance_of::<PyOverflowError>(value.py()) {
+                    PyOverflowError::new_err(format!(
+                        "{function}() argument 'duration' is an int too large to convert to float"
+                    ))
+                } else {
+                    error
+                });
+            }
+        }
+        return Ok(converted);
     }
     Err(bad_argument(
         function,
@@ -368,9 +379,27 @@ impl TraceRecorder {
         py: Python<'py>,
         name: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        if !name.is_instance_of::<PyString>() {
-            // No event's node_name (a str or None) equals a non-str.
-            return Ok(PyList::empty(py));
+        if !name.is_exact_instance_of::<PyString>() {
+            // The documented filter, `node_name == name`, by Python's own comparison:
+            // None matches events without a node; subclasses and other objects may
+            // define their own equality.
+            return self.with_snapshot(|snapshot| {
+                let none = py.None().into_bound(py);
+                let mut matched = Vec::new();
+                for event in snapshot.iter() {
+                    let node_name = match event.node {
+                        Some((_, entry)) => entry.payload.bind(py).as_any(),
+                        None => &none,
+                    };
+                    if node_name
+                        .rich_compare(name, pyo3::pyclass::CompareOp::Eq)?
+                        .is_truthy()?
+                    {
+                        matched.push(event);
+                    }
+                }
+                build_events(py, matched.len(), matched.into_iter())
+            });
         }
         let bytes = str_bytes(name)?;
         let Some(id) = self.with_strings(|core| core.lookup(bytes.as_bytes())) else {
@@ -422,6 +451,35 @@ impl TraceRecorder {
             Store::Unbounded(core) => core.summary().to_string(),
             Store::Bounded(_) => self.with_snapshot(|snapshot| snapshot.summary().to_string()),
         }
+    }
+
+    /// Metadata can refer back to the trace (`metadata={"trace": trace}`): let the
+    /// cyclic GC see it, as it would see a pure-Python trace's list of events.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let mut result = Ok(());
+        let mut visit_extra = |extra: &PyExtra| {
+            if result.is_ok() {
+                if let Some(metadata) = &extra.metadata {
+                    result = visit.call(metadata);
+                }
+            }
+            if result.is_ok() {
+                if let Some(step) = &extra.big_step {
+                    result = visit.call(step);
+                }
+            }
+        };
+        match &self.store {
+            Store::Unbounded(core) => core.for_each_object(&mut visit_extra),
+            Store::Bounded(bounded) => {
+                let generations = bounded.generations();
+                if let Some(previous) = &generations.previous {
+                    previous.for_each_object(&mut visit_extra);
+                }
+                generations.current.for_each_object(&mut visit_extra);
+            }
+        }
+        result
     }
 
     fn __bool__(&self) -> bool {
