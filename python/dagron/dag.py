@@ -28,7 +28,7 @@ def _unpack_edge(pair: object) -> tuple[str, str]:
         u, v = pair  # type: ignore[misc]
     except (TypeError, ValueError):
         raise TypeError(f"an edge must be a (source, target) pair, not {pair!r}") from None
-    return u, v
+    return u, v  # type: ignore[has-type]
 
 
 class DAG:
