@@ -3,6 +3,7 @@
 //!
 //! Everything but `py` is plain Rust with no Python types, tested by `cargo test`.
 
+pub mod alloc;
 pub mod bounded;
 pub mod buffer;
 pub mod clock;
@@ -14,3 +15,7 @@ pub mod trace;
 
 #[cfg(not(loom))]
 mod py;
+
+#[cfg(not(loom))]
+#[global_allocator]
+static ALLOCATOR: alloc::ReserveAllocator = alloc::ReserveAllocator;

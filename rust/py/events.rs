@@ -3,10 +3,12 @@
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyList};
+use pyo3::types::PyList;
 
+use super::fallible;
 use super::metadata::PyExtra;
 use super::registry::Registry;
+use crate::export::CHECKPOINT_EVERY;
 use crate::trace::{EventView, StepView};
 
 /// Build many events without triggering the cyclic GC on every few hundred new
@@ -28,8 +30,11 @@ pub(crate) fn build_events<'py, 'a>(
     items
         .try_reserve_exact(count)
         .map_err(|_| crate::buffer::AllocError)?;
-    for view in views {
+    for (position, view) in views.enumerate() {
         items.push(build_event(py, registry, &view)?);
+        if position % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
+            py.check_signals()?;
+        }
     }
     drop(gc);
     PyList::new(py, items)
@@ -70,7 +75,7 @@ fn build_event<'py>(
     };
     let none = py.None().into_bound(py);
     set(0, registry.member(view.kind).bind(py))?;
-    set(1, PyFloat::new(py, view.ts).as_any())?;
+    set(1, &fallible::float(py, view.ts)?)?;
     set(
         2,
         view.node
@@ -78,14 +83,14 @@ fn build_event<'py>(
     )?;
     match view.step {
         StepView::None => set(3, &none)?,
-        StepView::Int(value) => set(3, PyInt::new(py, value).as_any())?,
+        StepView::Int(value) => set(3, &fallible::int(py, value)?)?,
         StepView::Object(extra) => set(
             3,
             extra.big_step.as_ref().map_or(&none, |step| step.bind(py)),
         )?,
     }
     match view.duration {
-        Some(value) => set(4, PyFloat::new(py, value).as_any())?,
+        Some(value) => set(4, &fallible::float(py, value)?)?,
         None => set(4, &none)?,
     }
     set(
@@ -95,7 +100,7 @@ fn build_event<'py>(
     )?;
     match view.object.and_then(|extra| extra.metadata.as_ref()) {
         Some(dict) => set(6, dict.bind(py).as_any())?,
-        None => set(6, PyDict::new(py).as_any())?,
+        None => set(6, &fallible::dict(py)?)?,
     }
     Ok(event)
 }

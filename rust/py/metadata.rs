@@ -24,7 +24,7 @@ pub(crate) struct PyExtra {
 
 /// Nesting deeper than this raises `RecursionError` whatever Python's limit, so a
 /// raised limit cannot overflow the native stack.
-const MAX_DEPTH: usize = 8_000;
+const MAX_DEPTH: usize = 2_000;
 
 /// Writes metadata for the JSON export.
 pub(crate) struct JsonObjects<'py> {

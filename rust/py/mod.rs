@@ -4,6 +4,7 @@
 //! and the core's plain data, and maps core errors to Python exceptions.
 
 mod events;
+mod fallible;
 mod fastcall;
 mod metadata;
 mod output;
@@ -16,12 +17,13 @@ use pyo3::prelude::*;
 
 impl From<crate::buffer::AllocError> for PyErr {
     fn from(_: crate::buffer::AllocError) -> PyErr {
-        pyo3::exceptions::PyMemoryError::new_err("out of memory while exporting a trace")
+        Python::attach(fallible::no_memory)
     }
 }
 
 #[pymodule(gil_used = false)]
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    crate::alloc::refill();
     output::init(module.py());
     module.add_class::<recorder::TraceRecorder>()?;
     fastcall::install(&module.py().get_type::<recorder::TraceRecorder>())?;

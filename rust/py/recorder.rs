@@ -38,7 +38,7 @@ pub struct TraceRecorder {
 
 pub(crate) fn trace_error(error: TraceError) -> PyErr {
     match error {
-        TraceError::Alloc => PyMemoryError::new_err("out of memory while recording a trace event"),
+        TraceError::Alloc => Python::attach(super::fallible::no_memory),
         TraceError::TooManyStrings => {
             PyMemoryError::new_err("too many distinct node names and error strings (limit 2**32)")
         }
@@ -245,6 +245,7 @@ impl TraceRecorder {
         error: Option<&Bound<'_, PyAny>>,
         metadata: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        super::fallible::check_reserve(py)?;
         let registry = Registry::get(py)?;
         let checked = check_arguments(
             "record", registry, event_type, node_name, step_index, duration, error, metadata,

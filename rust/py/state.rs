@@ -8,12 +8,14 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
+use super::fallible;
 use super::metadata::PyExtra;
 use super::recorder::{check_arguments, TraceRecorder};
 use super::registry::Registry;
 use crate::event::EventKind;
+use crate::export::CHECKPOINT_EVERY;
 use crate::trace::{SavedEvent, Snapshot, StepView};
 
 const STATE_VERSION: u32 = 1;
@@ -45,37 +47,48 @@ pub(crate) fn reduce<'py>(slf: &Bound<'py, TraceRecorder>) -> PyResult<Bound<'py
 fn saved_events<'py>(
     py: Python<'py>,
     snapshot: &Snapshot<'_, PyExtra, Py<PyString>>,
-) -> PyResult<Vec<Bound<'py, PyTuple>>> {
-    let mut saved = Vec::with_capacity(snapshot.len());
-    for event in snapshot.iter() {
-        let node = event
-            .node
-            .map(|(_, entry)| entry.payload.clone_ref(py).into_any());
-        let step: Option<Py<PyAny>> = match event.step {
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let registry = Registry::get(py)?;
+    let mut saved = Vec::new();
+    saved
+        .try_reserve_exact(snapshot.len())
+        .map_err(|_| fallible::no_memory(py))?;
+    for (position, event) in snapshot.iter().enumerate() {
+        if position % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
+            py.check_signals()?;
+        }
+        let kind = registry
+            .member(event.kind)
+            .bind(py)
+            .getattr(pyo3::intern!(py, "value"))?;
+        let step = match event.step {
             StepView::None => None,
-            StepView::Int(value) => Some(PyInt::new(py, value).into_any().unbind()),
-            StepView::Object(extra) => extra.big_step.as_ref().map(|step| step.clone_ref(py)),
+            StepView::Int(value) => Some(fallible::int(py, value)?),
+            StepView::Object(extra) => extra.big_step.as_ref().map(|step| step.bind(py).clone()),
         };
-        let duration = event
-            .duration
-            .map(|value| PyFloat::new(py, value).into_any().unbind());
-        let error = event
-            .error
-            .map(|entry| entry.payload.clone_ref(py).into_any());
-        let metadata = event
-            .object
-            .and_then(|extra| extra.metadata.as_ref())
-            .map(|dict| dict.clone_ref(py).into_any());
-        let item = (
-            event.kind.value(),
-            event.ts,
-            node,
-            step,
-            duration,
-            error,
-            metadata,
-        )
-            .into_pyobject(py)?;
+        let duration = match event.duration {
+            Some(value) => Some(fallible::float(py, value)?),
+            None => None,
+        };
+        let item = fallible::tuple(
+            py,
+            &[
+                Some(kind),
+                Some(fallible::float(py, event.ts)?),
+                event
+                    .node
+                    .map(|(_, entry)| entry.payload.bind(py).clone().into_any()),
+                step,
+                duration,
+                event
+                    .error
+                    .map(|entry| entry.payload.bind(py).clone().into_any()),
+                event
+                    .object
+                    .and_then(|extra| extra.metadata.as_ref())
+                    .map(|dict| dict.bind(py).clone().into_any()),
+            ],
+        )?;
         saved.push(item);
     }
     Ok(saved)
@@ -97,7 +110,10 @@ pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) 
     }
     let registry = Registry::get(py)?;
     let recorder = slf.get();
-    let mut saved = Vec::with_capacity(events.len());
+    let mut saved = Vec::new();
+    saved
+        .try_reserve_exact(events.len())
+        .map_err(|_| fallible::no_memory(py))?;
     for item in events.iter() {
         let fields = item
             .cast::<PyTuple>()
