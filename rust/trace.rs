@@ -757,6 +757,67 @@ mod tests {
         }
     }
 
+    /// The Python stress test's shape from Rust threads: 16 writers, 2 readers taking
+    /// snapshots and summaries the whole time, 5 runs. `DAGRON_STRESS=1` for the full
+    /// 16 x 250,000 per run; otherwise 16 x 20,000.
+    #[test]
+    fn stress_sixteen_writers_two_readers() {
+        const WRITERS: usize = 16;
+        let per_thread: i64 = if std::env::var_os("DAGRON_STRESS").is_some() {
+            250_000
+        } else {
+            20_000
+        };
+        for _run in 0..5 {
+            let core = Arc::new(Core::new());
+            let ids: Vec<u32> = (0..WRITERS)
+                .map(|t| node(&core, &format!("t{t}")))
+                .collect();
+            let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let readers: Vec<_> = (0..2)
+                .map(|_| {
+                    let core = Arc::clone(&core);
+                    let done = Arc::clone(&done);
+                    std::thread::spawn(move || {
+                        let mut snapshots = 0;
+                        while !done.load(std::sync::atomic::Ordering::Acquire) {
+                            check_snapshot(&core, WRITERS, None);
+                            let summary = core.summary();
+                            assert_eq!(summary.completed, summary.total);
+                            assert!(summary.unique_nodes <= WRITERS as u64);
+                            snapshots += 1;
+                        }
+                        snapshots
+                    })
+                })
+                .collect();
+            let writers: Vec<_> = ids
+                .iter()
+                .map(|&id| {
+                    let core = Arc::clone(&core);
+                    std::thread::spawn(move || {
+                        for seq in 0..per_thread {
+                            let mut event = NewEvent::new(EventKind::NodeCompleted);
+                            event.node = Some(id);
+                            event.step = StepArg::Int(seq);
+                            core.record(event).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for writer in writers {
+                writer.join().unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::Release);
+            let snapshots: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
+            check_snapshot(&core, WRITERS, Some(per_thread));
+            let summary = core.summary();
+            assert_eq!(summary.total, WRITERS as u64 * per_thread as u64);
+            assert_eq!(summary, core.summary_by_scan());
+            assert!(snapshots > 0);
+        }
+    }
+
     fn check_snapshot(core: &Core, threads: usize, expect_each: Option<i64>) {
         let snapshot = core.snapshot();
         let mut next = vec![0i64; threads];
