@@ -80,9 +80,20 @@ impl<S> Interner<S> {
     /// The id of `text`, interning it (with `payload()`) if it is new.
     #[inline]
     pub fn intern(&self, text: &[u8], payload: impl FnOnce() -> S) -> Result<u32, InternError> {
+        self.intern_with(text, || Ok::<S, InternError>(payload()))
+    }
+
+    /// Like `intern`, with a payload that may fail to build (it is built only for a
+    /// new string, after the one lookup).
+    #[inline]
+    pub fn intern_with<E: From<InternError>>(
+        &self,
+        text: &[u8],
+        payload: impl FnOnce() -> Result<S, E>,
+    ) -> Result<u32, E> {
         match self.lookup(text) {
             Some(id) => Ok(id),
-            None => self.insert(text, payload()),
+            None => Ok(self.insert(text, payload()?)?),
         }
     }
 

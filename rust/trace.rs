@@ -144,14 +144,19 @@ impl<X, S> TraceCore<X, S> {
         Ok(self.strings.intern(text, payload)?)
     }
 
+    /// `intern` with a payload that may fail to build.
     #[inline]
-    pub fn lookup(&self, text: &[u8]) -> Option<u32> {
-        self.strings.lookup(text)
+    pub fn intern_with<E: From<InternError>>(
+        &self,
+        text: &[u8],
+        payload: impl FnOnce() -> Result<S, E>,
+    ) -> Result<u32, E> {
+        self.strings.intern_with(text, payload)
     }
 
     #[inline]
-    pub fn string(&self, id: u32) -> &InternEntry<S> {
-        self.strings.get(id)
+    pub fn lookup(&self, text: &[u8]) -> Option<u32> {
+        self.strings.lookup(text)
     }
 
     /// Record an event now. On error nothing is recorded.
@@ -271,12 +276,13 @@ impl<X, S> TraceCore<X, S> {
         } else {
             inline_step.unwrap_or(0) as u32
         };
-        let node_entry = node.map(|id| self.strings.get(id));
+        // Per-node links and statistics are kept by unbounded traces only.
+        let node_entry = node.filter(|_| self.linked).map(|id| self.strings.get(id));
         let index = self.events.push_with(|index| {
             // Everything below happens before the slot is published (see
             // `summary` for why the counters must).
             let mut prev = NO_PREV;
-            if let Some(entry) = node_entry.filter(|_| self.linked) {
+            if let Some(entry) = node_entry {
                 let previous = entry.head.swap(index as u64 + 1, AcqRel);
                 prev = u32::try_from(previous).unwrap_or(PREV_OVERFLOW);
                 if entry.mark_node() {

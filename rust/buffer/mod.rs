@@ -51,10 +51,8 @@ pub use raw::{AllocError, RawBuffer as AppendBuffer};
 impl<T> AppendBuffer<T> {
     /// Visit the first `len` values (a `claimed()` value) in index order, waiting
     /// for any still being written.
-    pub fn for_each_until(&self, len: usize, mut f: impl FnMut(usize, &T)) {
-        for index in 0..len {
-            f(index, self.wait(index));
-        }
+    pub fn for_each_until(&self, len: usize, f: impl FnMut(usize, &T)) {
+        self.for_each_from(0, len, f);
     }
 
     /// Visit the values at `start..end` (below a `claimed()` value), waiting for any

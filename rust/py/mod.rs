@@ -21,6 +21,12 @@ impl From<crate::buffer::AllocError> for PyErr {
     }
 }
 
+impl From<crate::intern::InternError> for PyErr {
+    fn from(error: crate::intern::InternError) -> PyErr {
+        recorder::trace_error(error.into())
+    }
+}
+
 #[pymodule(gil_used = false)]
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     crate::alloc::refill();

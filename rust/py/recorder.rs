@@ -262,13 +262,7 @@ impl TraceRecorder {
     fn intern(&self, text: &Bound<'_, PyAny>) -> PyResult<u32> {
         let bytes = str_bytes(text)?;
         let bytes = bytes.as_bytes();
-        self.with_strings(|core| {
-            if let Some(id) = core.lookup(bytes) {
-                return Ok(id);
-            }
-            let payload = exact_str(text, bytes)?;
-            core.intern(bytes, || payload).map_err(trace_error)
-        })
+        self.with_strings(|core| core.intern_with(bytes, || exact_str(text, bytes)))
     }
 
     /// Run `f` with a core whose string table is this trace's (all generations of a
