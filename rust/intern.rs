@@ -9,9 +9,19 @@
 //! [`AppendBuffer`] of entries, so an id stays valid and its entry never moves.
 //! Two threads interning the same new string at once may both append an entry;
 //! the map keeps one id and the other entry is never referenced.
+//!
+//! A table may start from a [`NameTable`]: a fixed list of distinct strings (a
+//! DAG's node names), built once and shared by every trace that records them. Its
+//! strings take ids `0..len` in list order, so an executor records a node by its
+//! index with no lookup at all; strings interned later get the ids after them.
+//! What is per trace (the per-node link heads) lives in the interner, not in the
+//! shared entries.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::hash::BuildHasher;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
+
+use hashbrown::HashTable;
 
 use crate::buffer::{AllocError, AppendBuffer};
 use crate::export::escape::{json_string, write_json_string};
@@ -35,12 +45,140 @@ pub struct InternEntry<S> {
     /// The string as a JSON literal (quotes included, `ensure_ascii` escapes), made
     /// on first export rather than on the recording path.
     json: OnceLock<Box<[u8]>>,
-    /// Index + 1 of the latest event naming this node (0: none yet).
-    pub(crate) head: AtomicU64,
-    /// Set the first time an event names this string as its node.
-    pub(crate) is_node: AtomicBool,
     /// Binding-owned form of the string (the Python `str`).
     pub payload: S,
+}
+
+impl<S> InternEntry<S> {
+    fn new(text: &[u8], payload: S) -> Result<Self, AllocError> {
+        Ok(InternEntry {
+            text: try_copy(text)?,
+            json: OnceLock::new(),
+            payload,
+        })
+    }
+}
+
+/// An entry interned by one trace, with that trace's link head for it.
+struct LocalEntry<S> {
+    entry: InternEntry<S>,
+    /// Index + 1 of the latest event naming this node (0: none yet).
+    head: AtomicU64,
+}
+
+/// Why a [`NameTable`] could not be built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameTableError {
+    Alloc,
+    /// More than `u32::MAX` names.
+    Full,
+    /// The name at this position repeats an earlier one.
+    Duplicate(usize),
+}
+
+impl From<AllocError> for NameTableError {
+    fn from(_: AllocError) -> Self {
+        NameTableError::Alloc
+    }
+}
+
+/// Distinct strings with fixed ids `0..len`, shared (read-only) by the traces that
+/// start from them. Built with [`NameTableBuilder`].
+pub struct NameTable<S> {
+    entries: Box<[InternEntry<S>]>,
+    /// Ids, hashed by their entry's text (so each text is stored once).
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl<S> NameTable<S> {
+    /// The id of `text`, if it is one of the names.
+    #[inline]
+    pub fn lookup(&self, text: &[u8]) -> Option<u32> {
+        let entries = &self.entries;
+        self.index
+            .find(self.hasher.hash_one(text), |&id| {
+                &*entries[id as usize].text == text
+            })
+            .copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entries in id order.
+    pub fn entries(&self) -> &[InternEntry<S>] {
+        &self.entries
+    }
+}
+
+/// Builds a [`NameTable`] one name at a time.
+pub struct NameTableBuilder<S> {
+    table: NameTable<S>,
+    entries: Vec<InternEntry<S>>,
+}
+
+impl<S> NameTableBuilder<S> {
+    /// A builder with room for `count` names.
+    pub fn with_capacity(count: usize) -> Result<Self, NameTableError> {
+        if u32::try_from(count).is_err() {
+            return Err(NameTableError::Full);
+        }
+        let hasher = foldhash::fast::RandomState::default();
+        let mut index = HashTable::new();
+        index
+            .try_reserve(count, |&_| 0)
+            .map_err(|_| NameTableError::Alloc)?;
+        let mut entries = Vec::new();
+        entries.try_reserve_exact(count).map_err(|_| AllocError)?;
+        Ok(NameTableBuilder {
+            table: NameTable {
+                entries: Box::default(),
+                index,
+                hasher,
+            },
+            entries,
+        })
+    }
+
+    /// Add the next name (id = names added so far); it must differ from them all.
+    pub fn push(&mut self, text: &[u8], payload: S) -> Result<(), NameTableError> {
+        let position = self.entries.len();
+        let id = u32::try_from(position).map_err(|_| NameTableError::Full)?;
+        let entries = &self.entries;
+        let hasher = &self.table.hasher;
+        let hash = hasher.hash_one(text);
+        if self
+            .table
+            .index
+            .find(hash, |&other| &*entries[other as usize].text == text)
+            .is_some()
+        {
+            return Err(NameTableError::Duplicate(position));
+        }
+        self.table
+            .index
+            .try_reserve(1, |&other| hasher.hash_one(&*entries[other as usize].text))
+            .map_err(|_| NameTableError::Alloc)?;
+        self.entries.try_reserve(1).map_err(|_| AllocError)?;
+        self.entries.push(InternEntry::new(text, payload)?);
+        self.table.index.insert_unique(hash, id, |_| {
+            unreachable!("room for this id was reserved just above")
+        });
+        Ok(())
+    }
+
+    pub fn finish(self) -> NameTable<S> {
+        NameTable {
+            entries: self.entries.into_boxed_slice(),
+            ..self.table
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,13 +195,22 @@ impl From<AllocError> for InternError {
 }
 
 pub struct Interner<S> {
+    /// The shared names this table starts from (ids `0..names_len`).
+    names: Option<Arc<NameTable<S>>>,
+    names_len: usize,
+    /// This table's link head for each shared name (see `LocalEntry::head`).
+    name_heads: Box<[AtomicU64]>,
+    /// Strings interned here, with ids from `names_len` on.
     index: Index,
-    entries: AppendBuffer<InternEntry<S>>,
+    entries: AppendBuffer<LocalEntry<S>>,
 }
 
 impl<S> Default for Interner<S> {
     fn default() -> Self {
         Interner {
+            names: None,
+            names_len: 0,
+            name_heads: Box::default(),
             index: Index::default(),
             entries: AppendBuffer::new(),
         }
@@ -71,9 +218,29 @@ impl<S> Default for Interner<S> {
 }
 
 impl<S> Interner<S> {
+    /// A table whose first ids are `names`' (shared, not copied).
+    pub fn with_names(names: Arc<NameTable<S>>) -> Result<Self, AllocError> {
+        let mut heads = Vec::new();
+        heads
+            .try_reserve_exact(names.len())
+            .map_err(|_| AllocError)?;
+        heads.extend((0..names.len()).map(|_| AtomicU64::new(0)));
+        Ok(Interner {
+            names_len: names.len(),
+            names: Some(names),
+            name_heads: heads.into_boxed_slice(),
+            ..Interner::default()
+        })
+    }
+
     /// The id of `text`, if it was interned.
     #[inline]
     pub fn lookup(&self, text: &[u8]) -> Option<u32> {
+        if let Some(names) = &self.names {
+            if let Some(id) = names.lookup(text) {
+                return Some(id);
+            }
+        }
         self.index.pin().get(text).copied()
     }
 
@@ -99,15 +266,12 @@ impl<S> Interner<S> {
 
     #[cold]
     fn insert(&self, text: &[u8], payload: S) -> Result<u32, InternError> {
-        let entry = InternEntry {
-            text: try_copy(text)?,
-            json: OnceLock::new(),
+        let entry = LocalEntry {
+            entry: InternEntry::new(text, payload)?,
             head: AtomicU64::new(0),
-            is_node: AtomicBool::new(false),
-            payload,
         };
         let index = self.entries.push(entry)?;
-        let id = u32::try_from(index).map_err(|_| InternError::Full)?;
+        let id = u32::try_from(self.names_len + index).map_err(|_| InternError::Full)?;
         match self.index.pin().try_insert(try_copy(text)?, id) {
             Ok(_) => Ok(id),
             Err(occupied) => Ok(*occupied.current),
@@ -117,12 +281,37 @@ impl<S> Interner<S> {
     /// The entry of an id this table returned.
     #[inline]
     pub fn get(&self, id: u32) -> &InternEntry<S> {
-        self.entries.wait(id as usize)
+        let id = id as usize;
+        match id.checked_sub(self.names_len) {
+            Some(local) => &self.entries.wait(local).entry,
+            None => &self.shared_names()[id],
+        }
+    }
+
+    /// This table's link head for `id`: index + 1 of the latest event naming it as
+    /// its node (0: none yet).
+    #[inline]
+    pub(crate) fn head(&self, id: u32) -> &AtomicU64 {
+        let id = id as usize;
+        match id.checked_sub(self.names_len) {
+            Some(local) => &self.entries.wait(local).head,
+            None => &self.name_heads[id],
+        }
+    }
+
+    fn shared_names(&self) -> &[InternEntry<S>] {
+        self.names.as_deref().map_or(&[], NameTable::entries)
+    }
+
+    /// How many ids come from the shared names (`0..names_len`).
+    #[inline]
+    pub fn names_len(&self) -> usize {
+        self.names_len
     }
 
     /// Number of entries (an upper bound on ids, orphans included).
     pub fn len(&self) -> usize {
-        self.entries.claimed()
+        self.names_len + self.entries.claimed()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -145,12 +334,6 @@ impl<S> InternEntry<S> {
         let json = json_string(&self.text)?;
         out.extend_from_slice(self.json.get_or_init(|| json.into_boxed_slice()));
         Ok(())
-    }
-
-    /// Mark this string as used as a node name; true the first time only.
-    #[inline]
-    pub(crate) fn mark_node(&self) -> bool {
-        !self.is_node.load(Ordering::Relaxed) && !self.is_node.swap(true, Ordering::AcqRel)
     }
 }
 

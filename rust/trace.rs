@@ -26,7 +26,7 @@ use crate::clock;
 use crate::event::{
     flags, EventKind, EventRecord, Extra, NewEvent, StepArg, NO_PREV, PREV_OVERFLOW,
 };
-use crate::intern::{InternEntry, InternError, Interner};
+use crate::intern::{InternEntry, InternError, Interner, NameTable};
 use crate::summary::Summary;
 
 const UNSET_EPOCH: u64 = u64::MAX;
@@ -162,8 +162,30 @@ impl<X, S> TraceCore<X, S> {
     /// Record an event now. On error nothing is recorded.
     #[inline]
     pub fn record(&self, event: NewEvent<X>) -> Result<usize, TraceError> {
-        let ts = self.now();
+        self.record_at(clock::monotonic_ns(), event)
+    }
+
+    /// Record an event whose clock reading (`clock::monotonic_ns`) the caller took
+    /// just now, and may use itself (the executor times its tasks with it).
+    #[inline]
+    pub fn record_at(&self, now_ns: u64, event: NewEvent<X>) -> Result<usize, TraceError> {
+        let ts = self.timestamp(now_ns);
         self.push(ts, event)
+    }
+
+    /// An unbounded core whose first string ids are `names`' (see
+    /// `Interner::with_names`): events can name those nodes by id, with no lookup.
+    pub fn with_names(names: Arc<NameTable<S>>) -> Result<Self, TraceError> {
+        Ok(TraceCore {
+            strings: Arc::new(Interner::with_names(names)?),
+            ..TraceCore::default()
+        })
+    }
+
+    /// How many ids belong to the shared names this core started from.
+    #[inline]
+    pub fn names_len(&self) -> usize {
+        self.strings.names_len()
     }
 
     /// A core for the next generation of a bounded trace: same strings and clock,
@@ -218,9 +240,9 @@ impl<X, S> TraceCore<X, S> {
         }
     }
 
+    /// The timestamp of clock reading `now`.
     #[inline]
-    fn now(&self) -> f64 {
-        let now = clock::monotonic_ns();
+    fn timestamp(&self, now: u64) -> f64 {
         // Acquire pairs with the AcqRel CAS below (or the Release store in `restore`).
         let mut epoch = self.epoch.load(Acquire);
         if epoch == UNSET_EPOCH {
@@ -277,15 +299,16 @@ impl<X, S> TraceCore<X, S> {
             inline_step.unwrap_or(0) as u32
         };
         // Per-node links and statistics are kept by unbounded traces only.
-        let node_entry = node.filter(|_| self.linked).map(|id| self.strings.get(id));
+        let node_head = node.filter(|_| self.linked).map(|id| self.strings.head(id));
         let index = self.events.push_with(|index| {
             // Everything below happens before the slot is published (see
             // `summary` for why the counters must).
             let mut prev = NO_PREV;
-            if let Some(entry) = node_entry {
-                let previous = entry.head.swap(index as u64 + 1, AcqRel);
+            if let Some(head) = node_head {
+                let previous = head.swap(index as u64 + 1, AcqRel);
                 prev = u32::try_from(previous).unwrap_or(PREV_OVERFLOW);
-                if entry.mark_node() {
+                // Heads only grow from 0, so 0 means the node's first event.
+                if previous == 0 {
                     self.stats.nodes.fetch_add(1, Release);
                 }
             }
@@ -350,9 +373,8 @@ impl<X, S> TraceCore<X, S> {
     /// The events naming node `id`, in chronological order; costs O(those events).
     pub fn events_for_node(&self, id: u32) -> Vec<EventView<'_, X, S>> {
         let len = self.len();
-        let entry = self.strings.get(id);
         let mut indices = Vec::new();
-        let mut link = entry.head.load(Acquire);
+        let mut link = self.strings.head(id).load(Acquire);
         while link != 0 {
             let index = (link - 1) as usize;
             let record = self.events.wait(index);

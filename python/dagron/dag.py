@@ -11,7 +11,9 @@ a DAG can never hold a cycle.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Optional
 
+from dagron import _core
 from dagron.errors import CycleError, DuplicateNodeError, NodeNotFoundError
 
 __all__ = ["DAG", "DAGBuilder"]
@@ -49,7 +51,7 @@ class DAG:
     indices of its successors and predecessors, as insertion-ordered dicts used as sets.
     """
 
-    __slots__ = ("_edge_count", "_index", "_names", "_pred", "_succ")
+    __slots__ = ("_edge_count", "_index", "_names", "_node_names_table", "_pred", "_succ")
 
     def __init__(self) -> None:
         self._names: list[str] = []
@@ -57,6 +59,7 @@ class DAG:
         self._succ: list[dict[int, None]] = []
         self._pred: list[dict[int, None]] = []
         self._edge_count = 0
+        self._node_names_table: Optional[_core.NodeNames] = None
 
     @staticmethod
     def builder() -> DAGBuilder:
@@ -119,6 +122,7 @@ class DAG:
             for name in self._names[node_count:]:
                 del self._index[name]
             del self._names[node_count:], self._succ[node_count:], self._pred[node_count:]
+            self._node_names_table = None  # it may hold a dropped name
             raise
 
     def _insert_edge(self, u: str, v: str) -> tuple[int, int] | None:
@@ -257,6 +261,15 @@ class DAG:
         for i, d in enumerate(depth):
             levels[d].append(i)
         return names, succs, levels
+
+    def _node_names(self) -> _core.NodeNames:
+        """The node names as a table shared by the traces of this DAG's runs (node
+        ``i`` is name id ``i``; see ``DAGExecutor``). Built once and kept: nodes are
+        only ever appended, so a table is current while its length matches."""
+        table = self._node_names_table
+        if table is None or len(table) != len(self._names):
+            table = self._node_names_table = _core.NodeNames(self._names)
+        return table
 
     def __repr__(self) -> str:
         return f"DAG(nodes={len(self._names)}, edges={self._edge_count})"

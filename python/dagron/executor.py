@@ -56,6 +56,7 @@ from enum import Enum
 from queue import Empty, SimpleQueue
 from typing import Any, Callable, Optional
 
+from dagron import _core
 from dagron.dag import DAG
 from dagron.execution.tracing import ExecutionTrace, TraceEventType
 
@@ -152,27 +153,28 @@ _NODE_CANCELLED = TraceEventType.NODE_CANCELLED
 class _Run:
     """The state one :meth:`DAGExecutor.execute` call shares with its worker threads.
 
-    Per-node state lives in lists indexed like ``names``. ``lock`` orders a worker's
-    start and end of a task against the main thread closing the run (timeout or an
-    escaping exception): after ``closed`` is set no task starts and no late end is
-    recorded, so nothing is recorded after ``EXECUTION_COMPLETED``.
+    Per-node state lives in lists indexed like ``names``. ``state`` (a
+    :class:`dagron._core.RunState`) makes every transition of a started node, and
+    records its event when tracing, in one call: a worker starting or ending a task
+    cannot interleave with the main thread closing the run (timeout or an escaping
+    exception), and after ``state.close`` no task starts and no late end is recorded,
+    so nothing is recorded after ``EXECUTION_COMPLETED``. (A ``threading.Lock`` around
+    the same steps made the threads convoy: a context switch per node.)
     """
 
     __slots__ = (
         "any_failed",
         "cancel_event",
-        "closed",
         "deadline",
         "done",
         "durations",
         "errors",
         "fatal",
-        "lock",
         "names",
         "pending",
         "record",
         "results",
-        "started",
+        "state",
         "status",
         "tasks",
     )
@@ -181,23 +183,30 @@ class _Run:
         self,
         names: list[str],
         tasks: list[Optional[Callable[[], Any]]],
-        record: Optional[Callable[..., None]],
+        trace: Optional[ExecutionTrace],
         cancel_event: Optional[threading.Event],
         deadline: Optional[float],
     ) -> None:
         count = len(names)
         self.names = names
         self.tasks = tasks
-        self.record = record
+        self.record = trace.record if trace is not None else None
         self.cancel_event = cancel_event
         self.deadline = deadline
         self.status = [_PENDING] * count
         self.results: list[Any] = [None] * count
         self.errors: list[Optional[BaseException]] = [None] * count
         self.durations = [0.0] * count
-        self.started = [0.0] * count
-        self.lock = threading.Lock()
-        self.closed = False
+        self.state = _core.RunState(
+            self.status,
+            self.results,
+            self.errors,
+            self.durations,
+            _RUNNING,
+            _COMPLETED,
+            _FAILED,
+            trace,
+        )
         self.any_failed = False
         self.fatal: Optional[BaseException] = None
         self.pending: deque[int] = deque()
@@ -207,18 +216,14 @@ class _Run:
         """Worker side: run queued nodes until the queue is empty or the run stops,
         then report to the main thread (with the exception that must escape, if any).
 
-        This is the per-node hot path: locals only, and one lock round per event.
+        This is the per-node hot path: locals only, and one ``state`` call per event.
         """
         pending = self.pending
-        lock = self.lock
         tasks = self.tasks
-        names = self.names
-        status = self.status
-        started = self.started
-        record = self.record
+        start = self.state.start
+        complete = self.state.complete
         cancel_event = self.cancel_event
         deadline = self.deadline
-        clock = time.perf_counter
         fatal = None
         try:
             while True:
@@ -230,49 +235,25 @@ class _Run:
                     i = pending.popleft()
                 except IndexError:
                     break
-                with lock:
-                    if self.closed:
-                        break
-                    status[i] = _RUNNING
-                    if record is not None:
-                        record(_NODE_STARTED, node_name=names[i])
-                    start = started[i] = clock()
+                if not start(i):  # the run was closed
+                    break
                 try:
                     value = tasks[i]()  # type: ignore[misc]
                 except BaseException as exc:
-                    self._fail(i, exc, clock() - start)
+                    self._fail(i, exc)
                     if not isinstance(exc, Exception):
                         # KeyboardInterrupt, SystemExit...: the node failed, and the
                         # exception escapes from ``execute`` in the main thread.
                         fatal = exc
                         break
                     continue
-                duration = clock() - start
-                with lock:
-                    if status[i] is _RUNNING:  # not timed out or abandoned meanwhile
-                        status[i] = _COMPLETED
-                        self.results[i] = value
-                        self.durations[i] = duration
-                        if record is not None:
-                            record(_NODE_COMPLETED, node_name=names[i], duration=duration)
+                complete(i, value)  # False (nothing done) if timed out meanwhile
         finally:
             self.done.put(fatal)
 
-    def _fail(self, i: int, exc: BaseException, duration: float) -> None:
-        with self.lock:
-            if self.status[i] is not _RUNNING:  # timed out or abandoned meanwhile
-                return
-            self.status[i] = _FAILED
-            self.errors[i] = exc
-            self.durations[i] = duration
+    def _fail(self, i: int, exc: BaseException) -> None:
+        if self.state.fail(i, exc, _describe(exc)):
             self.any_failed = True
-            if self.record is not None:
-                self.record(
-                    _NODE_FAILED,
-                    node_name=self.names[i],
-                    duration=duration,
-                    error=_describe(exc),
-                )
 
     def give_up(self, i: int, outcome: NodeStatus, reason: str) -> None:
         """Main side: end a node that will not run (SKIPPED or CANCELLED)."""
@@ -284,23 +265,17 @@ class _Run:
     def close(self, running_outcome: NodeStatus, error: Callable[[str], BaseException]) -> None:
         """Main side: stop the run now. Tasks still running end as ``running_outcome``
         with ``error(name)``; their threads are abandoned, and what they do later is
-        not recorded. Call with ``lock`` held."""
-        self.closed = True
-        now = time.perf_counter()
-        for i, state in enumerate(self.status):
-            if state is _RUNNING:
-                exc = error(self.names[i])
-                self.status[i] = running_outcome
-                self.errors[i] = exc
-                self.durations[i] = now - self.started[i]
-                if self.record is not None:
-                    kind = _NODE_TIMED_OUT if running_outcome is _TIMED_OUT else _NODE_FAILED
-                    self.record(
-                        kind,
-                        node_name=self.names[i],
-                        duration=self.durations[i],
-                        error=_describe(exc),
-                    )
+        not recorded."""
+        for i in self.state.close(running_outcome):
+            exc = self.errors[i] = error(self.names[i])
+            if self.record is not None:
+                kind = _NODE_TIMED_OUT if running_outcome is _TIMED_OUT else _NODE_FAILED
+                self.record(
+                    kind,
+                    node_name=self.names[i],
+                    duration=self.durations[i],
+                    error=_describe(exc),
+                )
 
 
 class _Pool:
@@ -425,12 +400,14 @@ class DAGExecutor:
             if math.isinf(timeout):
                 timeout = None
 
-        trace = ExecutionTrace() if self.tracing else None
+        # A traced run starts from the DAG's cached name table, so recording a node
+        # neither looks up nor interns its name while the tasks run.
+        trace = ExecutionTrace(_node_names=self.dag._node_names()) if self.tracing else None
         self.last_trace = trace
-        record = trace.record if trace is not None else None
         began = time.perf_counter()
         deadline = None if timeout is None else time.monotonic() + timeout
-        run = _Run(names, callables, record, cancel_event, deadline)
+        run = _Run(names, callables, trace, cancel_event, deadline)
+        record = run.record
         status = run.status
         # blocked[i] is set once a predecessor of node i has ended without completing.
         blocked = bytearray(len(names))
@@ -486,7 +463,7 @@ class DAGExecutor:
             if not finished:
                 self._abandon(run, open_step)
             if pool is not None:
-                pool.shutdown(wait=finished and not run.closed)
+                pool.shutdown(wait=finished and not run.state.closed)
             total = time.perf_counter() - began
             if record is not None:
                 record(_EXECUTION_COMPLETED, duration=total)
@@ -536,17 +513,16 @@ class DAGExecutor:
                 try:
                     fatal = done.get(timeout=max(0.0, run.deadline - time.monotonic()))
                 except Empty:
-                    with run.lock:
-                        run.close(
-                            _TIMED_OUT,
-                            lambda name: TimeoutError(
-                                f"node {name!r} was still running when the "
-                                f"{timeout}s execution timeout expired"
-                            ),
-                        )
-                        for i in runnable:
-                            if status[i] is _PENDING:
-                                run.give_up(i, _CANCELLED, "timeout")
+                    run.close(
+                        _TIMED_OUT,
+                        lambda name: TimeoutError(
+                            f"node {name!r} was still running when the "
+                            f"{timeout}s execution timeout expired"
+                        ),
+                    )
+                    for i in runnable:
+                        if status[i] is _PENDING:
+                            run.give_up(i, _CANCELLED, "timeout")
                     run.pending.clear()
                     return (_CANCELLED, "timeout")
             if fatal is not None:
@@ -567,17 +543,16 @@ class DAGExecutor:
         """An exception is escaping ``execute``: end every unfinished node in the
         trace (running ones as failed, the others as cancelled) and close the step."""
         escaping = run.fatal
-        with run.lock:
-            run.close(
-                _FAILED,
-                lambda name: RuntimeError(
-                    "execution interrupted"
-                    + (f" by {type(escaping).__name__}" if escaping is not None else "")
-                ),
-            )
-            for i, state in enumerate(run.status):
-                if state is _PENDING:
-                    run.give_up(i, _CANCELLED, "interrupted")
+        run.close(
+            _FAILED,
+            lambda name: RuntimeError(
+                "execution interrupted"
+                + (f" by {type(escaping).__name__}" if escaping is not None else "")
+            ),
+        )
+        for i, state in enumerate(run.status):
+            if state is _PENDING:
+                run.give_up(i, _CANCELLED, "interrupted")
         run.pending.clear()
         if run.record is not None and open_step is not None:
             run.record(_STEP_COMPLETED, step_index=open_step)

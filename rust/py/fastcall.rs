@@ -1,13 +1,15 @@
-//! `record` as a raw `METH_FASTCALL | METH_KEYWORDS` method.
+//! Methods on the recording path as raw `METH_FASTCALL` methods: `record` (with
+//! keywords), and the helpers the executor's hot methods use (see `run`).
 //!
-//! Why not `#[pymethods]`: for an abi3-py39 build, pyo3 matches each keyword
-//! argument by converting its name with `PyUnicode_AsUTF8String` (a new bytes
+//! Why not `#[pymethods]`: for an abi3-py39 build, pyo3 cannot use vectorcall, so
+//! each call builds an argument tuple (and a dict for keywords), and it matches
+//! each keyword by converting its name with `PyUnicode_AsUTF8String` (a new bytes
 //! object per keyword, per call), which made keyword calls 3-4x slower than the
 //! recording itself. Here keyword names are matched by identity against the
 //! interned parameter names (the names in calling code are interned too), with a
 //! by-value comparison as the fallback.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use pyo3::exceptions::{PySystemError, PyTypeError};
@@ -20,7 +22,7 @@ use pyo3::types::{PyString, PyType};
 use super::recorder::TraceRecorder;
 
 /// In the stable ABI from 3.10 but supported by every CPython 3.7+.
-const METH_FASTCALL: c_int = 0x0080;
+pub(crate) const METH_FASTCALL: c_int = 0x0080;
 
 const PARAMETERS: [&str; 6] = [
     "event_type",
@@ -33,7 +35,7 @@ const PARAMETERS: [&str; 6] = [
 
 static NAMES: PyOnceLock<[Py<PyString>; 6]> = PyOnceLock::new();
 
-const DOC: &std::ffi::CStr = c"record($self, event_type, *, node_name=None, step_index=None, duration=None, error=None, metadata=None)\n--\n\nRecord a trace event. The timestamp is captured now (monotonic clock), relative to the\ntrace's first event.";
+const RECORD_DOC: &CStr = c"record($self, event_type, *, node_name=None, step_index=None, duration=None, error=None, metadata=None)\n--\n\nRecord a trace event. The timestamp is captured now (monotonic clock), relative to the\ntrace's first event.";
 
 type FastCallWithKeywords = unsafe extern "C" fn(
     *mut ffi::PyObject,
@@ -42,31 +44,108 @@ type FastCallWithKeywords = unsafe extern "C" fn(
     *mut ffi::PyObject,
 ) -> *mut ffi::PyObject;
 
-/// Install `record` on the class.
+pub(crate) type FastCall = unsafe extern "C" fn(
+    *mut ffi::PyObject,
+    *const *mut ffi::PyObject,
+    ffi::Py_ssize_t,
+) -> *mut ffi::PyObject;
+
+/// Install the methods on the class.
 pub(crate) fn install(class: &Bound<'_, PyType>) -> PyResult<()> {
     let py = class.py();
     NAMES.get_or_init(py, || {
         PARAMETERS.map(|name| PyString::intern(py, name).unbind())
     });
-    let fastcall: FastCallWithKeywords = record_fastcall;
+    let record: FastCallWithKeywords = record_fastcall;
     // SAFETY: CPython calls `ml_meth` with the signature its flags name
-    // (METH_FASTCALL | METH_KEYWORDS), which is `fastcall`'s; the union field is
+    // (METH_FASTCALL | METH_KEYWORDS), which is `record`'s; the union field is
     // only the pointer's storage, and both are plain function pointers.
-    let as_stored =
-        unsafe { std::mem::transmute::<FastCallWithKeywords, ffi::PyCFunction>(fastcall) };
+    let record = unsafe { std::mem::transmute::<FastCallWithKeywords, ffi::PyCFunction>(record) };
+    add_method(
+        class,
+        c"record",
+        record,
+        METH_FASTCALL | ffi::METH_KEYWORDS,
+        RECORD_DOC,
+    )
+}
+
+pub(crate) fn add_method(
+    class: &Bound<'_, PyType>,
+    name: &'static CStr,
+    method: ffi::PyCFunction,
+    flags: c_int,
+    doc: &'static CStr,
+) -> PyResult<()> {
     let definition = Box::leak(Box::new(ffi::PyMethodDef {
-        ml_name: c"record".as_ptr(),
+        ml_name: name.as_ptr(),
         ml_meth: ffi::PyMethodDefPointer {
-            PyCFunction: as_stored,
+            PyCFunction: method,
         },
-        ml_flags: METH_FASTCALL | ffi::METH_KEYWORDS,
-        ml_doc: DOC.as_ptr() as *const c_char,
+        ml_flags: flags,
+        ml_doc: doc.as_ptr() as *const c_char,
     }));
     // SAFETY: `class` is a live type object and `definition` lives forever (leaked).
     let descriptor = unsafe { ffi::PyDescr_NewMethod(class.as_ptr().cast(), definition) };
     // SAFETY: a new reference or NULL with an exception set.
-    let descriptor = unsafe { Bound::from_owned_ptr_or_err(py, descriptor) }?;
-    class.setattr("record", descriptor)
+    let descriptor = unsafe { Bound::from_owned_ptr_or_err(class.py(), descriptor) }?;
+    class.setattr(name.to_string_lossy().as_ref(), descriptor)
+}
+
+/// Hand a method's outcome to CPython: a new reference, or NULL with the exception
+/// set.
+pub(crate) fn finish(
+    py: Python<'_>,
+    name: &str,
+    outcome: std::thread::Result<PyResult<Bound<'_, PyAny>>>,
+) -> *mut ffi::PyObject {
+    match outcome {
+        Ok(Ok(value)) => value.into_ptr(),
+        Ok(Err(error)) => {
+            error.restore(py);
+            std::ptr::null_mut()
+        }
+        Err(_) => {
+            PanicException::new_err(format!("panic in {name}")).restore(py);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// The recorder a method was called on.
+fn recorder<'a, 'py>(
+    slf: &'a Bound<'py, PyAny>,
+    name: &str,
+) -> PyResult<&'a Bound<'py, TraceRecorder>> {
+    slf.cast::<TraceRecorder>()
+        .map_err(|_| PyTypeError::new_err(format!("{name}() needs an ExecutionTrace")))
+}
+
+/// `self` and exactly `N` positional arguments, borrowed.
+///
+/// # Safety
+/// The arguments must be those of a METH_FASTCALL call.
+pub(crate) unsafe fn positional<'py, const N: usize>(
+    py: Python<'py>,
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    name: &str,
+) -> PyResult<(Bound<'py, PyAny>, [Bound<'py, PyAny>; N])> {
+    if nargs as usize != N {
+        return Err(PyTypeError::new_err(format!(
+            "{name}() takes exactly {N} positional argument{} ({nargs} given)",
+            if N == 1 { "" } else { "s" }
+        )));
+    }
+    // SAFETY: `slf` is the instance the descriptor was called on, and `args` holds
+    // `nargs` (= N) borrowed references.
+    unsafe {
+        Ok((
+            Bound::from_borrowed_ptr(py, slf),
+            std::array::from_fn(|k| Bound::from_borrowed_ptr(py, *args.add(k))),
+        ))
+    }
 }
 
 unsafe extern "C" fn record_fastcall(
@@ -81,20 +160,11 @@ unsafe extern "C" fn record_fastcall(
         // SAFETY: the arguments come from CPython's vectorcall protocol unchanged.
         unsafe { record(py, slf, args, nargs, kwnames) }
     }));
-    match outcome {
-        Ok(Ok(())) => {
-            // A new reference to None, as the protocol requires.
-            py.None().into_ptr()
-        }
-        Ok(Err(error)) => {
-            error.restore(py);
-            std::ptr::null_mut()
-        }
-        Err(_) => {
-            PanicException::new_err("panic in ExecutionTrace.record").restore(py);
-            std::ptr::null_mut()
-        }
-    }
+    finish(
+        py,
+        "record",
+        outcome.map(|result| result.map(|()| py.None().into_bound(py))),
+    )
 }
 
 /// # Safety
@@ -108,9 +178,7 @@ unsafe fn record(
 ) -> PyResult<()> {
     // SAFETY: `slf` is the instance the descriptor was called on (borrowed).
     let slf = unsafe { Bound::from_borrowed_ptr(py, slf) };
-    let recorder = slf
-        .cast::<TraceRecorder>()
-        .map_err(|_| PyTypeError::new_err("record() needs an ExecutionTrace"))?;
+    let recorder = recorder(&slf, "record")?;
     let nargs = nargs as usize;
     if nargs > 1 {
         return Err(PyTypeError::new_err(format!(

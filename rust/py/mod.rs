@@ -7,9 +7,11 @@ mod events;
 mod fallible;
 mod fastcall;
 mod metadata;
+mod node_names;
 mod output;
 mod recorder;
 mod registry;
+mod run;
 mod state;
 mod strings;
 
@@ -32,6 +34,9 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     crate::alloc::refill();
     output::init(module.py());
     module.add_class::<recorder::TraceRecorder>()?;
+    module.add_class::<node_names::NodeNames>()?;
+    module.add_class::<run::RunState>()?;
+    run::install(&module.py().get_type::<run::RunState>())?;
     fastcall::install(&module.py().get_type::<recorder::TraceRecorder>())?;
     module.add_function(wrap_pyfunction!(registry::_register_types, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;

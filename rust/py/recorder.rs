@@ -1,13 +1,16 @@
 //! `TraceRecorder`: the Rust class behind `ExecutionTrace`. Its methods check
 //! arguments, call the core, and convert results; no event logic lives here.
 
-use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyTypeError, PyValueError};
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyIndexError, PyMemoryError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use super::events::build_events;
 use super::metadata::{ChromeObjects, JsonObjects, PyExtra};
+use super::node_names::NodeNames;
 use super::output::{FileOutput, StrOutput, CHUNK};
 use super::registry::Registry;
 use super::state;
@@ -258,6 +261,43 @@ impl TraceRecorder {
         .map_err(trace_error)
     }
 
+    /// Record an event for node `node` of the `_node_names` this trace was made
+    /// with, at clock reading `now_ns`: the executor's path, with no string lookup.
+    #[inline]
+    pub(crate) fn record_named_node(
+        &self,
+        py: Python<'_>,
+        now_ns: u64,
+        kind: EventKind,
+        node: usize,
+        duration: Option<f64>,
+        error: Option<&Bound<'_, PyString>>,
+    ) -> PyResult<()> {
+        super::fallible::check_reserve(py)?;
+        let Store::Unbounded(core) = &self.store else {
+            return Err(PyTypeError::new_err("a bounded trace has no _node_names"));
+        };
+        if node >= core.names_len() {
+            return Err(PyIndexError::new_err(format!(
+                "node index {node} is out of range for {} node names",
+                core.names_len()
+            )));
+        }
+        let error = match error {
+            Some(text) => Some(self.intern(text.as_any())?),
+            None => None,
+        };
+        let event = NewEvent {
+            kind,
+            node: Some(node as u32),
+            error,
+            step: StepArg::None,
+            duration,
+            object: None,
+        };
+        core.record_at(now_ns, event).map(drop).map_err(trace_error)
+    }
+
     #[inline]
     fn intern(&self, text: &Bound<'_, PyAny>) -> PyResult<u32> {
         let bytes = str_bytes(text)?;
@@ -283,6 +323,15 @@ impl TraceRecorder {
                 let generations = bounded.generations();
                 f(&generations.snapshot(bounded.capacity()))
             }
+        }
+    }
+
+    /// How many `_node_names` this trace was made with (0: none); None when
+    /// bounded.
+    pub(crate) fn node_names_len(&self) -> Option<usize> {
+        match &self.store {
+            Store::Unbounded(core) => Some(core.names_len()),
+            Store::Bounded(_) => None,
         }
     }
 
@@ -324,6 +373,7 @@ impl TraceRecorder {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let mut max_events = None;
+        let mut node_names = None;
         let mut extra = !args.is_empty();
         if let Some(kwargs) = kwargs {
             for (key, value) in kwargs.iter() {
@@ -331,6 +381,12 @@ impl TraceRecorder {
                     if !value.is_none() {
                         max_events = Some(check_max_events(&value)?);
                     }
+                } else if key.eq("_node_names")? {
+                    // Internal (the executor's): start from a DAG's shared names.
+                    let names = value.cast::<NodeNames>().map_err(|_| {
+                        bad_argument("ExecutionTrace", "_node_names", "NodeNames", &value)
+                    })?;
+                    node_names = Some(Arc::clone(&names.get().table));
                 } else {
                     extra = true;
                 }
@@ -348,9 +404,15 @@ impl TraceRecorder {
                 )));
             }
         }
-        let store = match max_events {
-            None => Store::Unbounded(Core::new()),
-            Some(capacity) => Store::Bounded(Bounded::new(capacity)),
+        let store = match (max_events, node_names) {
+            (None, None) => Store::Unbounded(Core::new()),
+            (None, Some(names)) => Store::Unbounded(Core::with_names(names).map_err(trace_error)?),
+            (Some(capacity), None) => Store::Bounded(Bounded::new(capacity)),
+            (Some(_), Some(_)) => {
+                return Err(PyTypeError::new_err(
+                    "ExecutionTrace() cannot combine max_events with _node_names",
+                ))
+            }
         };
         Ok(TraceRecorder { store })
     }
