@@ -359,6 +359,61 @@ mod tests {
         assert_eq!(table.lookup(b"missing"), None);
     }
 
+    fn names(texts: &[&str]) -> Arc<NameTable<usize>> {
+        let mut builder = NameTableBuilder::with_capacity(texts.len()).unwrap();
+        for (position, text) in texts.iter().enumerate() {
+            builder.push(text.as_bytes(), position).unwrap();
+        }
+        Arc::new(builder.finish())
+    }
+
+    #[test]
+    fn name_table_ids_follow_list_order_and_reject_repeats() {
+        let table = names(&["extract", "caf\u{e9}", ""]);
+        assert_eq!(table.len(), 3);
+        assert_eq!(table.lookup(b"extract"), Some(0));
+        assert_eq!(table.lookup("caf\u{e9}".as_bytes()), Some(1));
+        assert_eq!(table.lookup(b""), Some(2));
+        assert_eq!(table.lookup(b"missing"), None);
+        assert_eq!(table.entries()[1].payload, 1);
+        // More names than the capacity given is fine; a repeat is not.
+        let mut builder = NameTableBuilder::with_capacity(1).unwrap();
+        builder.push(b"a", ()).unwrap();
+        builder.push(b"b", ()).unwrap();
+        assert_eq!(builder.push(b"a", ()), Err(NameTableError::Duplicate(2)));
+        let table = builder.finish();
+        assert_eq!((table.len(), table.lookup(b"b")), (2, Some(1)));
+    }
+
+    #[test]
+    fn interner_starts_from_shared_names_and_continues_after_them() {
+        let shared = names(&["a", "b", "c"]);
+        let first = Interner::with_names(Arc::clone(&shared)).unwrap();
+        let second = Interner::with_names(Arc::clone(&shared)).unwrap();
+        assert_eq!(first.names_len(), 3);
+        // A shared name is found, never interned again.
+        assert_eq!(first.intern(b"b", || 99).unwrap(), 1);
+        assert_eq!(first.len(), 3);
+        // New strings take the ids after the shared ones.
+        assert_eq!(first.intern(b"error: x", || 7).unwrap(), 3);
+        assert_eq!(first.intern(b"error: x", || 8).unwrap(), 3);
+        assert_eq!(first.lookup(b"error: x"), Some(3));
+        assert_eq!(&*first.get(3).text, b"error: x");
+        assert_eq!(first.get(3).payload, 7);
+        assert_eq!(&*first.get(2).text, b"c");
+        assert_eq!(first.len(), 4);
+        // Local strings and link heads are per interner; entries are shared.
+        assert_eq!(second.lookup(b"error: x"), None);
+        first.head(1).store(5, std::sync::atomic::Ordering::Relaxed);
+        first.head(3).store(6, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(second.head(1).load(std::sync::atomic::Ordering::Relaxed), 0);
+        assert_eq!(first.head(1).load(std::sync::atomic::Ordering::Relaxed), 5);
+        assert!(std::ptr::eq(first.get(0), second.get(0)));
+        let mut json = Vec::new();
+        second.get(0).write_json(&mut json).unwrap();
+        assert_eq!(json, b"\"a\"");
+    }
+
     #[test]
     fn racing_threads_agree_on_ids() {
         let table: Arc<Interner<()>> = Arc::new(Interner::default());

@@ -725,6 +725,50 @@ mod tests {
     }
 
     #[test]
+    fn a_core_started_from_shared_names_links_and_counts_per_trace() {
+        let mut builder = crate::intern::NameTableBuilder::with_capacity(3).unwrap();
+        for text in ["a", "b", "c"] {
+            builder.push(text.as_bytes(), ()).unwrap();
+        }
+        let shared = Arc::new(builder.finish());
+        let first = Core::with_names(Arc::clone(&shared)).unwrap();
+        let second = Core::with_names(shared).unwrap();
+        assert_eq!(first.names_len(), 3);
+        for (round, id) in [2u32, 0, 2, 2].into_iter().enumerate() {
+            let mut event = NewEvent::new(EventKind::NodeCompleted);
+            event.node = Some(id);
+            event.step = StepArg::Int(round as i64);
+            first.record(event).unwrap();
+        }
+        // A name outside the table gets the next id and links like the others.
+        let other = node(&first, "d");
+        assert_eq!(other, 3);
+        let mut event = NewEvent::new(EventKind::NodeFailed);
+        event.node = Some(other);
+        first.record(event).unwrap();
+        let steps = |events: Vec<EventView<'_, (), ()>>| -> Vec<i64> {
+            events
+                .iter()
+                .map(|e| match e.step {
+                    StepView::Int(v) => v,
+                    _ => -1,
+                })
+                .collect()
+        };
+        assert_eq!(steps(first.events_for_node(2)), [0, 2, 3]);
+        assert_eq!(steps(first.events_for_node(0)), [1]);
+        assert_eq!(steps(first.events_for_node(1)), Vec::<i64>::new());
+        assert_eq!(steps(first.events_for_node(other)), [-1]);
+        // Three distinct nodes used (c, a, d): table entries alone do not count.
+        assert_eq!(first.summary().unique_nodes, 3);
+        assert_eq!(first.summary(), first.summary_by_scan());
+        // The other trace sharing the table saw none of it.
+        assert!(second.events_for_node(2).is_empty());
+        assert_eq!(second.summary().unique_nodes, 0);
+        assert_eq!(second.lookup(b"d"), None);
+    }
+
+    #[test]
     fn summary_counts_match_a_scan() {
         let core = Core::new();
         let kinds = [
