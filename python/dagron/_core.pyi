@@ -1,13 +1,13 @@
 """Type stubs for the compiled module ``dagron._core`` (the Rust recorder)."""
 
 import os
-from typing import IO, Any, Optional, Union
+from typing import IO, Any, Optional, Union, final
 
 from typing_extensions import disjoint_base
 
 from dagron.execution.tracing import TraceEvent, TraceEventType
 
-__all__ = ["TraceRecorder", "_register_types", "__version__"]
+__all__ = ["NodeNames", "RunState", "TraceRecorder", "_register_types", "__version__"]
 
 __version__: str
 
@@ -48,12 +48,14 @@ class TraceRecorder:
     def __reduce__(self) -> tuple[Any, ...]: ...
     def __setstate__(self, state: Any) -> None: ...
 
+@final
 class NodeNames:
     """Distinct node names shared by the traces of a DAG's runs (internal)."""
 
     def __new__(cls, names: list[str]) -> NodeNames: ...
     def __len__(self) -> int: ...
 
+@final
 class RunState:
     """One executor run's node states (internal to ``dagron.executor``)."""
 
