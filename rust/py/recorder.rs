@@ -383,10 +383,17 @@ impl TraceRecorder {
                     }
                 } else if key.eq("_node_names")? {
                     // Internal (the executor's): start from a DAG's shared names.
-                    let names = value.cast::<NodeNames>().map_err(|_| {
-                        bad_argument("ExecutionTrace", "_node_names", "NodeNames", &value)
-                    })?;
-                    node_names = Some(Arc::clone(&names.get().table));
+                    if !value.is_none() {
+                        let names = value.cast::<NodeNames>().map_err(|_| {
+                            bad_argument(
+                                "ExecutionTrace",
+                                "_node_names",
+                                "NodeNames or None",
+                                &value,
+                            )
+                        })?;
+                        node_names = Some(Arc::clone(&names.get().table));
+                    }
                 } else {
                     extra = true;
                 }

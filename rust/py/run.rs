@@ -47,6 +47,22 @@ struct Inner {
     started_ns: Vec<u64>,
 }
 
+/// Old list items replaced under the lock, released after it: dropping one may run
+/// Python code (`__del__`), which must never run while the lock is held.
+type Released<'py> = Vec<Bound<'py, PyAny>>;
+
+/// `list[index] = value`, keeping the old item in `released`.
+#[inline]
+fn replace<'py>(
+    list: &Bound<'py, PyList>,
+    index: usize,
+    value: &Bound<'py, PyAny>,
+    released: &mut Released<'py>,
+) -> PyResult<()> {
+    released.push(list.get_item(index)?);
+    list.set_item(index, value)
+}
+
 /// Seconds between two clock readings.
 #[inline]
 fn seconds_between(start_ns: u64, end_ns: u64) -> f64 {
@@ -101,6 +117,7 @@ impl RunState {
     /// run is closed.
     fn start(&self, py: Python<'_>, node: usize) -> PyResult<bool> {
         self.check_index(node)?;
+        let mut released = Released::new();
         let mut inner = self.lock();
         if inner.closed {
             return Ok(false);
@@ -108,8 +125,14 @@ impl RunState {
         let now = clock::monotonic_ns();
         self.record(py, now, EventKind::NodeStarted, node, None, None)?;
         inner.started_ns[node] = now;
-        self.status.bind(py).set_item(node, &self.running)?;
-        Ok(true)
+        let result = replace(
+            self.status.bind(py),
+            node,
+            self.running.bind(py),
+            &mut released,
+        );
+        drop(inner);
+        result.map(|()| true)
     }
 
     /// End running node `node` as COMPLETED with `value` (and `NODE_COMPLETED`);
@@ -122,6 +145,7 @@ impl RunState {
     /// duration since its start; false if it is no longer running.
     fn end(&self, py: Python<'_>, node: usize, how: Ended<'_, '_>) -> PyResult<bool> {
         self.check_index(node)?;
+        let mut released = Released::new();
         let inner = self.lock();
         if !self.is_running(py, node)? {
             return Ok(false);
@@ -152,12 +176,14 @@ impl RunState {
                 (&self.failed, &self.errors, exc)
             }
         };
-        self.status.bind(py).set_item(node, status)?;
-        list.bind(py).set_item(node, value)?;
-        self.durations
-            .bind(py)
-            .set_item(node, PyFloat::new(py, duration))?;
-        Ok(true)
+        let result = (|| {
+            replace(self.status.bind(py), node, status.bind(py), &mut released)?;
+            replace(list.bind(py), node, value, &mut released)?;
+            let duration = PyFloat::new(py, duration).into_any();
+            replace(self.durations.bind(py), node, &duration, &mut released)
+        })();
+        drop(inner);
+        result.map(|()| true)
     }
 }
 
@@ -228,33 +254,36 @@ impl RunState {
     fn fail(
         &self,
         py: Python<'_>,
-        node: usize,
+        node: &Bound<'_, PyAny>,
         exc: &Bound<'_, PyAny>,
         error_text: &Bound<'_, PyString>,
     ) -> PyResult<bool> {
-        self.end(py, node, Ended::Failed(exc, error_text))
+        self.end(py, node_index(node)?, Ended::Failed(exc, error_text))
     }
 
     /// Close the run: no node starts or ends here after this. Every running node
     /// becomes `outcome`, with its duration until now; returns their indices, for
     /// the caller to set their errors and record their events.
     fn close(&self, py: Python<'_>, outcome: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
+        let mut released = Released::new();
         let mut inner = self.lock();
         inner.closed = true;
         let now = clock::monotonic_ns();
-        let status = self.status.bind(py);
         let mut ended = Vec::new();
-        for node in 0..self.nodes {
-            if self.is_running(py, node)? {
-                status.set_item(node, outcome)?;
-                self.durations.bind(py).set_item(
-                    node,
-                    PyFloat::new(py, seconds_between(inner.started_ns[node], now)),
-                )?;
-                ended.push(node);
+        let result = (|| {
+            for node in 0..self.nodes {
+                if self.is_running(py, node)? {
+                    let duration = seconds_between(inner.started_ns[node], now);
+                    let duration = PyFloat::new(py, duration).into_any();
+                    replace(self.status.bind(py), node, outcome, &mut released)?;
+                    replace(self.durations.bind(py), node, &duration, &mut released)?;
+                    ended.push(node);
+                }
             }
-        }
-        Ok(ended)
+            Ok(())
+        })();
+        drop(inner);
+        result.map(|()| ended)
     }
 
     /// Whether `close` has run.
