@@ -31,7 +31,8 @@ including the steps whose nodes are all skipped or cancelled.
 A task's worker thread records ``NODE_STARTED`` just before calling it and
 ``NODE_COMPLETED`` (``duration``) or ``NODE_FAILED`` (``duration``,
 ``error="ExcType: message"``) just after, so the Chrome export shows the true overlap
-of parallel tasks. ``NODE_TIMED_OUT`` (``duration``, ``error``) is recorded when the
+of parallel tasks. A node's ``duration`` (in the event and in its ``NodeResult``) is
+the time between the clock readings that stamp these two events. ``NODE_TIMED_OUT`` (``duration``, ``error``) is recorded when the
 timeout expires. ``NODE_SKIPPED`` and ``NODE_CANCELLED`` are recorded when the node's
 step starts or when the cause is noticed, with ``metadata={"reason": reason}``, where
 ``reason`` is ``"no_task"``, ``"dependency_not_completed"`` or ``"fail_fast"``
@@ -142,8 +143,6 @@ _EXECUTION_STARTED = TraceEventType.EXECUTION_STARTED
 _EXECUTION_COMPLETED = TraceEventType.EXECUTION_COMPLETED
 _STEP_STARTED = TraceEventType.STEP_STARTED
 _STEP_COMPLETED = TraceEventType.STEP_COMPLETED
-_NODE_STARTED = TraceEventType.NODE_STARTED
-_NODE_COMPLETED = TraceEventType.NODE_COMPLETED
 _NODE_FAILED = TraceEventType.NODE_FAILED
 _NODE_SKIPPED = TraceEventType.NODE_SKIPPED
 _NODE_TIMED_OUT = TraceEventType.NODE_TIMED_OUT
