@@ -131,6 +131,7 @@ impl<S> NameTableBuilder<S> {
         }
         let hasher = foldhash::fast::RandomState::default();
         let mut index = HashTable::new();
+        // The table is empty, so nothing is rehashed and the hasher is never called.
         index
             .try_reserve(count, |&_| 0)
             .map_err(|_| NameTableError::Alloc)?;

@@ -32,11 +32,12 @@ A task's worker thread records ``NODE_STARTED`` just before calling it and
 ``NODE_COMPLETED`` (``duration``) or ``NODE_FAILED`` (``duration``,
 ``error="ExcType: message"``) just after, so the Chrome export shows the true overlap
 of parallel tasks. A node's ``duration`` (in the event and in its ``NodeResult``) is
-the time between the clock readings that stamp these two events. ``NODE_TIMED_OUT`` (``duration``, ``error``) is recorded when the
-timeout expires. ``NODE_SKIPPED`` and ``NODE_CANCELLED`` are recorded when the node's
-step starts or when the cause is noticed, with ``metadata={"reason": reason}``, where
-``reason`` is ``"no_task"``, ``"dependency_not_completed"`` or ``"fail_fast"``
-(skipped), or ``"cancelled"``, ``"timeout"`` or ``"interrupted"`` (cancelled).
+the time between the clock readings that stamp these two events. ``NODE_TIMED_OUT``
+(``duration``, ``error``) is recorded when the timeout expires. ``NODE_SKIPPED`` and
+``NODE_CANCELLED`` are recorded when the node's step starts or when the cause is
+noticed, with ``metadata={"reason": reason}``, where ``reason`` is ``"no_task"``,
+``"dependency_not_completed"`` or ``"fail_fast"`` (skipped), or ``"cancelled"``,
+``"timeout"`` or ``"interrupted"`` (cancelled).
 
 Every node gets exactly one terminal event, and every ``NODE_STARTED`` is closed by
 ``NODE_COMPLETED``, ``NODE_FAILED`` or ``NODE_TIMED_OUT``, so every Chrome ``B`` has its
