@@ -90,16 +90,22 @@ impl<T> RawBuffer<T> {
         // that an allocation failure leaves no claimed-but-unwritten slot behind.
         let guess = self.claimed.0.load(Relaxed);
         let (guess_bucket, _) = locate(guess);
-        self.bucket(guess_bucket)?;
+        let guess_base = self.bucket(guess_bucket)?;
 
         let index = self.claimed.0.fetch_add(1, Relaxed);
         let (bucket, offset) = locate(index);
-        let base = match self.bucket(bucket) {
-            Ok(base) => base,
-            // Only reachable when other threads claimed a whole bucket's worth of
-            // slots between our check and our claim: the slot is already ours and
-            // readers will wait for it, so there is no way to give it back.
-            Err(AllocError) => std::alloc::handle_alloc_error(Self::layout(bucket)),
+        // Usually the claim lands in the bucket just checked (installed buckets never
+        // change), so its base is known already.
+        let base = if bucket == guess_bucket {
+            guess_base
+        } else {
+            match self.bucket(bucket) {
+                Ok(base) => base,
+                // Only reachable when other threads claimed a whole bucket's worth of
+                // slots between our check and our claim: the slot is already ours and
+                // readers will wait for it, so there is no way to give it back.
+                Err(AllocError) => std::alloc::handle_alloc_error(Self::layout(bucket)),
+            }
         };
         // Allocate the following bucket early, off the critical path of the writer
         // that would otherwise hit it first.
