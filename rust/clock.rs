@@ -25,6 +25,13 @@ pub fn monotonic_ns() -> u64 {
     START.get_or_init(Instant::now).elapsed().as_nanos() as u64 + 1
 }
 
+/// Seconds from clock reading `start` to `end` (0 if `end` is earlier: a thread that
+/// read the clock just before another one set `start`).
+#[inline]
+pub fn seconds_between(start: u64, end: u64) -> f64 {
+    end.saturating_sub(start) as f64 / 1e9
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -196,12 +196,12 @@ impl From<AllocError> for InternError {
 }
 
 pub struct Interner<S> {
-    /// The shared names this table starts from (ids `0..names_len`).
+    /// The shared names this table starts from (ids `0..names_len()`).
     names: Option<Arc<NameTable<S>>>,
-    names_len: usize,
-    /// This table's link head for each shared name (see `LocalEntry::head`).
+    /// This table's link head for each shared name (see `LocalEntry::head`); as many
+    /// as there are shared names.
     name_heads: Box<[AtomicU64]>,
-    /// Strings interned here, with ids from `names_len` on.
+    /// Strings interned here, with ids from `names_len()` on.
     index: Index,
     entries: AppendBuffer<LocalEntry<S>>,
 }
@@ -210,7 +210,6 @@ impl<S> Default for Interner<S> {
     fn default() -> Self {
         Interner {
             names: None,
-            names_len: 0,
             name_heads: Box::default(),
             index: Index::default(),
             entries: AppendBuffer::new(),
@@ -227,7 +226,6 @@ impl<S> Interner<S> {
             .map_err(|_| AllocError)?;
         heads.extend((0..names.len()).map(|_| AtomicU64::new(0)));
         Ok(Interner {
-            names_len: names.len(),
             names: Some(names),
             name_heads: heads.into_boxed_slice(),
             ..Interner::default()
@@ -272,7 +270,7 @@ impl<S> Interner<S> {
             head: AtomicU64::new(0),
         };
         let index = self.entries.push(entry)?;
-        let id = u32::try_from(self.names_len + index).map_err(|_| InternError::Full)?;
+        let id = u32::try_from(self.names_len() + index).map_err(|_| InternError::Full)?;
         match self.index.pin().try_insert(try_copy(text)?, id) {
             Ok(_) => Ok(id),
             Err(occupied) => Ok(*occupied.current),
@@ -283,7 +281,7 @@ impl<S> Interner<S> {
     #[inline]
     pub fn get(&self, id: u32) -> &InternEntry<S> {
         let id = id as usize;
-        match id.checked_sub(self.names_len) {
+        match id.checked_sub(self.names_len()) {
             Some(local) => &self.entries.wait(local).entry,
             None => &self.shared_names()[id],
         }
@@ -294,7 +292,7 @@ impl<S> Interner<S> {
     #[inline]
     pub(crate) fn head(&self, id: u32) -> &AtomicU64 {
         let id = id as usize;
-        match id.checked_sub(self.names_len) {
+        match id.checked_sub(self.names_len()) {
             Some(local) => &self.entries.wait(local).head,
             None => &self.name_heads[id],
         }
@@ -304,15 +302,15 @@ impl<S> Interner<S> {
         self.names.as_deref().map_or(&[], NameTable::entries)
     }
 
-    /// How many ids come from the shared names (`0..names_len`).
+    /// How many ids come from the shared names (`0..names_len()`).
     #[inline]
     pub fn names_len(&self) -> usize {
-        self.names_len
+        self.name_heads.len()
     }
 
     /// Number of entries (an upper bound on ids, orphans included).
     pub fn len(&self) -> usize {
-        self.names_len + self.entries.claimed()
+        self.names_len() + self.entries.claimed()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -254,7 +254,7 @@ impl<X, S> TraceCore<X, S> {
                 Err(winner) => winner,
             };
         }
-        let ts = now.saturating_sub(epoch) as f64 / 1e9;
+        let ts = clock::seconds_between(epoch, now);
         ts.max(f64::from_bits(self.floor_bits.load(Relaxed)))
     }
 

@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
+use super::fallible::no_memory;
 use super::recorder::type_name;
 use super::strings::{exact_str, str_bytes};
 use crate::intern::{NameTable, NameTableBuilder, NameTableError};
@@ -26,7 +27,8 @@ impl NodeNames {
     #[new]
     fn new(names: &Bound<'_, PyList>) -> PyResult<Self> {
         let count = names.len();
-        let mut builder = NameTableBuilder::with_capacity(count).map_err(table_error)?;
+        let mut builder = NameTableBuilder::with_capacity(count)
+            .map_err(|error| table_error(names.py(), error, names.as_any()))?;
         for position in 0..count {
             let item = names.get_item(position)?;
             if !item.is_instance_of::<PyString>() {
@@ -39,14 +41,7 @@ impl NodeNames {
             let bytes = bytes.as_bytes();
             builder
                 .push(bytes, exact_str(&item, bytes)?)
-                .map_err(|error| match error {
-                    NameTableError::Duplicate(_) => PyValueError::new_err(format!(
-                        "NodeNames() item {position} repeats an earlier name: {}",
-                        item.repr()
-                            .map_or_else(|_| "?".to_owned(), |r| r.to_string())
-                    )),
-                    other => table_error(other),
-                })?;
+                .map_err(|error| table_error(names.py(), error, &item))?;
         }
         Ok(NodeNames {
             table: Arc::new(builder.finish()),
@@ -58,12 +53,15 @@ impl NodeNames {
     }
 }
 
-fn table_error(error: NameTableError) -> PyErr {
+/// The Python error for `error`; `item` is the name being added (for a repeat).
+fn table_error(py: Python<'_>, error: NameTableError, item: &Bound<'_, PyAny>) -> PyErr {
     match error {
-        NameTableError::Alloc => PyMemoryError::new_err("no memory for the node names"),
+        NameTableError::Alloc => no_memory(py),
         NameTableError::Full => PyValueError::new_err("more than 2**32 node names"),
         NameTableError::Duplicate(position) => PyValueError::new_err(format!(
-            "NodeNames() item {position} repeats an earlier name"
+            "NodeNames() item {position} repeats an earlier name: {}",
+            item.repr()
+                .map_or_else(|_| "?".to_owned(), |r| r.to_string())
         )),
     }
 }

@@ -17,9 +17,10 @@ use std::sync::{Mutex, MutexGuard};
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyFloat, PyInt, PyList, PyString, PyType};
+use pyo3::types::{PyInt, PyList, PyString, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
+use super::fallible;
 use super::fastcall::{add_method, finish, positional, FastCall, METH_FASTCALL};
 use super::recorder::{type_name, TraceRecorder};
 use crate::clock;
@@ -61,12 +62,6 @@ fn replace<'py>(
 ) -> PyResult<()> {
     released.push(list.get_item(index)?);
     list.set_item(index, value)
-}
-
-/// Seconds between two clock readings.
-#[inline]
-fn seconds_between(start_ns: u64, end_ns: u64) -> f64 {
-    end_ns.saturating_sub(start_ns) as f64 / 1e9
 }
 
 impl RunState {
@@ -151,7 +146,7 @@ impl RunState {
             return Ok(false);
         }
         let now = clock::monotonic_ns();
-        let duration = seconds_between(inner.started_ns[node], now);
+        let duration = clock::seconds_between(inner.started_ns[node], now);
         let (status, list, value) = match how {
             Ended::Completed(value) => {
                 self.record(
@@ -179,7 +174,7 @@ impl RunState {
         let result = (|| {
             replace(self.status.bind(py), node, status.bind(py), &mut released)?;
             replace(list.bind(py), node, value, &mut released)?;
-            let duration = PyFloat::new(py, duration).into_any();
+            let duration = fallible::float(py, duration)?;
             replace(self.durations.bind(py), node, &duration, &mut released)
         })();
         drop(inner);
@@ -273,8 +268,8 @@ impl RunState {
         let result = (|| {
             for node in 0..self.nodes {
                 if self.is_running(py, node)? {
-                    let duration = seconds_between(inner.started_ns[node], now);
-                    let duration = PyFloat::new(py, duration).into_any();
+                    let duration = clock::seconds_between(inner.started_ns[node], now);
+                    let duration = fallible::float(py, duration)?;
                     replace(self.status.bind(py), node, outcome, &mut released)?;
                     replace(self.durations.bind(py), node, &duration, &mut released)?;
                     ended.push(node);
