@@ -314,3 +314,11 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def emit(report: str, markdown_out: Optional[str]) -> None:
+    """Print a report, and also write it to ``markdown_out`` when one is given."""
+    print(report)
+    if markdown_out:
+        with open(markdown_out, "w", encoding="utf-8") as f:
+            f.write(report)

@@ -331,10 +331,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             "",
         ]
     )
-    print(report)
-    if args.markdown_out:
-        with open(args.markdown_out, "w", encoding="utf-8") as f:
-            f.write(report)
+    c.emit(report, args.markdown_out)
     return 0 if all_ok and bar_ok else 1
 
 
