@@ -41,7 +41,7 @@ def test_dagron_version_matches_the_installed_metadata():
 
 
 def test_installed_metadata_is_complete():
-    packaging_checks.check_metadata(importlib.metadata.metadata("dagron"))
+    packaging_checks.check_metadata(importlib.metadata.metadata("dagron"), readme_as_built=True)
 
 
 def test_installed_distribution_carries_the_license():
