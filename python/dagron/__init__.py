@@ -1,5 +1,8 @@
 """dagron: DAG execution with a Rust-accelerated execution-trace recorder."""
 
+# The package version is Cargo.toml's, compiled into the extension (CARGO_PKG_VERSION);
+# the wheel's metadata takes the same one, so the two cannot drift apart.
+from dagron._core import __version__
 from dagron.dag import DAG, DAGBuilder
 from dagron.errors import CycleError, DAGError, DuplicateNodeError, NodeNotFoundError
 from dagron.execution.tracing import ExecutionTrace, TraceEvent, TraceEventType
@@ -19,4 +22,5 @@ __all__ = [
     "NodeStatus",
     "TraceEvent",
     "TraceEventType",
+    "__version__",
 ]
