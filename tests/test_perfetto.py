@@ -335,3 +335,30 @@ def test_decode_rejects_an_undefined_iid():
     packet.track_event.name_iid = 999
     with pytest.raises(AssertionError, match="event name iid 999"):
         decode(bytes(data) + extra.SerializeToString())
+
+
+def test_the_perfetto_example(tmp_path, capsys):
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "examples" / "perfetto_example.py"
+    namespace = runpy.run_path(str(script))
+    assert namespace["main"]([str(tmp_path)]) == 0
+    data = (tmp_path / "pipeline.perfetto-trace").read_bytes()
+    decoded = decode(data)
+    assert decoded.process_name == "complete example"
+    names = [r.name for r in decoded.records if r.phase == "B"]
+    assert names == [
+        "execution",
+        "step 0",
+        "extract",
+        "step 1",
+        "transform",
+        "step 2",
+        "load",
+    ]
+    assert decoded.lane_names == ["lane 1"]
+    assert decoded.open_at_end == {}
+    named = (tmp_path / "pipeline_named.json").read_text("ascii")
+    assert '"name": "thread_name"' in named
+    assert "Perfetto trace:" in capsys.readouterr().out

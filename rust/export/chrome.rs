@@ -290,4 +290,50 @@ mod tests {
             )
         );
     }
+
+    #[test]
+    fn named_output_adds_metadata_and_an_execution_lane() {
+        let core: TraceCore<(), ()> = TraceCore::new();
+        core.record(NewEvent::new(EventKind::ExecutionStarted))
+            .unwrap();
+        let mut event = NewEvent::new(EventKind::NodeSkipped);
+        event.node = Some(core.intern(b"a", || ()).unwrap());
+        core.record(event).unwrap();
+        let mut out = Out::<crate::buffer::AllocError>::in_memory(0);
+        let sources = [crate::export::Source {
+            name: b"p\"",
+            pid: 7,
+        }];
+        super::write_named(
+            &core.snapshot(),
+            |_| 0,
+            &sources,
+            3,
+            &mut out,
+            &mut NoObjects,
+        )
+        .unwrap();
+        let text = String::from_utf8(out.finish().unwrap()).unwrap();
+        let meta = |name: &str, tid: u64, key: &str, value: &str| {
+            format!(
+                "\n    {{\n      \"name\": \"{name}\",\n      \"ph\": \"M\",\n      \"pid\": 1,\n      \
+                 \"tid\": {tid},\n      \"args\": {{\n        \"{key}\": {value}\n      }}\n    }}"
+            )
+        };
+        let want = [
+            meta("process_name", 0, "name", "\"p\\\"\""),
+            meta("process_labels", 0, "labels", "\"3 events dropped\""),
+            meta("thread_name", 2, "name", "\"execution\""),
+            meta("thread_sort_index", 2, "sort_index", "0"),
+            meta("thread_name", 1, "name", "\"a\""),
+            meta("thread_sort_index", 1, "sort_index", "1"),
+        ]
+        .join(",");
+        let execution = "\n    {\n      \"name\": \"execution\",\n      \"cat\": \"execution\",\n      \
+                         \"ph\": \"B\",\n      \"ts\": 0.0,\n      \"pid\": 1,\n      \"tid\": 2\n    }";
+        assert_eq!(
+            text,
+            format!("{{\n  \"traceEvents\": [{want},{execution}\n  ]\n}}")
+        );
+    }
 }

@@ -2,10 +2,13 @@
 //! (`Trace` of `TracePacket`s carrying `TrackEvent`s), streamed from a snapshot.
 //!
 //! What the file holds, per source (a process; one for a plain trace):
-//! - a process track (the source's name and pid), and under it, in this order,
-//!   an `execution` track (the run and its steps), a `running nodes` counter, and
-//!   node lanes (see [`layout`]);
-//! - one `TrackEvent` per trace event: a slice begin or end, or an instant;
+//! - a process track (the source's name and pid), and under it an `execution`
+//!   track (the run and its steps), a `nodes` group of lanes (see [`layout`]; the
+//!   group keeps its children's order, which viewers sort by name directly under a
+//!   process), and a `running nodes` counter (fed by the node slices' events);
+//! - one `TrackEvent` per trace event: a slice begin or end, or an instant; after a
+//!   failed or timed-out node slice, an instant `failed: <node>` / `timed out:
+//!   <node>` on its lane;
 //! - debug annotations: on an end or instant, `status` (the event type's value),
 //!   then `step_index`, `duration`, `error`, `metadata` when present; a start's own
 //!   fields go in a `start` dict, so they never collide with its end's.
