@@ -28,7 +28,8 @@ pub fn write<X, S, O: Objects<X>>(
 /// `process_labels` when events were dropped) and each lane (`thread_name`,
 /// `thread_sort_index`): the execution lane first, then the nodes in tid order.
 /// Execution events move from tid 0 to that lane, tid `nodes + 1`; a source's pid
-/// is its index + 1.
+/// is its index + 1. Strings ending in a backslash end in `\u005c` (see
+/// `viewer_safe_end`).
 pub fn write_named<X, S, O: Objects<X>>(
     snapshot: &Snapshot<'_, X, S>,
     mut source_of: impl FnMut(&EventView<'_, X, S>) -> usize,
@@ -61,7 +62,8 @@ pub fn write_named<X, S, O: Objects<X>>(
         let pid = source as u64 + 1;
         let name = sources.get(source).map_or(&b"dagron"[..], |s| s.name);
         metadata_event(buf, &mut written, b"process_name", pid, 0, b"name", |buf| {
-            write_json_string(buf, name)
+            write_json_string(buf, name)?;
+            Ok(viewer_safe_end(buf))
         })?;
         if dropped > 0 && source == 0 {
             metadata_event(
@@ -114,7 +116,10 @@ pub fn write_named<X, S, O: Objects<X>>(
                 pid,
                 tid,
                 b"name",
-                |buf| entry.write_json(buf),
+                |buf| {
+                    entry.write_json(buf)?;
+                    Ok(viewer_safe_end(buf))
+                },
             )?;
             metadata_event(
                 buf,
@@ -139,6 +144,22 @@ pub fn write_named<X, S, O: Objects<X>>(
         execution_tid,
         written,
     )
+}
+
+/// A JSON string just written at the end of `buf` whose text ends in a backslash
+/// (`...\\"`) gets that backslash as `\u005c` instead: the same JSON, which the
+/// Perfetto UI's JSON reader (v52) loads, where `\\"` makes it reject the file.
+fn viewer_safe_end(buf: &mut Vec<u8>) {
+    let before_quote = &buf[..buf.len().saturating_sub(1)];
+    let backslashes = before_quote
+        .iter()
+        .rev()
+        .take_while(|&&b| b == b'\\')
+        .count();
+    if buf.last() == Some(&b'"') && backslashes >= 2 {
+        buf.truncate(buf.len() - 3);
+        buf.extend_from_slice(b"\\u005c\"");
+    }
 }
 
 /// One `"ph": "M"` event whose `args` hold `key` with the value `value` writes.
@@ -180,6 +201,7 @@ fn write_events<X, S, O: Objects<X>>(
     execution_tid: u64,
     mut written: usize,
 ) -> Result<(), O::Error> {
+    let named = execution_tid != 0;
     // tid per intern id, 0 = not seen yet; assigned in event order, exported or not.
     let mut tids = vec![0u64; snapshot.string_count()];
     let mut next_tid = 1u64;
@@ -220,7 +242,12 @@ fn write_events<X, S, O: Objects<X>>(
         buf.extend_from_slice(b"\n    {\n      \"name\": ");
         match event.node {
             _ if execution => buf.extend_from_slice(b"\"execution\""),
-            Some((_, entry)) => entry.write_json(buf)?,
+            Some((_, entry)) => {
+                entry.write_json(buf)?;
+                if named {
+                    viewer_safe_end(buf);
+                }
+            }
             None => buf.extend_from_slice(b"null"),
         }
         buf.extend_from_slice(b",\n      \"cat\": ");
@@ -243,6 +270,9 @@ fn write_events<X, S, O: Objects<X>>(
             if let Some(error) = event.error.filter(|e| !e.text.is_empty()) {
                 buf.extend_from_slice(b",\n        \"error\": ");
                 error.write_json(buf)?;
+                if named {
+                    viewer_safe_end(buf);
+                }
             }
             buf.extend_from_slice(b"\n      }");
         }
@@ -335,5 +365,20 @@ mod tests {
             text,
             format!("{{\n  \"traceEvents\": [{want},{execution}\n  ]\n}}")
         );
+    }
+
+    #[test]
+    fn strings_ending_in_a_backslash_end_in_an_escape() {
+        for (written, safe) in [
+            (&br#""a\\""#[..], &br#""a\u005c""#[..]),
+            (br#""\\""#, br#""\u005c""#),
+            (br#""a\"""#, br#""a\"""#),
+            (br#""a\\\"""#, br#""a\\\"""#),
+            (br#""""#, br#""""#),
+        ] {
+            let mut buf = written.to_vec();
+            super::viewer_safe_end(&mut buf);
+            assert_eq!(buf, safe, "{}", String::from_utf8_lossy(written));
+        }
     }
 }
