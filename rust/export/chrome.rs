@@ -63,7 +63,8 @@ pub fn write_named<X, S, O: Objects<X>>(
         let name = sources.get(source).map_or(&b"dagron"[..], |s| s.name);
         metadata_event(buf, &mut written, b"process_name", pid, 0, b"name", |buf| {
             write_json_string(buf, name)?;
-            Ok(viewer_safe_end(buf))
+            viewer_safe_end(buf);
+            Ok(())
         })?;
         if dropped > 0 && source == 0 {
             metadata_event(
@@ -118,7 +119,8 @@ pub fn write_named<X, S, O: Objects<X>>(
                 b"name",
                 |buf| {
                     entry.write_json(buf)?;
-                    Ok(viewer_safe_end(buf))
+                    viewer_safe_end(buf);
+                    Ok(())
                 },
             )?;
             metadata_event(
