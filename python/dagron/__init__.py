@@ -2,6 +2,13 @@
 
 from dagron.aio import AsyncDAGExecutor
 from dagron.dag import DAG, DAGBuilder
+from dagron.distributed import (
+    DaskBackend,
+    DistributedExecutor,
+    ProcessBackend,
+    ThreadBackend,
+    WorkerLostError,
+)
 from dagron.errors import CycleError, DAGError, DuplicateNodeError, NodeNotFoundError
 from dagron.execution.tracing import ExecutionTrace, TraceEvent, TraceEventType
 from dagron.executor import DAGExecutor, ExecutionResult, NodeResult, NodeStatus
@@ -13,12 +20,17 @@ __all__ = [
     "DAGBuilder",
     "DAGError",
     "DAGExecutor",
+    "DaskBackend",
+    "DistributedExecutor",
     "DuplicateNodeError",
     "ExecutionResult",
     "ExecutionTrace",
     "NodeNotFoundError",
     "NodeResult",
     "NodeStatus",
+    "ProcessBackend",
+    "ThreadBackend",
     "TraceEvent",
     "TraceEventType",
+    "WorkerLostError",
 ]

@@ -229,8 +229,7 @@ class StepPlan:
         self.errors[i] = error
         if duration is not None:
             self.durations[i] = duration
-        if outcome is FAILED:
-            self.any_failed = True
+        self.any_failed = True  # for fail_fast, a timed-out node counts as failed
         if self.record is not None:
             kind = _T.NODE_TIMED_OUT if outcome is TIMED_OUT else _T.NODE_FAILED
             self.record(kind, node_name=self.names[i], duration=duration, error=describe(error))
