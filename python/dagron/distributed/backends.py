@@ -41,7 +41,8 @@ class Backend:
     serializes = True
 
     def slots(self) -> int:
-        """How many nodes may run at once; the executor submits no more than that."""
+        """How many nodes the executor may have submitted at once (asked once per
+        run)."""
         raise NotImplementedError
 
     def submit(
@@ -54,6 +55,17 @@ class Backend:
     def outcome(self, handle: Any, node: str) -> Any:
         """What ``fn`` returned; :class:`WorkerLostError` if its worker died."""
         raise NotImplementedError
+
+    def outcomes(self, handles: list[Any], nodes: list[str]) -> list[Any]:
+        """:meth:`outcome` of each handle (all done), an exception standing for one
+        that raised."""
+        results: list[Any] = []
+        for handle, node in zip(handles, nodes):
+            try:
+                results.append(self.outcome(handle, node))
+            except Exception as exc:
+                results.append(exc)
+        return results
 
     def cancel(self, handle: Any) -> None:
         """Give up on a node: cancel it if it has not started (a running one may run
@@ -167,17 +179,23 @@ class DaskBackend(Backend):
     ``address``: a scheduler address to connect to (e.g. ``"tcp://10.0.0.5:8786"``);
     neither: an embedded ``distributed.LocalCluster`` on this machine, started now and
     closed at shutdown (``cluster_options`` go to ``LocalCluster``; its scheduler lets
-    no task be retried after a worker dies, so a lost worker fails its node). Each
-    node is one ``client.submit`` (``pure=False``); at most as many run at once as
-    the cluster has worker threads. A worker lost mid-node (Dask's ``KilledWorker``,
-    once the scheduler's ``allowed-failures`` retries are spent) fails the node with
-    :class:`WorkerLostError`.
+    no task be retried after a worker dies, so a lost worker fails its node).
+
+    Each node is one ``client.submit`` (``pure=False``). The executor keeps at most
+    ``nodes_per_thread`` nodes per worker thread of the cluster submitted at once
+    (counted when a run starts): enough for Dask to keep every worker busy while
+    results come back (which the executor fetches in batches), few enough that
+    ``cancel_event`` stops the run soon. A worker lost mid-node (Dask's
+    ``KilledWorker``, once the scheduler's ``allowed-failures`` retries are spent)
+    fails the node with :class:`WorkerLostError`.
     """
 
     def __init__(
         self,
         client: Any = None,
         address: Optional[str] = None,
+        *,
+        nodes_per_thread: int = 8,
         **cluster_options: Any,
     ) -> None:
         try:
@@ -190,6 +208,13 @@ class DaskBackend(Backend):
             raise ValueError("DaskBackend takes a client or an address, not both")
         if cluster_options and (client is not None or address is not None):
             raise ValueError("cluster options are for the embedded LocalCluster only")
+        if (
+            not isinstance(nodes_per_thread, int)
+            or isinstance(nodes_per_thread, bool)
+            or nodes_per_thread < 1
+        ):
+            raise ValueError(f"nodes_per_thread must be an int >= 1, not {nodes_per_thread!r}")
+        self.nodes_per_thread = nodes_per_thread
         self._distributed = distributed
         self._cluster: Any = None
         self._owns_client = client is None
@@ -213,7 +238,7 @@ class DaskBackend(Backend):
         self._count = 0
 
     def slots(self) -> int:
-        return max(1, sum(self.client.nthreads().values()))
+        return max(1, sum(self.client.nthreads().values())) * self.nodes_per_thread
 
     def submit(
         self, fn: Callable[..., Any], args: Sequence[Any], done: Callable[[Any], None]
@@ -231,6 +256,23 @@ class DaskBackend(Backend):
                 raise WorkerLostError(node, f"{type(exc).__name__}: {exc}") from None
             raise exc
         return handle.result()
+
+    def outcomes(self, handles: list[Any], nodes: list[str]) -> list[Any]:
+        results: list[Any] = [None] * len(handles)
+        finished = []
+        for k, (handle, node) in enumerate(zip(handles, nodes)):
+            if handle.status == "finished":
+                finished.append(k)
+            else:
+                try:
+                    results[k] = self.outcome(handle, node)
+                except Exception as exc:
+                    results[k] = exc
+        if finished:  # one round trip for all the results
+            values = self.client.gather([handles[k] for k in finished])
+            for k, value in zip(finished, values):
+                results[k] = value
+        return results
 
     def cancel(self, handle: Any) -> None:
         handle.cancel()

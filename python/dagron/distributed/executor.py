@@ -3,8 +3,7 @@
 :class:`DistributedExecutor` walks the DAG's steps on this process (the driver) with
 the rules of :class:`~dagron.DAGExecutor` (statuses, skips, ``fail_fast``,
 ``cancel_event``; see :mod:`dagron.executor`) and hands each runnable node to its
-backend, never more at once than the backend has slots, so a submitted node starts
-at once.
+backend, never more at once than the backend has slots (``Backend.slots``).
 
 Traced where they run: each node's ``NODE_STARTED`` and end event are recorded by
 the worker that ran it, on its clock, and merged into the run's trace on the
@@ -25,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from queue import Empty, SimpleQueue
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 from dagron._steps import (
     COMPLETED,
@@ -67,6 +66,7 @@ class _DistributedRun:
         self.tracing = tracing
         self.node_timeout = node_timeout
         self.serialized = backend.serializes
+        self.slots = backend.slots()
         # handle -> (node index, monotonic ns at submission)
         self.inflight: dict[Any, tuple[int, int]] = {}
         self.done: SimpleQueue[Any] = SimpleQueue()
@@ -79,7 +79,7 @@ class _DistributedRun:
         inflight = self.inflight
         names = plan.names
         queue = deque(runnable)
-        slots = backend.slots()
+        slots = self.slots
         args_tail = (self.tracing, self.serialized)
         while True:
             while queue and len(inflight) < slots and plan.stop_reason() is None:
@@ -94,30 +94,38 @@ class _DistributedRun:
             if not inflight:
                 break
             try:
-                handle = self.done.get(timeout=self._wait_for())
+                first = self.done.get(timeout=self._wait_for())
             except Empty:
                 pass
             else:
-                self._take(handle)
-            self._take_done()
+                self._take_done([first])
             if self.node_timeout is not None:
                 self._time_out()
         if queue:  # left by the cancel event
             plan.cancel_left(list(queue))
 
-    def _take(self, handle: Any) -> None:
-        entry = self.inflight.pop(handle, None)
-        if entry is not None:  # else: given up on already
-            self._finish(handle, *entry)
-
-    def _take_done(self) -> None:
-        """Take the outcome of every handle reported done so far."""
+    def _take_done(self, handles: Optional[list[Any]] = None) -> None:
+        """Take the outcomes of ``handles`` and of every other handle reported done
+        so far, in one backend call (Dask fetches their results in one round trip)."""
+        handles = handles or []
         while True:
             try:
-                handle = self.done.get_nowait()
+                handles.append(self.done.get_nowait())
             except Empty:
-                return
-            self._take(handle)
+                break
+        entries = []
+        for handle in handles:
+            entry = self.inflight.pop(handle, None)
+            if entry is not None:  # else: given up on already
+                entries.append((handle, *entry))
+        if not entries:
+            return
+        names = self.plan.names
+        outcomes = self.backend.outcomes(
+            [handle for handle, _, _ in entries], [names[i] for _, i, _ in entries]
+        )
+        for (_, i, submitted), outcome in zip(entries, outcomes):
+            self._finish(i, submitted, outcome)
 
     def _wait_for(self) -> Optional[float]:
         """Seconds until the first in-flight node's ``node_timeout`` expires."""
@@ -126,13 +134,14 @@ class _DistributedRun:
         first = min(submitted for _, submitted in self.inflight.values())
         return max(0.0, (first - time.monotonic_ns()) / 1e9 + self.node_timeout)
 
-    def _finish(self, handle: Any, i: int, submitted: int) -> None:
-        """A node's handle is done: take its outcome and its worker's trace."""
+    def _finish(self, i: int, submitted: int, outcome: Any) -> None:
+        """A node ended: ``outcome`` is what ``run_node`` returned for it, or the
+        exception that stands for it (a lost worker)."""
         plan = self.plan
-        name = plan.names[i]
         try:
-            outcome: NodeOutcome = self.backend.outcome(handle, name)
-            completed, value, _, duration, part = outcome
+            if isinstance(outcome, BaseException):
+                raise outcome
+            completed, value, _, duration, part = cast(NodeOutcome, outcome)
             if self.serialized:
                 value = pickle.loads(value)
         except Exception as exc:  # lost worker, or the outcome could not come back
@@ -202,10 +211,12 @@ class DistributedExecutor:
     fail_fast:
         As for :class:`~dagron.DAGExecutor`.
     node_timeout:
-        Seconds a node may run, counted from its submission (which is its start: the
-        executor never submits more nodes than the backend has slots). A node still
-        running then is ``TIMED_OUT`` (``NODE_TIMED_OUT``); the backend is asked to
-        cancel it, and what it returns later is ignored. ``None``: no limit.
+        Seconds a node may take, counted from its submission to the backend (the
+        executor submits no more nodes than the backend has slots: for threads and
+        processes a submitted node starts at once; ``DaskBackend`` queues a few per
+        worker thread). A node not ended by then is ``TIMED_OUT``
+        (``NODE_TIMED_OUT``), and counts as failed for ``fail_fast``; the backend is
+        asked to cancel it, and what it returns later is ignored. ``None``: no limit.
 
     ``last_trace`` holds the latest run's trace (also when an exception escapes).
     """
