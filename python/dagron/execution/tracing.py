@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from dagron import _core
 
-__all__ = ["ExecutionTrace", "TraceEvent", "TraceEventType"]
+__all__ = ["ExecutionTrace", "TraceEvent", "TraceEventType", "TraceOrigin"]
 
 
 class TraceEventType(Enum):
@@ -52,12 +52,41 @@ class TraceEvent:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TraceOrigin:
+    """Where and when a trace's first event was recorded.
+
+    ``monotonic_ns`` is the instant on the clock ``time.monotonic_ns()`` reads and
+    ``wall_ns`` the same instant in Unix nanoseconds (``time.time_ns()``), read
+    together; ``host`` and ``pid`` name the process. ``(host, pid)`` identifies a
+    source in a merged trace.
+    """
+
+    host: str
+    pid: int
+    monotonic_ns: int
+    wall_ns: int
+
+
 class ExecutionTrace(_core.TraceRecorder):
     """A structured timeline log that collects events during DAG execution.
 
     Every method is implemented by the Rust base class; this subclass only gives the
-    documented name and module.
+    documented name and module, and wraps origins in ``TraceOrigin``.
     """
+
+    @property
+    def origin(self) -> Optional[TraceOrigin]:
+        """Where and when the first event was recorded (None before any event)."""
+        origin = self._origin()
+        return None if origin is None else TraceOrigin(*origin)
+
+    @property
+    def sources(self) -> list[TraceOrigin]:
+        """The distinct (host, pid) sources of the events, in order of first
+        appearance: ``[origin]`` for a trace recorded in one process, ``[]`` when
+        empty. ``event_sources()`` gives each event's index into this list."""
+        return [TraceOrigin(*source) for source in self._sources()]
 
 
 # The Rust core needs the enum members (to map them to compact codes) and the
