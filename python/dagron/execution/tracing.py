@@ -9,9 +9,10 @@ pickle protocol all run in Rust with no Python frame in between.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar, Union
 
 from dagron import _core
 
@@ -52,6 +53,9 @@ class TraceEvent:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+_Trace = TypeVar("_Trace", bound="ExecutionTrace")
+
+
 @dataclass(frozen=True)
 class TraceOrigin:
     """Where and when a trace's first event was recorded.
@@ -87,6 +91,19 @@ class ExecutionTrace(_core.TraceRecorder):
         appearance: ``[origin]`` for a trace recorded in one process, ``[]`` when
         empty. ``event_sources()`` gives each event's index into this list."""
         return [TraceOrigin(*source) for source in self._sources()]
+
+    @classmethod
+    def load(cls: type[_Trace], path: Union[str, os.PathLike[str]]) -> _Trace:
+        """Read back a journal (whole, or cut: then a ``TraceJournalWarning`` says
+        how many bytes were dropped) or a ``write_json`` file (``.gz`` too).
+
+        Raises ``dagron.errors.TraceFileError`` (a ``ValueError``) naming the file and
+        the offset for a damaged, foreign or empty file, ``OSError`` if it cannot be
+        read.
+        """
+        from dagron.execution import _files
+
+        return _files.load(cls, path)
 
 
 # The Rust core needs the enum members (to map them to compact codes) and the
