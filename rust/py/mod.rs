@@ -9,6 +9,7 @@ mod fastcall;
 mod metadata;
 mod node_names;
 mod output;
+mod provenance;
 mod recorder;
 mod registry;
 mod run;
