@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -35,10 +36,8 @@ S = NodeStatus
 
 def epoch_ns(trace: ExecutionTrace) -> int:
     """Monotonic ns of the trace's first event (its origin)."""
-    origin = getattr(trace, "origin", None)
-    if origin is not None:
-        return int(origin.monotonic_ns)
-    return int(trace.__reduce__()[2][1])
+    assert trace.origin is not None
+    return trace.origin.monotonic_ns
 
 
 def timed(name: str, seconds: float) -> Callable[[], tuple[str, int, int, int]]:
@@ -283,15 +282,14 @@ def test_dask_nodes_run_on_both_workers_overlap_and_keep_worker_times(
     assert overlap(trace, "b", "c") and overlap(trace, "a", "e")
     check_inside_times(result)
     check_trace(trace, dag, result)
-    if hasattr(trace, "sources"):  # traces that carry their sources (issue 11)
-        sources = trace.sources
-        by_event = trace.event_sources()
-        for e, source in zip(trace.events, by_event):
-            where = sources[source]
-            if e.node_name is None:
-                assert where.pid == os.getpid()
-            else:
-                assert where.pid == pids[e.node_name]
+    # One source per process: the driver first, then each worker.
+    sources = trace.sources
+    host = socket.gethostname()
+    assert len(sources) == 3
+    assert {(s.host, s.pid) for s in sources[1:]} == {(host, pid) for pid in worker_pids}
+    assert (sources[0].host, sources[0].pid) == (host, os.getpid())
+    for e, source in zip(trace.events, trace.event_sources()):
+        assert sources[source].pid == (os.getpid() if e.node_name is None else pids[e.node_name])
 
 
 def test_dask_failure_text_and_unpicklable(dask_client: distributed.Client) -> None:

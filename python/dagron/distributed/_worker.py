@@ -6,16 +6,14 @@ Dask worker). It records the node's ``NODE_STARTED`` and its end event into a
 one-node :class:`~dagron.execution.tracing.ExecutionTrace` on the worker's clock,
 through a :class:`dagron._core.RunState` (as ``DAGExecutor`` does, so a node's
 ``duration`` is the time between the clock readings that stamp its two events), and
-returns that trace with the outcome; the driver merges the traces (see
-:mod:`dagron.distributed._traces`). This module imports nothing from Dask.
+returns that trace (which carries its origin: host, pid, clocks) with the outcome;
+the driver merges the traces (see :mod:`dagron.distributed._traces`). This module
+imports nothing from Dask.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
-import socket
-import time
 from typing import Any, Callable, Optional
 
 from dagron import _core
@@ -37,34 +35,9 @@ except ImportError:  # pragma: no cover - only without dagron[dask]
 #: ``trace`` is ``None`` when the run is not traced.
 NodeOutcome = tuple[bool, Any, Optional[str], float, Optional[ExecutionTrace]]
 
-_HOST: Optional[str] = None
-
-
 def dumps(value: Any) -> bytes:
     """Pickle ``value`` with cloudpickle when it is installed, else with pickle."""
     return _dumps(value)
-
-
-def _origin_fallback(trace: ExecutionTrace) -> None:
-    """Until traces carry their own origin (``trace.origin``), note where and when this
-    one was recorded: (host, pid, monotonic ns, wall ns) read together."""
-    global _HOST
-    if _HOST is None:
-        _HOST = socket.gethostname()
-    trace._dagron_origin = (  # type: ignore[attr-defined]
-        _HOST,
-        os.getpid(),
-        time.monotonic_ns(),
-        time.time_ns(),
-    )
-
-
-def new_trace(names: Optional[_core.NodeNames] = None) -> ExecutionTrace:
-    """A trace that knows its origin (see :func:`_origin_fallback`)."""
-    trace = ExecutionTrace(_node_names=names)
-    if not hasattr(trace, "origin"):
-        _origin_fallback(trace)
-    return trace
 
 
 def run_node(name: str, task: Any, tracing: bool, serialized: bool) -> NodeOutcome:
@@ -77,7 +50,7 @@ def run_node(name: str, task: Any, tracing: bool, serialized: bool) -> NodeOutco
     results: list[Any] = [None]
     errors: list[Optional[BaseException]] = [None]
     durations = [0.0]
-    trace = new_trace(_core.NodeNames([name])) if tracing else None
+    trace = ExecutionTrace(_node_names=_core.NodeNames([name])) if tracing else None
     state = _core.RunState(status, results, errors, durations, RUNNING, COMPLETED, FAILED, trace)
     state.start(0)
     try:

@@ -39,7 +39,7 @@ from dagron._steps import (
 )
 from dagron.dag import DAG
 from dagron.distributed._traces import SyntheticStart, merge_run
-from dagron.distributed._worker import NodeOutcome, dumps, new_trace, run_node
+from dagron.distributed._worker import NodeOutcome, dumps, run_node
 from dagron.distributed.backends import Backend
 from dagron.execution.tracing import ExecutionTrace, TraceEventType
 from dagron.executor import ExecutionResult, NodeStatus
@@ -294,7 +294,7 @@ class DistributedExecutor:
         names, succs, levels = self.dag._compile()
         callables = resolve_tasks(names, tasks)
         payloads = self._payloads(names, callables)
-        driver = new_trace() if self.tracing else None
+        driver = ExecutionTrace() if self.tracing else None
         self.last_trace = driver
         began = time.perf_counter()
         plan = StepPlan(
