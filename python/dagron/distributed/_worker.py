@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - only without dagron[dask]
 #: ``trace`` is ``None`` when the run is not traced.
 NodeOutcome = tuple[bool, Any, Optional[str], float, Optional[ExecutionTrace]]
 
+
 def dumps(value: Any) -> bytes:
     """Pickle ``value`` with cloudpickle when it is installed, else with pickle."""
     return _dumps(value)
