@@ -189,34 +189,43 @@ def main(argv: Optional[list[str]] = None) -> int:
         for name, run, sources, task in runners:
             if not skip & {name, name.split(" + ")[-1], name.split(" ")[0]}:
                 rows.append(overhead(name, run, dag, args.rounds, sources, task))
-    with (
-        distributed.LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",
-            silence_logs=40,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        client.wait_for_workers(workers)
-        backend = DaskBackend(client=client)
-        if "DaskBackend" not in skip:
-            rows.append(
-                overhead(
-                    "DistributedExecutor + DaskBackend",
-                    lambda d, t, tr: DistributedExecutor(d, backend, trace=tr).execute(t),
-                    dask_dag,
-                    args.rounds,
-                    2,
+    per_node: Optional[dict[str, float]] = None
+    if not skip >= {"DaskBackend", "plain"}:
+        with (
+            distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=":0",
+                silence_logs=40,
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
+            client.wait_for_workers(workers)
+            backend = DaskBackend(client=client)
+            if "DaskBackend" not in skip:
+                rows.append(
+                    overhead(
+                        "DistributedExecutor + DaskBackend",
+                        lambda d, t, tr: DistributedExecutor(d, backend, trace=tr).execute(t),
+                        dask_dag,
+                        args.rounds,
+                        2,
+                    )
                 )
-            )
-        per_node = dask_against_plain(client, args.plain_nodes, args.rounds)
+            if "plain" not in skip:
+                per_node = dask_against_plain(client, args.plain_nodes, args.rounds)
+    emit(report_text(rows, per_node, args), args.markdown_out)
+    return 0
 
+
+def report_text(
+    rows: list[dict[str, Any]], per_node: Optional[dict[str, float]], args: Any
+) -> str:
     report = [
         "### Tracing overhead per executor (no-op nodes, medians of "
-        f"{args.rounds} alternating rounds, {workers} workers)",
+        f"{args.rounds} alternating rounds, {args.workers} workers)",
         "",
         markdown_table(
             ["executor", "nodes", "untraced s", "traced s", "traced / untraced"],
@@ -232,24 +241,30 @@ def main(argv: Optional[list[str]] = None) -> int:
             ],
         ),
         "",
-        f"### DaskBackend against plain Dask ({args.plain_nodes:,} independent no-op nodes, "
-        f"medians of {args.rounds} rounds)",
-        "",
-        markdown_table(
-            ["how", "per node us", "/ plain Dask"],
-            [
-                [label, f"{per_node[kind] * 1e6:.0f}", f"{per_node[kind] / per_node['plain']:.2f}"]
-                for label, kind in (
-                    ("client.submit x N + client.gather", "plain"),
-                    ("DistributedExecutor + DaskBackend, untraced", "off"),
-                    ("DistributedExecutor + DaskBackend, traced", "on"),
-                )
-            ],
-        ),
-        "",
     ]
-    emit("\n".join(report), args.markdown_out)
-    return 0
+    if per_node is not None:
+        report += [
+            f"### DaskBackend against plain Dask ({args.plain_nodes:,} independent no-op "
+            f"nodes, medians of {args.rounds} rounds)",
+            "",
+            markdown_table(
+                ["how", "per node us", "/ plain Dask"],
+                [
+                    [
+                        label,
+                        f"{per_node[kind] * 1e6:.0f}",
+                        f"{per_node[kind] / per_node['plain']:.2f}",
+                    ]
+                    for label, kind in (
+                        ("client.submit x N + client.gather", "plain"),
+                        ("DistributedExecutor + DaskBackend, untraced", "off"),
+                        ("DistributedExecutor + DaskBackend, traced", "on"),
+                    )
+                ],
+            ),
+            "",
+        ]
+    return "\n".join(report)
 
 
 if __name__ == "__main__":

@@ -239,7 +239,9 @@ def test_timeout_parity(coroutines: bool) -> None:
         "execution timeout expired"
     )
     assert isinstance(got.node_results["slow"].error, TimeoutError)
-    assert 0.09 <= got.node_results["slow"].duration_seconds < 0.3
+    # From the node's real start (a thread may pick it up late on a busy machine)
+    # until the deadline.
+    assert 0.0 < got.node_results["slow"].duration_seconds <= 0.1 + 0.2
     check_trace(got.trace, dag, got)
 
 

@@ -7,6 +7,7 @@ last and waits for the nanny to bring the worker back.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -378,3 +379,28 @@ def test_dask_killed_worker(dask_client: distributed.Client) -> None:
         reason = result.trace.events_for_node("later")[-1].metadata.get("reason")
         assert reason == ("fail_fast" if fail_fast else None)
     dask_client.wait_for_workers(2, timeout=60)
+
+
+def test_worker_traces_merge_in_batches_like_one_merge() -> None:
+    from dagron.distributed._traces import WorkerTraces
+    from dagron.distributed._worker import run_node
+
+    parts = [run_node(f"n{i}", lambda: None, True, False)[4] for i in range(50)]
+    assert all(part is not None for part in parts)
+    workers = WorkerTraces(batch=4)
+    for part in parts:
+        workers.add(part)  # type: ignore[arg-type]
+    held = workers.traces()
+    assert len(held) <= 4 + 6  # a few merged traces (sizes 32, 16) and the last ones
+    assert len(workers.pending) < 4
+    sizes = [size for _, size in workers.merged]
+    assert sizes == sorted(sizes, reverse=True) and sum(sizes) + len(workers.pending) == 50
+    merged = ExecutionTrace.merge(held)
+    expected = ExecutionTrace.merge(parts)  # type: ignore[arg-type]
+    got, want = merged.events, expected.events
+    # Same events in the same order; a re-merged timestamp may differ in its last bit.
+    assert [dataclasses.replace(e, timestamp=0.0) for e in got] == [
+        dataclasses.replace(e, timestamp=0.0) for e in want
+    ]
+    assert [e.timestamp for e in got] == pytest.approx([e.timestamp for e in want], abs=1e-9)
+    assert merged.sources == expected.sources

@@ -36,8 +36,20 @@ except ImportError:  # pragma: no cover - only without dagron[dask]
 NodeOutcome = tuple[bool, Any, Optional[str], float, Optional[ExecutionTrace]]
 
 
-def dumps(value: Any) -> bytes:
-    """Pickle ``value`` with cloudpickle when it is installed, else with pickle."""
+def dumps(task: Any) -> bytes:
+    """Pickle a task with cloudpickle when it is installed (lambdas, closures and
+    functions of ``__main__`` then travel by value), else with pickle."""
+    return _dumps(task)
+
+
+def dump_result(value: Any) -> bytes:
+    """Pickle a result or an exception for the driver: with pickle when it can (much
+    faster than cloudpickle), else with cloudpickle."""
+    try:
+        return pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        if _dumps is pickle.dumps:
+            raise
     return _dumps(value)
 
 
@@ -59,7 +71,7 @@ def run_node(name: str, task: Any, tracing: bool, serialized: bool) -> NodeOutco
         value = fn()
         if serialized:
             try:
-                value = dumps(value)
+                value = dump_result(value)
             except Exception as exc:
                 raise TypeError(
                     f"the result of node {name!r} cannot be pickled: {describe(exc)}"
@@ -70,9 +82,9 @@ def run_node(name: str, task: Any, tracing: bool, serialized: bool) -> NodeOutco
         failure: Any = exc
         if serialized:
             try:
-                failure = dumps(exc)
+                failure = dump_result(exc)
             except Exception:  # an exception that cannot travel: its text does
-                failure = dumps(RuntimeError(text))
+                failure = dump_result(RuntimeError(text))
         return (False, failure, text, durations[0], trace)
     state.complete(0, value)
     return (True, value, None, durations[0], trace)

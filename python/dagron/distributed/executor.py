@@ -38,7 +38,7 @@ from dagron._steps import (
     resolve_tasks,
 )
 from dagron.dag import DAG
-from dagron.distributed._traces import SyntheticStart, merge_run
+from dagron.distributed._traces import SyntheticStart, WorkerTraces, merge_run
 from dagron.distributed._worker import NodeOutcome, dumps, run_node
 from dagron.distributed.backends import Backend
 from dagron.execution.tracing import ExecutionTrace, TraceEventType
@@ -70,7 +70,7 @@ class _DistributedRun:
         # handle -> (node index, monotonic ns at submission)
         self.inflight: dict[Any, tuple[int, int]] = {}
         self.done: SimpleQueue[Any] = SimpleQueue()
-        self.parts: list[ExecutionTrace] = []
+        self.parts = WorkerTraces()
         self.starts: list[SyntheticStart] = []
 
     def run_step(self, runnable: list[int]) -> None:
@@ -148,7 +148,7 @@ class _DistributedRun:
             self._give_up_running(i, submitted, FAILED, exc)
             return
         if part is not None:
-            self.parts.append(part)
+            self.parts.add(part)
         plan.durations[i] = duration
         if completed:
             plan.status[i] = COMPLETED
