@@ -9,6 +9,7 @@ from dagron.distributed.backends import (
     Backend,
     DaskBackend,
     ProcessBackend,
+    RayBackend,
     ThreadBackend,
     WorkerLostError,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "DaskBackend",
     "DistributedExecutor",
     "ProcessBackend",
+    "RayBackend",
     "ThreadBackend",
     "WorkerLostError",
 ]

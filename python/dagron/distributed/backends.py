@@ -19,7 +19,14 @@ from typing import Any, Callable, Optional
 from dagron._steps import check_max_workers
 from dagron.executor import default_max_workers
 
-__all__ = ["Backend", "DaskBackend", "ProcessBackend", "ThreadBackend", "WorkerLostError"]
+__all__ = [
+    "Backend",
+    "DaskBackend",
+    "ProcessBackend",
+    "RayBackend",
+    "ThreadBackend",
+    "WorkerLostError",
+]
 
 
 class WorkerLostError(RuntimeError):
@@ -283,3 +290,64 @@ class DaskBackend(Backend):
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+
+class RayBackend(Backend):
+    """Nodes run as Ray tasks (``pip install ray``; not part of ``dagron[dask]``).
+
+    ``address``: a Ray cluster to connect to (``"auto"``, ``"ray://host:10001"``);
+    ``None``: the running Ray instance of this process if there is one, else a local
+    one started now (``init_options`` go to ``ray.init``) and shut down at shutdown.
+    Each node is one task (``max_retries=0``: a node whose worker dies fails with
+    :class:`WorkerLostError` instead of running again); at most ``nodes_per_cpu``
+    nodes per CPU of the cluster are submitted at once.
+    """
+
+    def __init__(
+        self, address: Optional[str] = None, *, nodes_per_cpu: int = 8, **init_options: Any
+    ) -> None:
+        try:
+            import ray
+        except ImportError as exc:  # pragma: no cover - only without ray
+            raise ImportError("RayBackend needs Ray: pip install ray") from exc
+        if not isinstance(nodes_per_cpu, int) or isinstance(nodes_per_cpu, bool):
+            raise TypeError(f"nodes_per_cpu must be an int, not {nodes_per_cpu!r}")
+        if nodes_per_cpu < 1:
+            raise ValueError(f"nodes_per_cpu must be >= 1, not {nodes_per_cpu}")
+        self._ray = ray
+        self.nodes_per_cpu = nodes_per_cpu
+        self._owns = not ray.is_initialized()
+        if self._owns:
+            init_options.setdefault("include_dashboard", False)
+            ray.init(address=address, **init_options)
+        self._remote: Any = None
+
+    def slots(self) -> int:
+        cpus = int(self._ray.cluster_resources().get("CPU", 1))
+        return max(1, cpus) * self.nodes_per_cpu
+
+    def submit(
+        self, fn: Callable[..., Any], args: Sequence[Any], done: Callable[[Any], None]
+    ) -> Any:
+        if self._remote is None:
+            self._remote = self._ray.remote(max_retries=0)(fn)
+        ref = self._remote.remote(*args)
+        ref.future().add_done_callback(lambda _: done(ref))
+        return ref
+
+    def outcome(self, handle: Any, node: str) -> Any:
+        exceptions = self._ray.exceptions
+        try:
+            return self._ray.get(handle)
+        except exceptions.RayTaskError:
+            raise
+        except exceptions.RayError as exc:  # the worker (or its node) died
+            raise WorkerLostError(node, f"{type(exc).__name__}: {exc}") from None
+
+    def cancel(self, handle: Any) -> None:
+        self._ray.cancel(handle)
+
+    def shutdown(self) -> None:
+        if self._owns and self._ray.is_initialized():
+            self._ray.shutdown()
+        self._owns = False
