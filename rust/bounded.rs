@@ -14,7 +14,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use crate::event::NewEvent;
-use crate::trace::{Part, SavedEvent, Snapshot, TraceCore, TraceError};
+use crate::trace::{Part, Restored, SavedEvent, Snapshot, TraceCore, TraceError};
 
 pub struct Generations<X, S> {
     pub previous: Option<Arc<TraceCore<X, S>>>,
@@ -82,6 +82,15 @@ impl<X, S> BoundedTrace<X, S> {
     ) -> Result<(), TraceError> {
         self.current().restore(epoch, events)
     }
+
+    /// `restore` with the saved trace's origin, dropped count and sources.
+    pub fn restore_with(
+        &self,
+        restored: Restored,
+        events: Vec<SavedEvent<X>>,
+    ) -> Result<(), TraceError> {
+        self.current().restore_with(restored, events)
+    }
 }
 
 impl<X, S> Generations<X, S> {
@@ -103,7 +112,10 @@ impl<X, S> Generations<X, S> {
             start: 0,
             len: current_len,
         });
-        Snapshot::new(parts)
+        let kept: usize = parts.iter().map(|part| part.len).sum();
+        // Every event before the current generation's, plus its own, minus those kept.
+        let recorded = self.current.dropped_before() + current_len as u64;
+        Snapshot::new(parts).with_dropped(recorded - kept as u64)
     }
 }
 
@@ -145,6 +157,47 @@ mod tests {
         let summary = snapshot.summary();
         assert_eq!(summary.total, 5);
         assert!(summary.duration >= 0.0);
+        assert_eq!(snapshot.dropped(), 18);
+    }
+
+    #[test]
+    fn dropped_counts_every_event_let_go_and_carries_through_restore() {
+        let trace = BoundedTrace::new(3);
+        assert_eq!(trace.generations().snapshot(3).dropped(), 0);
+        for step in 0..3 {
+            record(&trace, step);
+        }
+        assert_eq!(trace.generations().snapshot(3).dropped(), 0);
+        for step in 3..100 {
+            record(&trace, step);
+            let generations = trace.generations();
+            assert_eq!(generations.snapshot(3).dropped(), step as u64 - 2);
+        }
+        let restored: BoundedTrace<(), ()> = BoundedTrace::new(3);
+        let saved = steps(&trace.generations().snapshot(3))
+            .into_iter()
+            .map(|step| {
+                let mut event = NewEvent::new(EventKind::StepStarted);
+                event.step = StepArg::Int(step);
+                SavedEvent { ts: 0.0, event }
+            })
+            .collect();
+        restored
+            .restore_with(
+                Restored {
+                    dropped: 97,
+                    ..Restored::default()
+                },
+                saved,
+            )
+            .unwrap();
+        assert_eq!(restored.generations().snapshot(3).dropped(), 97);
+        record(&restored, 100);
+        assert_eq!(restored.generations().snapshot(3).dropped(), 98);
+        assert_eq!(
+            steps(&restored.generations().snapshot(3)),
+            vec![98, 99, 100]
+        );
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod clock;
 pub mod event;
 pub mod export;
 pub mod intern;
+pub mod merge;
+pub mod origin;
 pub mod summary;
 pub mod trace;
 

@@ -19,7 +19,7 @@
 
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::buffer::{AllocError, AppendBuffer};
 use crate::clock;
@@ -27,6 +27,7 @@ use crate::event::{
     flags, EventKind, EventRecord, Extra, NewEvent, StepArg, NO_PREV, PREV_OVERFLOW,
 };
 use crate::intern::{InternEntry, InternError, Interner, NameTable};
+use crate::origin::{Origin, Provenance, Sources};
 use crate::summary::Summary;
 
 const UNSET_EPOCH: u64 = u64::MAX;
@@ -57,10 +58,12 @@ impl From<InternError> for TraceError {
     }
 }
 
-/// Counters kept at record time so `summary()` costs O(1).
-#[repr(align(128))]
+/// Counters kept at record time so `summary()` costs O(1). Padded (not aligned:
+/// see `buffer::raw::CachePadded`) to keep them off the other fields' cache lines.
 #[derive(Default)]
+#[repr(C)]
 struct Stats {
+    _before: [u64; 16],
     /// completed, failed, skipped, timed out, cancelled (see `EventKind::outcome`).
     outcomes: [AtomicU64; 5],
     /// Distinct node names used by events.
@@ -68,6 +71,7 @@ struct Stats {
     /// Largest timestamp so far, as `f64` bits (timestamps are >= 0, so the bit
     /// patterns order like the values).
     max_ts_bits: AtomicU64,
+    _after: [u64; 16],
 }
 
 pub struct TraceCore<X, S> {
@@ -88,6 +92,16 @@ pub struct TraceCore<X, S> {
     /// Maintain per-node links and node statistics (unbounded traces only; a bounded
     /// trace scans its at most `max_events` events instead).
     linked: bool,
+    /// Where and when the first event was recorded: set by the thread that sets the
+    /// epoch, right after it (or by `restore`, before it). Shared by the generations
+    /// of a bounded trace.
+    origin: Arc<OnceLock<Origin>>,
+    /// Who recorded each event, for restored and merged traces; absent for a trace
+    /// recorded here, whose events all come from its origin.
+    provenance: OnceLock<Provenance>,
+    /// Events that went before this core's first: those of the earlier generations
+    /// of a bounded trace, plus the `dropped` count of a restored trace.
+    dropped_before: AtomicU64,
 }
 
 impl<X, S> Default for TraceCore<X, S> {
@@ -103,6 +117,9 @@ impl<X, S> Default for TraceCore<X, S> {
             limit: usize::MAX,
             admitted: AtomicUsize::new(0),
             linked: true,
+            origin: Arc::new(OnceLock::new()),
+            provenance: OnceLock::new(),
+            dropped_before: AtomicU64::new(0),
         }
     }
 }
@@ -125,6 +142,9 @@ pub struct EventView<'a, X, S> {
     pub duration: Option<f64>,
     pub error: Option<&'a InternEntry<S>>,
     pub object: Option<&'a X>,
+    /// Stored source index: map it with the snapshot's [`Sources`] (see
+    /// [`Snapshot::sources`]).
+    pub source: u32,
 }
 
 /// A restored event (from a saved state): the timestamp is given, not measured.
@@ -191,12 +211,25 @@ impl<X, S> TraceCore<X, S> {
     /// A core for the next generation of a bounded trace: same strings and clock,
     /// room for `limit` events.
     pub fn next_generation(&self, limit: usize) -> Self {
+        let provenance = OnceLock::new();
+        if let Some(restored) = self.provenance.get() {
+            // Its events are all recorded here: only the list and own source carry on.
+            let _ = provenance.set(Provenance {
+                sources: restored.sources.clone(),
+                event_sources: Vec::new(),
+                own_source: restored.own_source,
+            });
+        }
         TraceCore {
             strings: Arc::clone(&self.strings),
             epoch: AtomicU64::new(self.epoch.load(Acquire)),
             floor_bits: AtomicU64::new(self.floor_bits.load(Relaxed)),
             limit,
             linked: false,
+            origin: Arc::clone(&self.origin),
+            provenance,
+            // This core is full when the next one is made: all its events go before.
+            dropped_before: AtomicU64::new(self.dropped_before.load(Relaxed) + self.limit as u64),
             ..TraceCore::default()
         }
     }
@@ -250,7 +283,10 @@ impl<X, S> TraceCore<X, S> {
                 .epoch
                 .compare_exchange(UNSET_EPOCH, now, AcqRel, Acquire)
             {
-                Ok(_) => now,
+                Ok(_) => {
+                    self.origin.get_or_init(|| Origin::here(now));
+                    now
+                }
                 Err(winner) => winner,
             };
         }
@@ -360,6 +396,31 @@ impl<X, S> TraceCore<X, S> {
         (epoch != UNSET_EPOCH).then_some(epoch)
     }
 
+    /// Where and when the first event was recorded; `None` before any event.
+    pub fn origin(&self) -> Option<Origin> {
+        loop {
+            if let Some(origin) = self.origin.get() {
+                return Some(origin.clone());
+            }
+            self.epoch()?;
+            // The thread that set the epoch is setting the origin right now.
+            std::thread::yield_now();
+        }
+    }
+
+    /// Events let go before this core's first (see `dropped_before`).
+    pub fn dropped_before(&self) -> u64 {
+        self.dropped_before.load(Relaxed)
+    }
+
+    /// The stored source index of the event at buffer index `index`.
+    #[inline]
+    fn source_of(&self, index: usize) -> u32 {
+        self.provenance
+            .get()
+            .map_or(0, |provenance| provenance.source_of(index))
+    }
+
     /// The events recorded so far, in chronological order.
     pub fn snapshot(&self) -> Snapshot<'_, X, S> {
         let len = self.len();
@@ -368,6 +429,7 @@ impl<X, S> TraceCore<X, S> {
             start: 0,
             len,
         }])
+        .with_dropped(self.dropped_before())
     }
 
     /// The events naming node `id`, in chronological order; costs O(those events).
@@ -435,6 +497,7 @@ impl<X, S> TraceCore<X, S> {
             duration: record.duration(),
             error: extra.and_then(|e| e.error).map(|id| self.strings.get(id)),
             object: extra.and_then(|e| e.object.as_ref()),
+            source: self.source_of(index),
         }
     }
 
@@ -471,6 +534,28 @@ impl<X, S> TraceCore<X, S> {
         epoch: Option<u64>,
         events: Vec<SavedEvent<X>>,
     ) -> Result<(), TraceError> {
+        self.restore_with(
+            Restored {
+                epoch,
+                ..Restored::default()
+            },
+            events,
+        )
+    }
+
+    /// `restore` with the saved trace's origin, dropped count and sources.
+    /// `provenance.event_sources`, when given, holds one source per saved event.
+    pub fn restore_with(
+        &self,
+        restored: Restored,
+        events: Vec<SavedEvent<X>>,
+    ) -> Result<(), TraceError> {
+        let Restored {
+            epoch,
+            origin,
+            dropped,
+            provenance,
+        } = restored;
         if !self.is_empty() {
             return Err(TraceError::InvalidState(
                 "the trace already holds events".into(),
@@ -487,7 +572,27 @@ impl<X, S> TraceCore<X, S> {
             }
             last = ts;
         }
+        if let Some(provenance) = &provenance {
+            let sources = provenance.sources.len();
+            if provenance.event_sources.len() != events.len() {
+                return Err(TraceError::InvalidState(format!(
+                    "{} event sources for {} events",
+                    provenance.event_sources.len(),
+                    events.len()
+                )));
+            }
+            let all = provenance.event_sources.iter();
+            if let Some(bad) = all
+                .chain([&provenance.own_source])
+                .find(|&&s| s as usize >= sources)
+            {
+                return Err(TraceError::InvalidState(format!(
+                    "source index {bad} out of range for {sources} sources"
+                )));
+            }
+        }
         self.events.reserve(events.len())?;
+        self.dropped_before.store(dropped, Relaxed);
         let Some(first) = events.first().map(|saved| saved.ts) else {
             return Ok(());
         };
@@ -509,6 +614,14 @@ impl<X, S> TraceCore<X, S> {
             }
             self.admitted.store(events.len(), Relaxed);
         }
+        // Set before the epoch is published (below), so a reader that sees the epoch
+        // finds the origin.
+        let _ = self
+            .origin
+            .set(origin.unwrap_or_else(|| Origin::here(epoch)));
+        if let Some(provenance) = provenance {
+            let _ = self.provenance.set(provenance);
+        }
         for saved in events {
             self.push(saved.ts, saved.event)?;
         }
@@ -517,6 +630,19 @@ impl<X, S> TraceCore<X, S> {
         self.epoch.store(epoch, Release);
         Ok(())
     }
+}
+
+/// What a saved trace carries besides its events.
+#[derive(Debug, Default)]
+pub struct Restored {
+    /// The saved trace's clock epoch (see `restore`).
+    pub epoch: Option<u64>,
+    /// Its origin; `None`: unknown (an old saved state), taken as recorded here.
+    pub origin: Option<Origin>,
+    /// Events it had let go.
+    pub dropped: u64,
+    /// Who recorded each event, when not all by the origin's process.
+    pub provenance: Option<Provenance>,
 }
 
 /// A run of consecutive buffer indices of one core.
@@ -533,6 +659,8 @@ pub struct Snapshot<'a, X, S> {
     len: usize,
     /// Positions in part order, chronologically, when that differs from part order.
     order: Option<Vec<usize>>,
+    /// Events the trace had let go as of this snapshot.
+    dropped: u64,
 }
 
 impl<'a, X, S> Snapshot<'a, X, S> {
@@ -542,6 +670,7 @@ impl<'a, X, S> Snapshot<'a, X, S> {
             parts,
             len,
             order: None,
+            dropped: 0,
         };
         let mut sorted = true;
         let mut last = f64::NEG_INFINITY;
@@ -573,6 +702,62 @@ impl<'a, X, S> Snapshot<'a, X, S> {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    pub fn with_dropped(mut self, dropped: u64) -> Self {
+        self.dropped = dropped;
+        self
+    }
+
+    /// Events the trace had let go (a `max_events` trace's oldest) as of this
+    /// snapshot.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// The origin of the trace these events belong to (`None` when empty).
+    pub fn origin(&self) -> Option<Origin> {
+        self.parts.first().and_then(|part| part.core.origin())
+    }
+
+    /// The distinct sources of these events, in order of first appearance; map an
+    /// event's `source` with [`Sources::of`]. One source (the origin) for a trace
+    /// recorded here; none when empty.
+    pub fn sources(&self) -> Sources {
+        if self.is_empty() {
+            return Sources::default();
+        }
+        let stored = self
+            .parts
+            .iter()
+            .find_map(|part| part.core.provenance.get());
+        match stored {
+            Some(provenance) => {
+                Sources::collect(&provenance.sources, self.iter().map(|event| event.source))
+            }
+            None => self.origin().map(Sources::single).unwrap_or_default(),
+        }
+    }
+
+    /// What a saved copy of these events needs to keep their sources: the list and
+    /// each event's index into it, or `None` when every event comes from the
+    /// origin's process (a trace recorded in one process needs nothing more).
+    pub fn saved_sources(&self) -> Option<(Vec<Origin>, Vec<u32>)> {
+        let sources = self.sources();
+        let origin = self.origin()?;
+        match sources.list.as_slice() {
+            [] => None,
+            [only] if only.identity() == origin.identity() => None,
+            _ => {
+                let per_event = self.event_sources(&sources);
+                Some((sources.list, per_event))
+            }
+        }
+    }
+
+    /// Each event's index into [`Snapshot::sources`]' list, in snapshot order.
+    pub fn event_sources(&self, sources: &Sources) -> Vec<u32> {
+        self.iter().map(|event| sources.of(event.source)).collect()
     }
 
     /// The part and buffer index of position `position` in part order.

@@ -78,7 +78,12 @@ def test_import_paths():
     assert dagron.TraceEvent is TraceEvent
     assert dagron.TraceEventType is TraceEventType
     assert tracing.ExecutionTrace is ExecutionTrace
-    assert set(tracing.__all__) == {"ExecutionTrace", "TraceEvent", "TraceEventType"}
+    assert set(tracing.__all__) == {
+        "ExecutionTrace",
+        "TraceEvent",
+        "TraceEventType",
+        "TraceOrigin",
+    }
     for cls in (ExecutionTrace, TraceEvent, TraceEventType):
         assert cls.__module__ == "dagron.execution.tracing"
     assert ExecutionTrace.__name__ == "ExecutionTrace"

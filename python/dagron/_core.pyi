@@ -1,7 +1,8 @@
 """Type stubs for the compiled module ``dagron._core`` (the Rust recorder)."""
 
 import os
-from typing import IO, Any, Literal, Optional, Union, final
+from collections.abc import Iterable
+from typing import IO, Any, Literal, Optional, TypeVar, Union, final
 
 from typing_extensions import disjoint_base
 
@@ -10,6 +11,9 @@ from dagron.execution.tracing import TraceEvent, TraceEventType
 __all__ = ["NodeNames", "RunState", "TraceRecorder", "_register_types", "__version__"]
 
 __version__: str
+
+_T = TypeVar("_T", bound=TraceRecorder)
+_Origin = tuple[str, int, int, int]
 
 _Dest = Union[str, bytes, os.PathLike[str], os.PathLike[bytes], IO[str], IO[bytes]]
 _BinaryDest = Union[str, bytes, os.PathLike[str], os.PathLike[bytes], IO[bytes]]
@@ -27,6 +31,18 @@ class TraceRecorder:
     ) -> TraceRecorder: ...
     @property
     def max_events(self) -> Optional[int]: ...
+    @property
+    def dropped(self) -> int: ...
+    def _origin(self) -> Optional[_Origin]: ...
+    def _sources(self) -> list[_Origin]: ...
+    def event_sources(self) -> list[int]: ...
+    @classmethod
+    def merge(
+        cls: type[_T],
+        traces: Iterable[TraceRecorder],
+        *,
+        offsets: Optional[Iterable[float]] = None,
+    ) -> _T: ...
     def record(
         self,
         event_type: TraceEventType,

@@ -6,7 +6,18 @@ caller would catch without knowing dagron (``ValueError`` or ``KeyError``).
 
 from __future__ import annotations
 
-__all__ = ["CycleError", "DAGError", "DuplicateNodeError", "NodeNotFoundError"]
+__all__ = [
+    "CycleError",
+    "DAGError",
+    "DuplicateNodeError",
+    "NodeNotFoundError",
+    "TraceFileError",
+]
+
+
+class TraceFileError(ValueError):
+    """A trace file that cannot be read back: damaged, foreign or empty. The
+    message names the file and, where it applies, the byte offset."""
 
 
 class DAGError(Exception):

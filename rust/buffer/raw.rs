@@ -48,15 +48,30 @@ struct Slot<T> {
     state: AtomicU8,
 }
 
-#[repr(align(128))]
-struct CachePadded<T>(T);
+/// Keeps `T` at least 128 bytes from whatever comes before it (two cache lines: no
+/// false sharing, also with adjacent-line prefetch). Padding rather than
+/// `align(128)`: Python allocates objects 16-byte aligned, so a pyclass must not
+/// need more.
+#[repr(C)]
+struct CachePadded<T> {
+    _before: [u64; 16],
+    value: T,
+}
+
+fn padded<T>(value: T) -> CachePadded<T> {
+    CachePadded {
+        _before: [0; 16],
+        value,
+    }
+}
 
 pub struct RawBuffer<T> {
     /// Number of slots claimed so far (claimed, not necessarily published).
     claimed: CachePadded<AtomicUsize>,
     /// Every slot below this index is known to be published (a lower bound).
     watermark: CachePadded<AtomicUsize>,
-    buckets: [AtomicPtr<Slot<T>>; BUCKETS],
+    /// Read on every push, rarely written: apart from the counters.
+    buckets: CachePadded<[AtomicPtr<Slot<T>>; BUCKETS]>,
 }
 
 // SAFETY: values are moved in by one writer and afterwards only shared by reference,
@@ -68,16 +83,16 @@ unsafe impl<T: Send + Sync> Sync for RawBuffer<T> {}
 impl<T> RawBuffer<T> {
     pub fn new() -> Self {
         RawBuffer {
-            claimed: CachePadded(AtomicUsize::new(0)),
-            watermark: CachePadded(AtomicUsize::new(0)),
-            buckets: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            claimed: padded(AtomicUsize::new(0)),
+            watermark: padded(AtomicUsize::new(0)),
+            buckets: padded(std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut()))),
         }
     }
 
     /// Slots claimed so far. Pairs with nothing: slot data is published per slot.
     #[inline]
     pub fn claimed(&self) -> usize {
-        self.claimed.0.load(Acquire)
+        self.claimed.value.load(Acquire)
     }
 
     /// Claim the next slot, build its value with `make(index)`, write and publish it.
@@ -88,11 +103,11 @@ impl<T> RawBuffer<T> {
     pub fn push_with(&self, make: impl FnOnce(usize) -> T) -> Result<usize, AllocError> {
         // Make sure the bucket the next index falls in exists before claiming, so
         // that an allocation failure leaves no claimed-but-unwritten slot behind.
-        let guess = self.claimed.0.load(Relaxed);
+        let guess = self.claimed.value.load(Relaxed);
         let (guess_bucket, _) = locate(guess);
         let guess_base = self.bucket(guess_bucket)?;
 
-        let index = self.claimed.0.fetch_add(1, Relaxed);
+        let index = self.claimed.value.fetch_add(1, Relaxed);
         let (bucket, offset) = locate(index);
         // Usually the claim lands in the bucket just checked (installed buckets never
         // change), so its base is known already.
@@ -130,7 +145,7 @@ impl<T> RawBuffer<T> {
     fn advance_watermark(&self, index: usize) {
         let _ = self
             .watermark
-            .0
+            .value
             .compare_exchange(index, index + 1, Release, Relaxed);
     }
 
@@ -141,7 +156,7 @@ impl<T> RawBuffer<T> {
             return None;
         }
         let (bucket, offset) = locate(index);
-        let base = self.buckets[bucket].load(Acquire);
+        let base = self.buckets.value[bucket].load(Acquire);
         if base.is_null() {
             return None;
         }
@@ -176,20 +191,20 @@ impl<T> RawBuffer<T> {
     /// Cheap when writers published in order: only slots above the watermark are checked.
     pub fn wait_published(&self, len: usize) {
         // Acquire pairs with the Release CAS in `advance_watermark`.
-        let start = self.watermark.0.load(Acquire);
+        let start = self.watermark.value.load(Acquire);
         if start >= len {
             return;
         }
         for index in start..len {
             self.wait(index);
         }
-        self.watermark.0.fetch_max(len, Release);
+        self.watermark.value.fetch_max(len, Release);
     }
 
     /// Reserve room for at least `additional` more values beyond those claimed, so the
     /// pushes that follow allocate nothing (used when restoring a saved trace).
     pub fn reserve(&self, additional: usize) -> Result<(), AllocError> {
-        let from = self.claimed.0.load(Relaxed);
+        let from = self.claimed.value.load(Relaxed);
         if additional == 0 {
             return Ok(());
         }
@@ -209,7 +224,7 @@ impl<T> RawBuffer<T> {
     #[inline(always)]
     fn bucket(&self, bucket: usize) -> Result<*mut Slot<T>, AllocError> {
         // Acquire pairs with the AcqRel CAS in `install`.
-        let base = self.buckets[bucket].load(Acquire);
+        let base = self.buckets.value[bucket].load(Acquire);
         if !base.is_null() {
             return Ok(base);
         }
@@ -220,7 +235,7 @@ impl<T> RawBuffer<T> {
     #[inline(never)]
     fn install(&self, bucket: usize) -> Result<*mut Slot<T>, AllocError> {
         let fresh = Self::allocate(bucket)?;
-        match self.buckets[bucket].compare_exchange(ptr::null_mut(), fresh, AcqRel, Acquire) {
+        match self.buckets.value[bucket].compare_exchange(ptr::null_mut(), fresh, AcqRel, Acquire) {
             Ok(_) => Ok(fresh),
             Err(winner) => {
                 // SAFETY: `fresh` came from `allocate(bucket)` just above and was never shared.
@@ -285,7 +300,7 @@ impl<T> Default for RawBuffer<T> {
 impl<T> Drop for RawBuffer<T> {
     fn drop(&mut self) {
         for bucket in 0..BUCKETS {
-            let base = self.buckets[bucket].load(Acquire);
+            let base = self.buckets.value[bucket].load(Acquire);
             if base.is_null() {
                 continue;
             }

@@ -10,6 +10,7 @@ mod metadata;
 mod node_names;
 mod output;
 mod perfetto;
+mod provenance;
 mod recorder;
 mod registry;
 mod run;

@@ -347,14 +347,15 @@ impl TraceRecorder {
         self.with_strings(|core| core.epoch())
     }
 
-    pub(crate) fn restore(
+    /// `restore` with the saved origin, dropped count and sources.
+    pub(crate) fn restore_with(
         &self,
-        epoch: Option<u64>,
+        restored: crate::trace::Restored,
         events: Vec<crate::trace::SavedEvent<PyExtra>>,
     ) -> PyResult<()> {
         match &self.store {
-            Store::Unbounded(core) => core.restore(epoch, events),
-            Store::Bounded(bounded) => bounded.restore(epoch, events),
+            Store::Unbounded(core) => core.restore_with(restored, events),
+            Store::Bounded(bounded) => bounded.restore_with(restored, events),
         }
         .map_err(trace_error)
     }
@@ -430,6 +431,48 @@ impl TraceRecorder {
     #[getter(max_events)]
     fn get_max_events(&self) -> Option<usize> {
         self.max_events()
+    }
+
+    /// Events a `max_events` trace has let go (0 for an unbounded trace, unless it
+    /// was restored, merged or loaded from traces that had let some go).
+    #[getter]
+    fn dropped(&self) -> u64 {
+        match &self.store {
+            Store::Unbounded(core) => core.dropped_before(),
+            Store::Bounded(_) => self.with_snapshot(|snapshot| snapshot.dropped()),
+        }
+    }
+
+    /// The origin as `(host, pid, monotonic_ns, wall_ns)`, or None before any event
+    /// (`ExecutionTrace.origin` wraps it in a `TraceOrigin`).
+    fn _origin<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        self.with_strings(|core| core.origin())
+            .map(|origin| super::provenance::origin_tuple(py, &origin))
+            .transpose()
+    }
+
+    /// The distinct sources of the events as origin tuples, in order of first
+    /// appearance (`ExecutionTrace.sources` wraps them).
+    fn _sources<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.with_snapshot(|snapshot| super::provenance::sources(py, snapshot))
+    }
+
+    /// Parallel to `events`: each event's index into `sources`.
+    fn event_sources<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.with_snapshot(|snapshot| super::provenance::event_sources(py, snapshot))
+    }
+
+    /// A new trace holding every event of `traces`, chronological on one clock:
+    /// the shared monotonic clock when all come from one host, else the wall
+    /// clock; `offsets` (seconds, one per trace) are added to each trace's clock.
+    #[classmethod]
+    #[pyo3(signature = (traces, *, offsets = None))]
+    fn merge<'py>(
+        cls: &Bound<'py, pyo3::types::PyType>,
+        traces: &Bound<'py, PyAny>,
+        offsets: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        super::provenance::merge(cls, traces, offsets)
     }
 
     /// A copy of all recorded events in chronological order.

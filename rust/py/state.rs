@@ -3,8 +3,11 @@
 //!
 //! The object is rebuilt with `copyreg.__newobj_ex__(cls, (), {"max_events": N})`
 //! (no `__init__` call, so subclasses with their own `__init__` round-trip) and
-//! state `(1, epoch_ns or None, [(type value, timestamp, node_name, step_index,
-//! duration, error, metadata or None), ...], instance __dict__ or None)`.
+//! state `(2, epoch_ns or None, [(type value, timestamp, node_name, step_index,
+//! duration, error, metadata or None), ...], instance __dict__ or None, (origin or
+//! None, dropped, sources or None, event sources or None))` with origins as
+//! `(host, pid, monotonic_ns, wall_ns)` tuples and event sources as little-endian
+//! u32 bytes. Version 1 states (without the last item) still restore.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -12,18 +15,22 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use super::fallible;
 use super::metadata::PyExtra;
+use super::provenance::{origin_from, origin_tuple};
 use super::recorder::{check_arguments, TraceRecorder};
 use super::registry::Registry;
 use crate::event::EventKind;
 use crate::export::CHECKPOINT_EVERY;
-use crate::trace::{SavedEvent, Snapshot, StepView};
+use crate::origin::Provenance;
+use crate::trace::{Restored, SavedEvent, Snapshot, StepView};
 
-const STATE_VERSION: u32 = 1;
+const STATE_VERSION: u32 = 2;
 
 pub(crate) fn reduce<'py>(slf: &Bound<'py, TraceRecorder>) -> PyResult<Bound<'py, PyTuple>> {
     let py = slf.py();
     let recorder = slf.get();
-    let saved = recorder.with_snapshot(|snapshot| saved_events(py, snapshot))?;
+    let (saved, provenance) = recorder.with_snapshot(|snapshot| {
+        PyResult::Ok((saved_events(py, snapshot)?, saved_provenance(py, snapshot)?))
+    })?;
     let instance_dict = slf
         .getattr("__dict__")
         .ok()
@@ -33,6 +40,7 @@ pub(crate) fn reduce<'py>(slf: &Bound<'py, TraceRecorder>) -> PyResult<Bound<'py
         recorder.epoch(),
         PyList::new(py, saved)?,
         instance_dict,
+        provenance,
     )
         .into_pyobject(py)?;
     let kwargs = PyDict::new(py);
@@ -42,6 +50,83 @@ pub(crate) fn reduce<'py>(slf: &Bound<'py, TraceRecorder>) -> PyResult<Bound<'py
     let newobj_ex = py.import("copyreg")?.getattr("__newobj_ex__")?;
     let args = (slf.get_type(), PyTuple::empty(py), kwargs).into_pyobject(py)?;
     (newobj_ex, args, state).into_pyobject(py)
+}
+
+/// `(origin, dropped, sources, event sources)` for the state's last item.
+fn saved_provenance<'py>(
+    py: Python<'py>,
+    snapshot: &Snapshot<'_, PyExtra, Py<PyString>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let origin = snapshot
+        .origin()
+        .map(|origin| origin_tuple(py, &origin))
+        .transpose()?;
+    let (sources, event_sources) = match snapshot.saved_sources() {
+        Some((list, per_event)) => {
+            let list = list
+                .iter()
+                .map(|origin| origin_tuple(py, origin))
+                .collect::<PyResult<Vec<_>>>()?;
+            let bytes: Vec<u8> = per_event.iter().flat_map(|s| s.to_le_bytes()).collect();
+            (
+                Some(PyList::new(py, list)?),
+                Some(pyo3::types::PyBytes::new(py, &bytes)),
+            )
+        }
+        None => (None, None),
+    };
+    (origin, snapshot.dropped(), sources, event_sources).into_pyobject(py)
+}
+
+/// A state's last item: origin, dropped, sources and event sources.
+type SavedProvenance<'py> = (
+    Option<Bound<'py, PyAny>>,
+    u64,
+    Option<Bound<'py, PyList>>,
+    Option<Vec<u8>>,
+);
+
+/// The saved origin, dropped count and sources from a state's last item.
+fn restored_provenance(
+    item: Option<&Bound<'_, PyAny>>,
+    epoch: Option<u64>,
+    events: usize,
+) -> PyResult<Restored> {
+    let invalid = |why: &str| PyValueError::new_err(format!("invalid ExecutionTrace state: {why}"));
+    let Some(item) = item else {
+        return Ok(Restored {
+            epoch,
+            ..Restored::default()
+        });
+    };
+    let (origin, dropped, sources, event_sources): SavedProvenance<'_> = item
+        .extract()
+        .map_err(|_| invalid("expected (origin, dropped, sources, event sources)"))?;
+    let origin = origin.map(|o| origin_from(&o)).transpose()?;
+    let provenance = match (sources, event_sources, &origin) {
+        (Some(list), Some(bytes), Some(origin)) => {
+            if bytes.len() != events * 4 {
+                return Err(invalid("event sources do not match the events"));
+            }
+            let list = list
+                .iter()
+                .map(|o| origin_from(&o))
+                .collect::<PyResult<Vec<_>>>()?;
+            let per_event = bytes
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            Some(Provenance::restored(list, per_event, origin))
+        }
+        (None, None, _) => None,
+        _ => return Err(invalid("sources need an origin and event sources")),
+    };
+    Ok(Restored {
+        epoch,
+        origin,
+        dropped,
+        provenance,
+    })
 }
 
 fn saved_events<'py>(
@@ -97,17 +182,34 @@ fn saved_events<'py>(
 pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = slf.py();
     let invalid = |why: &str| PyValueError::new_err(format!("invalid ExecutionTrace state: {why}"));
-    let (version, epoch, events, instance_dict): (
-        u32,
+    let parts = state
+        .cast::<PyTuple>()
+        .map_err(|_| invalid("expected (version, epoch, events, dict, provenance)"))?;
+    let version: u32 = parts
+        .get_item(0)
+        .and_then(|v| v.extract())
+        .map_err(|_| invalid("expected (version, epoch, events, dict, provenance)"))?;
+    // Version 1 had no provenance item.
+    let expected = match version {
+        1 => 4,
+        STATE_VERSION => 5,
+        _ => return Err(invalid(&format!("unsupported version {version}"))),
+    };
+    if parts.len() != expected {
+        return Err(invalid(&format!(
+            "a version {version} state has {expected} items"
+        )));
+    }
+    let (epoch, events, instance_dict): (
         Option<u64>,
         Bound<'_, PyList>,
         Option<Bound<'_, PyDict>>,
-    ) = state
+    ) = parts
+        .get_slice(1, 4)
         .extract()
-        .map_err(|_| invalid("expected (version, epoch, events, dict)"))?;
-    if version != STATE_VERSION {
-        return Err(invalid(&format!("unsupported version {version}")));
-    }
+        .map_err(|_| invalid("expected (version, epoch, events, dict, provenance)"))?;
+    let provenance_item = (expected == 5).then(|| parts.get_item(4)).transpose()?;
+    let restored = restored_provenance(provenance_item.as_ref(), epoch, events.len())?;
     let registry = Registry::get(py)?;
     let recorder = slf.get();
     let mut saved = Vec::new();
@@ -158,7 +260,7 @@ pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) 
             event: recorder.new_event(checked)?,
         });
     }
-    recorder.restore(epoch, saved)?;
+    recorder.restore_with(restored, saved)?;
     if let Some(dict) = instance_dict {
         if let Ok(own) = slf.getattr("__dict__") {
             own.cast::<PyDict>()?.update(dict.as_mapping())?;

@@ -9,13 +9,14 @@ pickle protocol all run in Rust with no Python frame in between.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar, Union
 
 from dagron import _core
 
-__all__ = ["ExecutionTrace", "TraceEvent", "TraceEventType"]
+__all__ = ["ExecutionTrace", "TraceEvent", "TraceEventType", "TraceOrigin"]
 
 
 class TraceEventType(Enum):
@@ -52,12 +53,57 @@ class TraceEvent:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+_Trace = TypeVar("_Trace", bound="ExecutionTrace")
+
+
+@dataclass(frozen=True)
+class TraceOrigin:
+    """Where and when a trace's first event was recorded.
+
+    ``monotonic_ns`` is the instant on the clock ``time.monotonic_ns()`` reads and
+    ``wall_ns`` the same instant in Unix nanoseconds (``time.time_ns()``), read
+    together; ``host`` and ``pid`` name the process. ``(host, pid)`` identifies a
+    source in a merged trace.
+    """
+
+    host: str
+    pid: int
+    monotonic_ns: int
+    wall_ns: int
+
+
 class ExecutionTrace(_core.TraceRecorder):
     """A structured timeline log that collects events during DAG execution.
 
     Every method is implemented by the Rust base class; this subclass only gives the
-    documented name and module.
+    documented name and module, and wraps origins in ``TraceOrigin``.
     """
+
+    @property
+    def origin(self) -> Optional[TraceOrigin]:
+        """Where and when the first event was recorded (None before any event)."""
+        origin = self._origin()
+        return None if origin is None else TraceOrigin(*origin)
+
+    @property
+    def sources(self) -> list[TraceOrigin]:
+        """The distinct (host, pid) sources of the events, in order of first
+        appearance: ``[origin]`` for a trace recorded in one process, ``[]`` when
+        empty. ``event_sources()`` gives each event's index into this list."""
+        return [TraceOrigin(*source) for source in self._sources()]
+
+    @classmethod
+    def load(cls: type[_Trace], path: Union[str, os.PathLike[str]]) -> _Trace:
+        """Read back a journal (whole, or cut: then a ``TraceJournalWarning`` says
+        how many bytes were dropped) or a ``write_json`` file (``.gz`` too).
+
+        Raises ``dagron.errors.TraceFileError`` (a ``ValueError``) naming the file and
+        the offset for a damaged, foreign or empty file, ``OSError`` if it cannot be
+        read.
+        """
+        from dagron.execution import _files
+
+        return _files.load(cls, path)
 
 
 # The Rust core needs the enum members (to map them to compact codes) and the

@@ -1,0 +1,154 @@
+"""``dagron-trace`` (also ``python -m dagron``): summarize, convert and merge trace
+files (journals and ``write_json`` exports) from the command line.
+
+Errors are one line on stderr and exit status 1 (2 for bad usage); a progress bar
+(``tqdm``, from the ``dagron[cli]`` extra) shows while files load, on a terminal only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any, Callable, NoReturn, Optional
+
+from dagron.errors import TraceFileError
+from dagron.execution import _files
+from dagron.execution.tracing import ExecutionTrace
+
+PROG = "dagron-trace"
+FORMATS = ("json", "chrome", "perfetto")
+PERFETTO_SUFFIXES = (".perfetto-trace", ".pftrace", ".pb")
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit status 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog=PROG, description="Summarize, convert and merge dagron traces.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    summary = commands.add_parser("summary", help="print the summary of each trace")
+    summary.add_argument("files", nargs="+", metavar="FILE")
+    for name, helptext, many in (
+        ("convert", "write a trace in another format", False),
+        ("merge", "merge traces into one timeline", True),
+    ):
+        command = commands.add_parser(name, help=helptext)
+        command.add_argument("files", nargs="+" if many else 1, metavar="FILE")
+        command.add_argument("-o", "--output", required=True, metavar="OUT")
+        command.add_argument(
+            "--to",
+            choices=FORMATS,
+            help="output format (default: from OUT's extension: .pftrace/.perfetto-trace "
+            "for Perfetto, else JSON events; .gz compresses)",
+        )
+        command.add_argument(
+            "--named", action="store_true", help="Chrome JSON with one process per source"
+        )
+    return parser
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, label: str) -> Iterator[Optional[Callable[[int], None]]]:
+    """A byte-count bar on stderr when it is a terminal and tqdm is installed."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    try:
+        from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        yield None
+        return
+    with tqdm(
+        total=total, desc=label, unit="B", unit_scale=True, leave=False, file=sys.stderr
+    ) as bar:
+        yield bar.update
+
+
+def load(path: str) -> ExecutionTrace:
+    try:
+        size = os.path.getsize(path)
+    except OSError as error:
+        raise OSError(f"{path}: {error.strerror or error}") from None
+    with progress_bar(size, os.path.basename(path)) as progress:
+        try:
+            data = _files.read_file(path, progress)
+        except OSError as error:
+            raise OSError(f"{path}: {error.strerror or error}") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", _files.TraceJournalWarning)
+        trace = _files.loads(ExecutionTrace, data, path)
+    for warning in caught:
+        print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
+    return trace
+
+
+def output_format(args: argparse.Namespace) -> str:
+    if args.named:
+        if args.to not in (None, "chrome"):
+            raise UsageError(f"--named is a Chrome JSON option, not one for --to {args.to}")
+        return "named"
+    if args.to is not None:
+        return str(args.to)
+    name = args.output[:-3] if args.output.endswith(".gz") else args.output
+    return "perfetto" if name.endswith(PERFETTO_SUFFIXES) else "json"
+
+
+def write(trace: ExecutionTrace, out: str, fmt: str) -> None:
+    writers: dict[str, Any] = {
+        "json": trace.write_json,
+        "chrome": trace.write_chrome_trace,
+        "named": getattr(trace, "write_chrome_trace_named", None),
+        "perfetto": getattr(trace, "write_perfetto", None),
+    }
+    writer = writers[fmt]
+    if writer is None:
+        raise ValueError(f"the {fmt} export is not available in this dagron build")
+    try:
+        writer(out)
+    except OSError as error:
+        raise OSError(f"{out}: {error.strerror or error}") from None
+
+
+def run(argv: Optional[Sequence[str]]) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "summary":
+        for position, path in enumerate(args.files):
+            trace = load(path)
+            if len(args.files) > 1:
+                print(("\n" if position else "") + f"==> {path} <==")
+            print(trace.summary())
+        return 0
+    fmt = output_format(args)
+    traces = [load(path) for path in args.files]
+    trace = traces[0] if args.command == "convert" else ExecutionTrace.merge(traces)
+    write(trace, args.output, fmt)
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    try:
+        return run(argv)
+    except UsageError as error:
+        print(f"{PROG}: usage error: {error} (see {PROG} --help)", file=sys.stderr)
+        return 2
+    except (OSError, TraceFileError, ValueError, TypeError, MemoryError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

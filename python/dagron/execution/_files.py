@@ -1,0 +1,140 @@
+"""Reading traces back from files: ``ExecutionTrace.load``.
+
+Two kinds of file: a journal (``ExecutionTrace(journal=path)``; decoded by the Rust
+core) and a ``write_json`` / ``to_json`` export, optionally gzip-compressed. A
+JSON export holds no origin: the loaded trace gets ``TraceOrigin(host=<file name>,
+pid=0, monotonic_ns=0, wall_ns=0)``, so merging lines it up at its start (pass
+``offsets`` to place it) and names it after its file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import zlib
+from typing import Any, Callable, Optional, TypeVar, Union
+
+from dagron.errors import TraceFileError
+
+__all__ = ["load", "loads", "TraceJournalWarning"]
+
+PathArg = Union[str, "os.PathLike[str]"]
+T = TypeVar("T")
+
+JOURNAL_MAGIC = b"DAGRONJ\x00"
+GZIP_MAGIC = b"\x1f\x8b"
+READ_CHUNK = 1 << 20
+FIELDS = ("event_type", "timestamp", "node_name", "step_index", "duration", "error", "metadata")
+
+
+class TraceJournalWarning(UserWarning):
+    """A journal was cut (its process was killed mid-write): the events up to its
+    last whole block were loaded, and the rest dropped."""
+
+
+def read_file(path: PathArg, progress: Optional[Callable[[int], None]] = None) -> bytes:
+    """The file's bytes; ``progress(n)`` is called as each ``n`` bytes arrive."""
+    chunks = []
+    with open(path, "rb") as file:
+        while True:
+            chunk = file.read(READ_CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if progress is not None:
+                progress(len(chunk))
+    return b"".join(chunks)
+
+
+def load(cls: type[T], path: PathArg) -> T:
+    return loads(cls, read_file(path), os.fsdecode(path))
+
+
+def loads(cls: type[T], data: bytes, name: str) -> T:
+    """A trace of ``cls`` from the bytes of file ``name`` (named in errors)."""
+    if not data:
+        raise TraceFileError(f"{name}: empty file, not a trace")
+    if data.startswith(GZIP_MAGIC):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as error:
+            raise TraceFileError(f"{name}: damaged gzip data ({error})") from None
+    return _restore(cls, _json_state(data, os.path.basename(name), name), name)
+
+
+def _restore(cls: type[T], state: tuple[Any, ...], name: str) -> T:
+    trace: Any = cls.__new__(cls)  # type: ignore[call-overload]
+    try:
+        trace.__setstate__(state)
+    except (TypeError, ValueError) as error:
+        raise TraceFileError(f"{name}: {error}") from None
+    return trace  # type: ignore[no-any-return]
+
+
+def _json_state(data: bytes, host: str, name: str) -> tuple[Any, ...]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise TraceFileError(
+            f"{name}: not a trace: invalid UTF-8 at offset {error.start}"
+        ) from None
+    try:
+        records = json.loads(text)
+    except json.JSONDecodeError as error:
+        offset = len(text[: error.pos].encode("utf-8", "surrogatepass"))
+        raise TraceFileError(f"{name}: not a JSON trace: {error.msg} at offset {offset}") from None
+    if not isinstance(records, list):
+        raise TraceFileError(
+            f"{name}: not a JSON trace: expected a list of events, found {type(records).__name__}"
+        )
+    events = []
+    for position, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise TraceFileError(f"{name}: event {position}: expected an object")
+        unknown = set(record) - set(FIELDS)
+        if unknown or "event_type" not in record or "timestamp" not in record:
+            raise TraceFileError(
+                f"{name}: event {position}: expected keys {', '.join(FIELDS)}; "
+                f"got {', '.join(map(str, record))}"
+            )
+        events.append(tuple(record.get(field) for field in FIELDS))
+    for position, event in enumerate(events):
+        problem = _field_problem(event)
+        if problem:
+            raise TraceFileError(f"{name}: event {position}: {problem}")
+    origin = (host, 0, 0, 0)
+    return (2, None, events, None, (origin, 0, None, None))
+
+
+_KINDS = {
+    "execution_started", "step_started", "node_started", "node_completed", "node_failed",
+    "node_skipped", "node_timed_out", "node_cancelled", "step_completed",
+    "execution_completed", "node_gate_waiting", "node_gate_resolved", "resource_acquired",
+    "resource_released", "node_cache_hit", "node_cache_miss",
+}  # fmt: skip
+
+
+def _field_problem(event: tuple[Any, ...]) -> str:
+    """What is wrong with one JSON record's fields ('' if nothing)."""
+    kind, ts, node, step, duration, error, metadata = event
+
+    def integer(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    def number(value: Any) -> bool:
+        return integer(value) or isinstance(value, float)
+
+    checks = (
+        (isinstance(kind, str) and kind in _KINDS, "event_type", kind),
+        (number(ts), "timestamp", ts),
+        (node is None or isinstance(node, str), "node_name", node),
+        (step is None or integer(step), "step_index", step),
+        (duration is None or number(duration), "duration", duration),
+        (error is None or isinstance(error, str), "error", error),
+        (metadata is None or isinstance(metadata, dict), "metadata", metadata),
+    )
+    for ok, field, value in checks:
+        if not ok:
+            return f"bad {field} {value!r}"
+    return ""

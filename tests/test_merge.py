@@ -1,0 +1,193 @@
+"""ExecutionTrace.merge (issue 11, part 2): one timeline from many processes and
+hosts, every event keeping its source."""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing
+import os
+import pickle
+import socket
+
+import pytest
+from dagron.execution.tracing import ExecutionTrace, TraceEventType, TraceOrigin
+
+T = TraceEventType
+STRESS = bool(os.environ.get("DAGRON_STRESS"))
+WORKERS = 4
+PER_WORKER = 250_000 if STRESS else 20_000
+
+
+def crafted(origin: TraceOrigin, events: list[tuple], dropped: int = 0) -> ExecutionTrace:
+    """A trace recorded elsewhere: origin and events as its pickled state gives them.
+    ``events`` are (type, timestamp, node_name, step_index) tuples."""
+    trace = ExecutionTrace.__new__(ExecutionTrace)
+    saved = [(kind.value, ts, node, step, None, None, None) for kind, ts, node, step in events]
+    origin_tuple = (origin.host, origin.pid, origin.monotonic_ns, origin.wall_ns)
+    trace.__setstate__((2, None, saved, None, (origin_tuple, dropped, None, None)))
+    return trace
+
+
+def rows(trace: ExecutionTrace) -> list[tuple]:
+    sources = trace.sources
+    return [
+        (e.timestamp, e.node_name, f"{sources[s].host}:{sources[s].pid}")
+        for e, s in zip(trace.events, trace.event_sources())
+    ]
+
+
+def test_merging_one_trace_gives_an_equal_trace():
+    trace = ExecutionTrace()
+    trace.record(T.EXECUTION_STARTED)
+    trace.record(T.NODE_STARTED, node_name="a", metadata={"k": [1, 2]})
+    trace.record(T.NODE_FAILED, node_name="a", duration=0.5, error="E: x", step_index=2**70)
+    trace.record(T.EXECUTION_COMPLETED)
+    merged = ExecutionTrace.merge([trace])
+    assert type(merged) is ExecutionTrace
+    assert merged.events == trace.events
+    assert merged.to_json() == trace.to_json()
+    assert merged.to_chrome_trace() == trace.to_chrome_trace()
+    assert merged.summary() == trace.summary()
+    assert merged.origin == trace.origin
+    assert merged.sources == trace.sources
+    assert merged.event_sources() == [0, 0, 0, 0]
+    # Metadata is kept by reference, as record keeps it.
+    assert merged.events[1].metadata is trace.events[1].metadata
+    assert ExecutionTrace.merge(iter([trace])).to_json() == trace.to_json()
+
+
+def test_empty_merges():
+    assert ExecutionTrace.merge([]).events == []
+    merged = ExecutionTrace.merge([ExecutionTrace(), ExecutionTrace()])
+    assert merged.origin is None and merged.sources == [] and merged.dropped == 0
+
+
+def test_same_host_aligns_on_the_monotonic_clock():
+    early = crafted(TraceOrigin("h", 1, 1_000_000_000, 9), [(T.NODE_STARTED, 0.0, "a", None)])
+    late = crafted(
+        TraceOrigin("h", 2, 1_250_000_000, 0),
+        [(T.NODE_STARTED, 0.0, "b", None), (T.NODE_COMPLETED, 1.0, "b", None)],
+    )
+    merged = ExecutionTrace.merge([late, early])
+    assert rows(merged) == [(0.0, "a", "h:1"), (0.25, "b", "h:2"), (1.25, "b", "h:2")]
+    assert merged.origin == early.origin
+    assert merged.sources == [early.origin, late.origin]
+    assert merged.event_sources() == [0, 1, 1]
+
+
+def test_different_hosts_align_on_wall_clocks_or_given_offsets():
+    a = crafted(
+        TraceOrigin("alpha", 10, 555, 1_700_000_000_000_000_000),
+        [(T.NODE_STARTED, 0.0, "x", None), (T.NODE_COMPLETED, 2.0, "x", None)],
+    )
+    b = crafted(
+        TraceOrigin("beta", 10, 1, 1_700_000_000_500_000_000),
+        [(T.NODE_STARTED, 0.0, "y", None)],
+    )
+    merged = ExecutionTrace.merge([a, b])
+    assert rows(merged) == [(0.0, "x", "alpha:10"), (0.5, "y", "beta:10"), (2.0, "x", "alpha:10")]
+    # beta's clock is known to run 1 s ahead.
+    corrected = ExecutionTrace.merge([a, b], offsets=[0, -1.0])
+    assert rows(corrected) == [
+        (0.0, "y", "beta:10"),
+        (0.5, "x", "alpha:10"),
+        (2.5, "x", "alpha:10"),
+    ]
+    assert corrected.origin == b.origin
+    # A merged trace merges again, pickles, and its new events are the origin's.
+    c = crafted(
+        TraceOrigin("gamma", 3, 0, 1_700_000_000_250_000_000), [(T.NODE_STARTED, 0.0, "z", None)]
+    )
+    again = ExecutionTrace.merge([c, merged])
+    assert [r[2] for r in rows(again)] == ["alpha:10", "gamma:3", "beta:10", "alpha:10"]
+    for clone in (copy.copy, copy.deepcopy, lambda t: pickle.loads(pickle.dumps(t))):
+        restored = clone(again)
+        assert rows(restored) == rows(again)
+        assert restored.sources == again.sources
+    again.record(T.EXECUTION_COMPLETED)
+    assert again.event_sources()[-1] == 0
+    assert again.sources[0] == a.origin
+
+
+def test_merge_adds_dropped_counts():
+    bounded = ExecutionTrace(max_events=5)
+    for step in range(12):
+        bounded.record(T.STEP_STARTED, step_index=step)
+    other = crafted(TraceOrigin("far", 1, 0, 0), [(T.STEP_STARTED, 0.0, None, 1)], dropped=3)
+    merged = ExecutionTrace.merge([bounded, other, bounded])
+    assert merged.dropped == 7 + 3 + 7
+    assert len(merged.events) == 11
+    assert pickle.loads(pickle.dumps(merged)).dropped == 17
+
+
+def test_bad_arguments_raise_clear_errors():
+    trace = ExecutionTrace()
+    with pytest.raises(TypeError, match=r"traces\[1\] must be an ExecutionTrace, not str"):
+        ExecutionTrace.merge([trace, "x"])
+    with pytest.raises(TypeError):
+        ExecutionTrace.merge(5)
+    with pytest.raises(ValueError, match="got 1 offsets for 2 traces"):
+        ExecutionTrace.merge([trace, trace], offsets=[0.0])
+    with pytest.raises(ValueError, match=r"offsets\[0\] must be a finite number"):
+        ExecutionTrace.merge([trace], offsets=[float("nan")])
+    with pytest.raises(ValueError, match=r"offsets\[0\] must be a finite number"):
+        ExecutionTrace.merge([trace], offsets=["1"])
+
+
+# --- real processes -------------------------------------------------------------------
+
+
+def record_around_barrier(worker: int, barrier, count: int) -> bytes:
+    """Half the events before the shared barrier, half after; the trace comes back
+    pickled."""
+    trace = ExecutionTrace()
+    name = f"w{worker}"
+    for seq in range(count // 2):
+        trace.record(T.NODE_STARTED, node_name=name, step_index=seq)
+    barrier.wait()
+    for seq in range(count // 2, count):
+        trace.record(T.NODE_COMPLETED, node_name=name, step_index=seq)
+    return pickle.dumps(trace)
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_worker_processes_merge_into_one_timeline(method):
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} start method here")
+    context = multiprocessing.get_context(method)
+    with context.Manager() as manager:
+        barrier = manager.Barrier(WORKERS)
+        with context.Pool(WORKERS) as pool:
+            pickled = pool.starmap(
+                record_around_barrier, [(w, barrier, PER_WORKER) for w in range(WORKERS)]
+            )
+    traces = [pickle.loads(p) for p in pickled]
+    pids = {t.origin.pid for t in traces}
+    assert len(pids) == WORKERS and os.getpid() not in pids
+    assert {t.origin.host for t in traces} == {socket.gethostname()}
+    merged = ExecutionTrace.merge(traces)
+    events = merged.events
+    sources = merged.sources
+    event_sources = merged.event_sources()
+    assert len(events) == len(event_sources) == WORKERS * PER_WORKER
+    assert {s.pid for s in sources} == pids
+    # Chronological; each worker's events all there, in its order, under its source.
+    next_seq = {}
+    last = 0.0
+    for event, source in zip(events, event_sources):
+        assert event.timestamp >= last
+        last = event.timestamp
+        worker = event.node_name
+        assert next_seq.get(worker, 0) == event.step_index
+        next_seq[worker] = event.step_index + 1
+        pid = sources[source].pid
+        assert next_seq.setdefault(("pid", worker), pid) == pid
+    assert all(next_seq[f"w{w}"] == PER_WORKER for w in range(WORKERS))
+    # Every event recorded after the barrier lands after every event before it.
+    kinds = [e.event_type for e in events]
+    first_after = kinds.index(T.NODE_COMPLETED)
+    assert T.NODE_STARTED not in kinds[first_after:]
+    assert kinds.count(T.NODE_STARTED) == WORKERS * (PER_WORKER // 2)
+    summary = merged.summary().split("\n")
+    assert summary[1] == f"  Total events: {WORKERS * PER_WORKER}"
+    assert summary[2] == f"  Unique nodes: {WORKERS}"
