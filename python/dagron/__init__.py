@@ -4,6 +4,7 @@ from dagron.dag import DAG, DAGBuilder
 from dagron.errors import CycleError, DAGError, DuplicateNodeError, NodeNotFoundError
 from dagron.execution.tracing import ExecutionTrace, TraceEvent, TraceEventType
 from dagron.executor import DAGExecutor, ExecutionResult, NodeResult, NodeStatus
+from dagron.profiling import NodeProfile, ProfileReport, profile_execution
 
 __all__ = [
     "DAG",
@@ -15,8 +16,11 @@ __all__ = [
     "ExecutionResult",
     "ExecutionTrace",
     "NodeNotFoundError",
+    "NodeProfile",
     "NodeResult",
     "NodeStatus",
+    "ProfileReport",
     "TraceEvent",
     "TraceEventType",
+    "profile_execution",
 ]

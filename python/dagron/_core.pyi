@@ -7,7 +7,14 @@ from typing_extensions import disjoint_base
 
 from dagron.execution.tracing import TraceEvent, TraceEventType
 
-__all__ = ["NodeNames", "RunState", "TraceRecorder", "_register_types", "__version__"]
+__all__ = [
+    "GraphIndex",
+    "NodeNames",
+    "RunState",
+    "TraceRecorder",
+    "_register_types",
+    "__version__",
+]
 
 __version__: str
 
@@ -76,5 +83,23 @@ class RunState:
     def close(self, outcome: Any) -> list[int]: ...
     @property
     def closed(self) -> bool: ...
+
+@final
+class GraphIndex:
+    """A DAG of node indices in compact form, for the profiling passes (internal)."""
+
+    def __new__(cls, successors: list[list[int]], order: list[int]) -> GraphIndex: ...
+    def __len__(self) -> int: ...
+    def schedule(
+        self, durations: list[float], included: bytes
+    ) -> tuple[list[float], list[float], list[float], float]: ...
+    def critical_path(
+        self, costs: list[float], included: bytes, names: list[str]
+    ) -> tuple[list[int], float]: ...
+    def descendant_counts(self, counted: bytes) -> list[int]: ...
+    def top(self, scores: list[float], included: bytes, k: int) -> list[int]: ...
+    def observe(
+        self, starts: list[float], ends: list[float], run_start: float, run_end: float
+    ) -> tuple[list[int], list[float], float]: ...
 
 def _register_types(enum_type: type[TraceEventType], event_type: type[TraceEvent]) -> None: ...
