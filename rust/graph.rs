@@ -14,10 +14,10 @@ use std::cmp::Ordering;
 pub enum GraphError {
     /// An edge or order entry names a node outside `0..node_count`.
     NodeOutOfRange { node: u64, node_count: usize },
-    /// `order` is not a permutation of the nodes.
-    NotAnOrder,
-    /// An edge points backwards in `order` (the order is not topological).
-    EdgeAgainstOrder { from: u32, to: u32 },
+    /// The successor-list starts do not describe the successor array.
+    Malformed,
+    /// The edges close a cycle.
+    Cycle,
     /// More than `u32::MAX` nodes or edges.
     TooLarge,
 }
@@ -31,16 +31,14 @@ impl std::fmt::Display for GraphError {
                     "node index {node} is out of range for {node_count} nodes"
                 )
             }
-            GraphError::NotAnOrder => f.write_str("order is not a permutation of the nodes"),
-            GraphError::EdgeAgainstOrder { from, to } => {
-                write!(f, "edge {from} -> {to} points backwards in the order")
-            }
+            GraphError::Malformed => f.write_str("successor list starts do not fit the array"),
+            GraphError::Cycle => f.write_str("the edges close a cycle"),
             GraphError::TooLarge => f.write_str("more than 2**32 - 1 nodes or edges"),
         }
     }
 }
 
-/// A DAG: successor and predecessor lists in CSR form, and a topological order.
+/// A DAG: successor and predecessor lists in CSR form, and its nodes in level order.
 pub struct Graph {
     succ_start: Vec<u32>,
     succ: Vec<u32>,
@@ -49,6 +47,8 @@ pub struct Graph {
     order: Vec<u32>,
     /// `position[v]`: where node `v` stands in `order`.
     position: Vec<u32>,
+    /// Level `k` is `order[level_start[k]..level_start[k + 1]]`.
+    level_start: Vec<u32>,
 }
 
 /// Earliest start, latest start and slack (latest minus earliest) of each included
@@ -75,8 +75,10 @@ pub struct Observed {
 
 impl Graph {
     /// A graph of `succ_start.len() - 1` nodes where node `v`'s successors are
-    /// `succ[succ_start[v]..succ_start[v + 1]]`, with `order` a topological order.
-    pub fn new(succ_start: Vec<u32>, succ: Vec<u32>, order: Vec<u32>) -> Result<Self, GraphError> {
+    /// `succ[succ_start[v]..succ_start[v + 1]]`. Its order is by levels, as the
+    /// executor's steps: level `k` holds the nodes whose longest path from a root has
+    /// `k` edges, each level in index order.
+    pub fn new(succ_start: Vec<u32>, succ: Vec<u32>) -> Result<Self, GraphError> {
         let node_count = succ_start.len().saturating_sub(1);
         if node_count >= u32::MAX as usize || succ.len() >= u32::MAX as usize {
             return Err(GraphError::TooLarge);
@@ -87,44 +89,20 @@ impl Graph {
                 .last()
                 .is_none_or(|&last| last as usize == succ.len());
         if !well_formed {
-            return Err(GraphError::NotAnOrder);
-        }
-        if order.len() != node_count {
-            return Err(GraphError::NotAnOrder);
-        }
-        let mut position = vec![u32::MAX; node_count];
-        for (at, &node) in order.iter().enumerate() {
-            let slot = position
-                .get_mut(node as usize)
-                .ok_or(GraphError::NodeOutOfRange {
-                    node: node.into(),
-                    node_count,
-                })?;
-            if *slot != u32::MAX {
-                return Err(GraphError::NotAnOrder);
-            }
-            *slot = at as u32;
+            return Err(GraphError::Malformed);
         }
         let mut in_degree = vec![0u32; node_count + 1];
-        for from in 0..node_count {
-            for &to in &succ[succ_start[from] as usize..succ_start[from + 1] as usize] {
-                let to_position = *position
-                    .get(to as usize)
-                    .ok_or(GraphError::NodeOutOfRange {
-                        node: to.into(),
-                        node_count,
-                    })?;
-                if to_position <= position[from] {
-                    return Err(GraphError::EdgeAgainstOrder {
-                        from: from as u32,
-                        to,
-                    });
-                }
-                in_degree[to as usize + 1] += 1;
+        for &to in &succ {
+            if to as usize >= node_count {
+                return Err(GraphError::NodeOutOfRange {
+                    node: to.into(),
+                    node_count,
+                });
             }
+            in_degree[to as usize + 1] += 1;
         }
-        // Prefix sums give the predecessor lists' starts; fill them in node order so
-        // each list keeps the order in which its edges were listed.
+        // Prefix sums give the predecessor lists' starts; fill them in node order, so
+        // each list is in index order.
         let mut pred_start = in_degree;
         for v in 0..node_count {
             pred_start[v + 1] += pred_start[v];
@@ -137,6 +115,50 @@ impl Graph {
                 fill[to as usize] += 1;
             }
         }
+        // Kahn's algorithm, keeping each node's longest distance from a root.
+        let mut waiting: Vec<u32> = (0..node_count)
+            .map(|v| pred_start[v + 1] - pred_start[v])
+            .collect();
+        let mut depth = vec![0u32; node_count];
+        let mut queue: Vec<u32> = (0..node_count as u32)
+            .filter(|&v| waiting[v as usize] == 0)
+            .collect();
+        let mut head = 0;
+        while let Some(&v) = queue.get(head) {
+            head += 1;
+            let below = depth[v as usize] + 1;
+            for &s in &succ[succ_start[v as usize] as usize..succ_start[v as usize + 1] as usize] {
+                depth[s as usize] = depth[s as usize].max(below);
+                waiting[s as usize] -= 1;
+                if waiting[s as usize] == 0 {
+                    queue.push(s);
+                }
+            }
+        }
+        if queue.len() != node_count {
+            return Err(GraphError::Cycle);
+        }
+        // A counting sort by depth, stable in index order.
+        let levels = depth
+            .iter()
+            .max()
+            .map_or(0, |&deepest| deepest as usize + 1);
+        let mut level_start = vec![0u32; levels + 1];
+        for &d in &depth {
+            level_start[d as usize + 1] += 1;
+        }
+        for k in 0..levels {
+            level_start[k + 1] += level_start[k];
+        }
+        let mut next = level_start.clone();
+        let mut order = vec![0u32; node_count];
+        let mut position = vec![0u32; node_count];
+        for (v, &d) in depth.iter().enumerate() {
+            let at = next[d as usize];
+            next[d as usize] += 1;
+            order[at as usize] = v as u32;
+            position[v] = at;
+        }
         Ok(Graph {
             succ_start,
             succ,
@@ -144,7 +166,22 @@ impl Graph {
             pred,
             order,
             position,
+            level_start,
         })
+    }
+
+    /// The most `included` nodes in one level.
+    pub fn widest_level(&self, included: &[bool]) -> usize {
+        self.level_start
+            .windows(2)
+            .map(|level| {
+                self.order[level[0] as usize..level[1] as usize]
+                    .iter()
+                    .filter(|&&v| included[v as usize])
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     pub fn node_count(&self) -> usize {
@@ -580,7 +617,7 @@ mod tests {
             flat.extend(list);
             starts.push(flat.len() as u32);
         }
-        Graph::new(starts, flat, (0..count as u32).collect()).unwrap()
+        Graph::new(starts, flat).unwrap()
     }
 
     fn naive_counts(g: &Graph, counted: &[bool]) -> Vec<u64> {
@@ -606,24 +643,30 @@ mod tests {
     #[test]
     fn rejects_bad_input() {
         assert_eq!(
-            Graph::new(vec![0, 1, 1], vec![5], vec![0, 1]).err(),
+            Graph::new(vec![0, 1, 1], vec![5]).err(),
             Some(GraphError::NodeOutOfRange {
                 node: 5,
                 node_count: 2
             })
         );
         assert_eq!(
-            Graph::new(vec![0, 1, 1], vec![0], vec![1, 0]).err(),
-            Some(GraphError::EdgeAgainstOrder { from: 0, to: 0 })
+            Graph::new(vec![0, 1, 2], vec![1, 0]).err(),
+            Some(GraphError::Cycle)
         );
         assert_eq!(
-            Graph::new(vec![0, 0, 0], vec![], vec![0, 0]).err(),
-            Some(GraphError::NotAnOrder)
+            Graph::new(vec![0, 2, 1], vec![1]).err(),
+            Some(GraphError::Malformed)
         );
-        assert_eq!(
-            Graph::new(vec![0, 0, 1], vec![0], vec![0, 1]).err(),
-            Some(GraphError::EdgeAgainstOrder { from: 1, to: 0 })
-        );
+    }
+
+    #[test]
+    fn level_order_and_widest_level() {
+        // 3 -> 1 -> 0, 3 -> 2, 4 alone: levels [3, 4], [1, 2], [0].
+        let g = graph(5, &[(3, 1), (1, 0), (3, 2)]);
+        assert_eq!(g.order(), &[3, 4, 1, 2, 0]);
+        assert_eq!(g.widest_level(&[true; 5]), 2);
+        assert_eq!(g.widest_level(&[true, true, false, true, false]), 1);
+        assert_eq!(graph(0, &[]).widest_level(&[]), 0);
     }
 
     #[test]

@@ -352,13 +352,22 @@ def test_dag_critical_path():
 
 
 def test_graph_index_rejects_inconsistent_arrays():
-    with pytest.raises(ValueError, match="points backwards"):
-        dagron._core.GraphIndex([[1], []], [1, 0])
+    with pytest.raises(ValueError, match="close a cycle"):
+        dagron._core.GraphIndex([[1], [0]])
     with pytest.raises(ValueError, match="out of range"):
-        dagron._core.GraphIndex([[7], []], [0, 1])
-    graph = dagron._core.GraphIndex([[1], []], [0, 1])
+        dagron._core.GraphIndex([[7], []])
+    with pytest.raises(TypeError, match=r"successors\[1\] must be an iterable of int"):
+        dagron._core.GraphIndex([[1], 5])
+    graph = dagron._core.GraphIndex([{1: None}, []])
+    assert graph.order() == [0, 1]
     with pytest.raises(ValueError, match="durations has 1 items for 2 nodes"):
         graph.schedule([1.0], b"\x01\x01")
+
+
+def test_graph_index_order_is_the_dag_levels():
+    dag = diamond()
+    names, graph = dag._graph_index()
+    assert [names[i] for i in graph.order()] == dag.topological_sort()
 
 
 # -- random DAGs against the reference -----------------------------------------------
@@ -421,6 +430,8 @@ def test_random_runs_match_the_reference(run):
         assert report.idle == pytest.approx(expected.idle, abs=1e-9)
         report.idle = expected.idle
     assert report == expected
+    names, graph = dag._graph_index()
+    assert [names[i] for i in graph.order()] == dag.topological_sort()
     for name in dag.nodes:
         assert dag.descendants(name) == sorted(
             (n for n in dag.nodes if name in dag.ancestors(n)), key=dag.nodes.index

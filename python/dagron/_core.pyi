@@ -1,6 +1,7 @@
 """Type stubs for the compiled module ``dagron._core`` (the Rust recorder)."""
 
 import os
+from collections.abc import Iterable
 from typing import IO, Any, Optional, Union, final
 
 from typing_extensions import disjoint_base
@@ -88,8 +89,10 @@ class RunState:
 class GraphIndex:
     """A DAG of node indices in compact form, for the profiling passes (internal)."""
 
-    def __new__(cls, successors: list[list[int]], order: list[int]) -> GraphIndex: ...
+    def __new__(cls, successors: list[Iterable[int]]) -> GraphIndex: ...
     def __len__(self) -> int: ...
+    def order(self) -> list[int]: ...
+    def widest_level(self, included: bytes) -> int: ...
     def schedule(
         self, durations: list[float], included: bytes
     ) -> tuple[list[float], list[float], list[float], float]: ...

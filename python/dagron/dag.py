@@ -288,19 +288,18 @@ class DAG:
         """
         if not isinstance(durations, Mapping):
             raise TypeError(f"durations must be a mapping, not {type(durations).__name__}")
-        names, graph, _ = self._graph_index()
+        names, graph = self._graph_index()
         costs = [1.0] * len(names)
         for name, value in durations.items():
             costs[self._node_index(name)] = _check_duration(name, value)
         path, total = graph.critical_path(costs, b"\x01" * len(names), names)
         return [names[i] for i in path], total
 
-    def _graph_index(self) -> tuple[list[str], _core.GraphIndex, list[list[int]]]:
-        """``(names, index, levels)``: the graph in the Rust core's compact form, with
-        the levels as the topological order (see :meth:`_compile`)."""
-        names, succs, levels = self._compile()
-        order = [i for level in levels for i in level]
-        return names, _core.GraphIndex(succs, order), levels
+    def _graph_index(self) -> tuple[list[str], _core.GraphIndex]:
+        """``(names, index)``: the node names and the graph in the Rust core's
+        compact form (built from the adjacency dicts in O(V + E), its order the
+        levels of :meth:`levels`)."""
+        return list(self._names), _core.GraphIndex(self._succ)
 
     def _compile(self) -> tuple[list[str], list[list[int]], list[list[int]]]:
         """Snapshot the graph for one run, in O(V + E).

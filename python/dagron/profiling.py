@@ -38,6 +38,7 @@ the width of the window (a few levels in DAGs that fan back in; O(V * E / 64) at
 
 from __future__ import annotations
 
+import gc
 import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -115,9 +116,12 @@ class ProfileReport:
 
 
 _BOTTLENECKS = 5
-_NODE_ENDS = frozenset(
-    (TraceEventType.NODE_COMPLETED, TraceEventType.NODE_FAILED, TraceEventType.NODE_TIMED_OUT)
-)
+_COMPLETED = TraceEventType.NODE_COMPLETED
+_FAILED = TraceEventType.NODE_FAILED
+_TIMED_OUT = TraceEventType.NODE_TIMED_OUT
+_NODE_STARTED = TraceEventType.NODE_STARTED
+_EXECUTION_STARTED = TraceEventType.EXECUTION_STARTED
+_EXECUTION_COMPLETED = TraceEventType.EXECUTION_COMPLETED
 
 
 def profile_execution(dag: DAG, result: ExecutionResult) -> ProfileReport:
@@ -133,17 +137,31 @@ def profile_execution(dag: DAG, result: ExecutionResult) -> ProfileReport:
         raise TypeError(
             f"result must be an ExecutionResult with node_results, not {type(result).__name__}"
         )
-    names, graph, levels = dag._graph_index()
+    # A report on a large run is a million small objects; each would count towards
+    # the next cyclic-GC pass, which walks the whole heap. None of them forms a cycle.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _profile(dag, node_results, getattr(result, "trace", None))
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _profile(dag: DAG, node_results: dict[str, Any], trace: Any) -> ProfileReport:
+    names, graph = dag._graph_index()
+    order = graph.order()
     index = {name: i for i, name in enumerate(names)}
     count = len(names)
     durations = [0.0] * count
     completed = bytearray(count)
     work = []  # durations in result order, summed as upstream sums them
+    done = NodeStatus.COMPLETED
     for name, node in node_results.items():
         i = index.get(name)
         if i is None:
             raise ValueError(f"result.node_results names {name!r}, which is not a node of dag")
-        if node.status == NodeStatus.COMPLETED:
+        if node.status == done:
             durations[i] = duration = _check_duration(name, node.duration_seconds)
             completed[i] = 1
             work.append(duration)
@@ -160,8 +178,7 @@ def profile_execution(dag: DAG, result: ExecutionResult) -> ProfileReport:
             names[i]: NodeProfile(
                 names[i], durations[i], earliest[i], latest[i], slack[i], i in on_path, blocked[i]
             )
-            for level in levels
-            for i in level
+            for i in order
             if completed[i]
         }
         report.critical_path = [names[i] for i in path]
@@ -169,11 +186,10 @@ def profile_execution(dag: DAG, result: ExecutionResult) -> ProfileReport:
         report.bottlenecks = [names[i] for i in graph.top(scores, flags, _BOTTLENECKS)]
         total_work = sum(work)
         report.parallelism_efficiency = total_work / makespan if makespan > 0 else 0.0
-        report.actual_max_parallelism = max(sum(map(completed.__getitem__, lv)) for lv in levels)
+        report.actual_max_parallelism = graph.widest_level(flags)
 
-    trace = result.trace
     if trace is not None:
-        _observe(report, trace.events, names, index, graph, levels)
+        _observe(report, trace.events, names, index, graph, order)
     return report
 
 
@@ -183,7 +199,7 @@ def _observe(
     names: list[str],
     index: dict[str, int],
     graph: _core.GraphIndex,
-    levels: list[list[int]],
+    order: list[int],
 ) -> None:
     """Fill the trace-based figures of ``report`` from the run's ``events``."""
     if not events:
@@ -193,29 +209,25 @@ def _observe(
     ends = [nan] * len(names)
     run_start = events[0].timestamp
     run_end = events[-1].timestamp
-    node_started = TraceEventType.NODE_STARTED
-    node_ends = _NODE_ENDS
-    execution_started = TraceEventType.EXECUTION_STARTED
-    execution_completed = TraceEventType.EXECUTION_COMPLETED
     seen_run_start = False
+    lookup = index.get
     for event in events:
         kind = event.event_type
-        if kind is node_started:
-            i = index.get(event.node_name)  # type: ignore[arg-type]
-            if i is not None and math.isnan(starts[i]):
-                starts[i] = event.timestamp  # the first start, should a node start twice
-        elif kind in node_ends:
-            i = index.get(event.node_name)  # type: ignore[arg-type]
+        if kind is _NODE_STARTED:
+            i = lookup(event.node_name)  # type: ignore[arg-type]
+            if i is not None and starts[i] != starts[i]:  # NaN: the first start counts
+                starts[i] = event.timestamp
+        elif kind is _COMPLETED or kind is _FAILED or kind is _TIMED_OUT:
+            i = lookup(event.node_name)  # type: ignore[arg-type]
             if i is not None:
                 ends[i] = event.timestamp
-        elif kind is execution_started and not seen_run_start:
-            run_start = event.timestamp
-            seen_run_start = True
-        elif kind is execution_completed:
+        elif kind is _EXECUTION_STARTED:
+            if not seen_run_start:
+                run_start = event.timestamp
+                seen_run_start = True
+        elif kind is _EXECUTION_COMPLETED:
             run_end = event.timestamp
     path, delays, idle = graph.observe(starts, ends, run_start, run_end)
     report.observed_critical_path = [names[i] for i in path]
-    report.scheduling_delay = {
-        names[i]: delays[i] for level in levels for i in level if not math.isnan(starts[i])
-    }
+    report.scheduling_delay = {names[i]: delays[i] for i in order if starts[i] == starts[i]}
     report.idle = idle

@@ -1,8 +1,8 @@
 //! `GraphIndex`: the binding over `crate::graph` that `dagron.profiling` and
-//! `DAG.critical_path` use. It takes a DAG as the index arrays `DAG._compile()` makes
-//! (successor lists and a topological order), per-node values as lists of floats and
-//! per-node flags as `bytes`, checks their lengths, runs the pass without the GIL and
-//! returns plain lists.
+//! `DAG.critical_path` use. It takes a DAG as its successor index lists (the `DAG`'s
+//! own adjacency dicts), per-node values as lists of floats and per-node flags as
+//! `bytes`, checks their lengths, runs the pass without the GIL and returns plain
+//! lists.
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -22,32 +22,39 @@ pub struct GraphIndex {
 
 #[pymethods]
 impl GraphIndex {
-    /// `successors[v]`: the successor indices of node `v`; `order`: every node once,
-    /// each after its predecessors.
+    /// `successors[v]`: the successor indices of node `v`, as any iterable of `int`
+    /// (a `DAG`'s own adjacency dicts are taken as they are).
     #[new]
-    fn new(successors: &Bound<'_, PyList>, order: &Bound<'_, PyList>) -> PyResult<Self> {
+    fn new(successors: &Bound<'_, PyList>) -> PyResult<Self> {
         let mut starts = Vec::with_capacity(successors.len() + 1);
         starts.push(0u32);
         let mut flat: Vec<u32> = Vec::new();
         for (node, targets) in successors.iter().enumerate() {
-            let targets = targets.cast::<PyList>().map_err(|_| {
+            let targets = targets.try_iter().map_err(|_| {
                 PyTypeError::new_err(format!(
-                    "GraphIndex() successors[{node}] must be a list, not {}",
+                    "GraphIndex() successors[{node}] must be an iterable of int, not {}",
                     type_name(&targets)
                 ))
             })?;
-            for target in targets.iter() {
-                flat.push(index(&target, "successors")?);
+            for target in targets {
+                flat.push(index(&target?)?);
             }
             starts.push(u32::try_from(flat.len()).map_err(|_| too_large())?);
         }
-        let order = order
-            .iter()
-            .map(|item| index(&item, "order"))
-            .collect::<PyResult<Vec<u32>>>()?;
-        let graph = Graph::new(starts, flat, order)
+        let graph = Graph::new(starts, flat)
             .map_err(|error| PyValueError::new_err(format!("GraphIndex(): {error}")))?;
         Ok(GraphIndex { graph })
+    }
+
+    /// Every node, level by level (each level in index order), as `DAG.levels()`.
+    fn order(&self) -> Vec<u32> {
+        self.graph.order().to_vec()
+    }
+
+    /// The most `included` nodes in one level.
+    fn widest_level(&self, included: &[u8]) -> PyResult<usize> {
+        let included = self.flags("included", included)?;
+        Ok(self.graph.widest_level(&included))
     }
 
     fn __len__(&self) -> usize {
@@ -174,10 +181,10 @@ fn too_large() -> PyErr {
     PyValueError::new_err("GraphIndex(): more than 2**32 - 1 edges")
 }
 
-fn index(item: &Bound<'_, PyAny>, what: &str) -> PyResult<u32> {
+fn index(item: &Bound<'_, PyAny>) -> PyResult<u32> {
     item.extract::<u32>().map_err(|_| {
         PyValueError::new_err(format!(
-            "GraphIndex() {what} must hold node indices (int in 0..2**32), not {}",
+            "GraphIndex() successors must hold node indices (int in 0..2**32), not {}",
             item.repr()
                 .map_or_else(|_| type_name(item), |text| text.to_string())
         ))
