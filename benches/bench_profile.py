@@ -52,22 +52,31 @@ class SimulatedTrace:
 
 def simulated_result(dag: dagron.DAG, seed: int = 11) -> ExecutionResult:
     rng = random.Random(seed)
-    names = dag.nodes
-    duration = {n: rng.expovariate(100.0) for n in names}
-    start: dict[str, float] = {}
+    names, succs, levels = dag._compile()
+    duration = [rng.expovariate(100.0) for _ in names]
+    start = [0.0] * len(names)
+    for level in levels:
+        for i in level:
+            end = start[i] + duration[i]
+            for j in succs[i]:
+                if start[j] < end:
+                    start[j] = end
     points: list[tuple[float, int, TraceEvent]] = []
-    for n in dag.topological_sort():
-        start[n] = max((start[p] + duration[p] for p in dag.predecessors(n)), default=0.0)
-        end = start[n] + duration[n]
-        points.append((start[n], 1, TraceEvent(T.NODE_STARTED, start[n], node_name=n)))
-        done = TraceEvent(T.NODE_COMPLETED, end, node_name=n, duration=duration[n])
+    for i, n in enumerate(names):
+        end = start[i] + duration[i]
+        points.append((start[i], 1, TraceEvent(T.NODE_STARTED, start[i], node_name=n)))
+        done = TraceEvent(T.NODE_COMPLETED, end, node_name=n, duration=duration[i])
         points.append((end, 0, done))
     points.sort(key=lambda p: (p[0], p[1]))
     makespan = max(p[0] for p in points)
     events = [TraceEvent(T.EXECUTION_STARTED, 0.0), *(p[2] for p in points)]
     events.append(TraceEvent(T.EXECUTION_COMPLETED, makespan + 0.001))
-    results = {n: NodeResult(n, NodeStatus.COMPLETED, None, None, duration[n]) for n in names}
-    return ExecutionResult(results, len(names), 0, 0, 0, 0, makespan, SimulatedTrace(events))  # type: ignore[arg-type]
+    results = {
+        n: NodeResult(n, NodeStatus.COMPLETED, None, None, duration[i])
+        for i, n in enumerate(names)
+    }
+    trace = SimulatedTrace(events)
+    return ExecutionResult(results, len(names), 0, 0, 0, 0, makespan, trace)  # type: ignore[arg-type]
 
 
 def python_profile(dag: dagron.DAG, result: ExecutionResult) -> ProfileReport:
@@ -138,22 +147,23 @@ def same(a: ProfileReport, b: ProfileReport) -> bool:
     return a == b
 
 
-def timed(fn: Any, runs: int, *args: Any) -> tuple[float, Any]:
-    """Median seconds of ``fn(*args)`` over ``runs`` calls, and its output. The cyclic
-    GC is off during each call for both versions alike (profile_execution turns it
-    off itself)."""
-    times, out = [], None
+def timed(fn: Any, runs: int, *args: Any) -> tuple[float, float, Any]:
+    """Median wall and CPU seconds of ``fn(*args)`` over ``runs`` calls, and its
+    output. The cyclic GC is off during each call for both versions alike
+    (profile_execution turns it off itself)."""
+    wall, cpu, out = [], [], None
     for _ in range(runs):
         out = None
         gc.collect()
         gc.disable()
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         try:
             out = fn(*args)
         finally:
-            times.append(time.perf_counter() - began)
+            wall.append(time.perf_counter() - began)
+            cpu.append(time.process_time() - began_cpu)
             gc.enable()
-    return statistics.median(times), out
+    return statistics.median(wall), statistics.median(cpu), out
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -167,18 +177,24 @@ def main(argv: Optional[list[str]] = None) -> int:
         f"layered DAGs, {args.width} nodes per layer, 1-3 predecessors per node; "
         f"median of {args.runs} runs"
     )
-    print(f"{'nodes':>9} {'edges':>9} {'dagron':>9} {'python':>9} {'ratio':>8}  check")
+    print(
+        f"{'nodes':>9} {'edges':>9} {'dagron wall':>11} {'cpu':>8} "
+        f"{'python wall':>11} {'cpu':>8} {'ratio cpu':>9}  check"
+    )
     failed = False
     for size in (int(s) for s in args.sizes.split(",")):
         dag = layered_dag(size, min(args.width, max(1, size // 10)))
         result = simulated_result(dag)
-        ours, report = timed(dagron.profile_execution, args.runs, dag, result)
-        line = f"{size:>9,} {dag.edge_count:>9,} {ours:>8.3f}s"
+        ours, ours_cpu, report = timed(dagron.profile_execution, args.runs, dag, result)
+        line = f"{size:>9,} {dag.edge_count:>9,} {ours:>10.3f}s {ours_cpu:>7.3f}s"
         if size <= args.baseline_max:
-            theirs, expected = timed(python_profile, args.runs, dag, result)
+            theirs, theirs_cpu, expected = timed(python_profile, args.runs, dag, result)
             ok = same(report, expected)
             failed |= not ok
-            line += f" {theirs:>8.3f}s {theirs / ours:>7.1f}x  {'equal' if ok else 'DIFFERENT'}"
+            line += (
+                f" {theirs:>10.3f}s {theirs_cpu:>7.3f}s {theirs_cpu / ours_cpu:>8.1f}x"
+                f"  {'equal' if ok else 'DIFFERENT'}"
+            )
         else:
             ok = (
                 len(report.node_profiles) == size
@@ -187,7 +203,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 and report.idle is not None
             )
             failed |= not ok
-            line += f" {'-':>9} {'-':>8}  {'sane' if ok else 'WRONG'}"
+            line += f" {'-':>11} {'-':>8} {'-':>9}  {'sane' if ok else 'WRONG'}"
         print(line, flush=True)
     return 1 if failed else 0
 

@@ -375,15 +375,21 @@ impl Graph {
         };
         let mut suffix = count;
         let mut low_word = usize::MAX;
+        let mut high_word = 0;
         for &s in successors {
             let set = set_of(s);
             suffix = suffix.min(set.suffix);
-            low_word = low_word.min(self.position[s as usize] as usize / 64);
+            let word = self.position[s as usize] as usize / 64;
+            low_word = low_word.min(word);
+            high_word = high_word.max(word + 1);
             if !set.words.is_empty() {
                 low_word = low_word.min(set.first_word);
+                high_word = high_word.max(set.first_word + set.words.len());
             }
         }
-        let high_word = suffix.div_ceil(64);
+        // The window spans what the successors hold, below the suffix: a set that
+        // never closes into a suffix (a branch that dies out) stays as narrow as it is.
+        let high_word = high_word.min(suffix.div_ceil(64));
         if successors.is_empty() || low_word >= high_word {
             return Reach {
                 first_word: 0,
@@ -445,6 +451,9 @@ impl Reach {
     fn settle(&mut self) {
         while let Some(&top) = self.words.last() {
             let top_base = 64 * (self.first_word + self.words.len() - 1);
+            if top_base + 64 < self.suffix {
+                break; // unreached positions lie between the window and the suffix
+            }
             let valid = (self.suffix - top_base).min(64);
             let mask = if valid == 64 { !0 } else { (1u64 << valid) - 1 };
             let top = top & mask;

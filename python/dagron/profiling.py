@@ -55,6 +55,17 @@ __all__ = ["NodeProfile", "ProfileReport", "profile_execution"]
 class NodeProfile:
     """The profile of one completed node (times in seconds)."""
 
+    # Slots: a report on a large run holds one of these per node.
+    __slots__ = (
+        "name",
+        "duration",
+        "earliest_start",
+        "latest_start",
+        "slack",
+        "on_critical_path",
+        "blocked_descendants",
+    )
+
     name: str
     duration: float
     earliest_start: float
@@ -151,18 +162,22 @@ def profile_execution(dag: DAG, result: ExecutionResult) -> ProfileReport:
 def _profile(dag: DAG, node_results: dict[str, Any], trace: Any) -> ProfileReport:
     names, graph = dag._graph_index()
     order = graph.order()
-    index = {name: i for i, name in enumerate(names)}
+    index = dag._index  # name -> node index; read only
     count = len(names)
     durations = [0.0] * count
     completed = bytearray(count)
     work = []  # durations in result order, summed as upstream sums them
     done = NodeStatus.COMPLETED
+    inf = math.inf
     for name, node in node_results.items():
         i = index.get(name)
         if i is None:
             raise ValueError(f"result.node_results names {name!r}, which is not a node of dag")
         if node.status == done:
-            durations[i] = duration = _check_duration(name, node.duration_seconds)
+            duration = node.duration_seconds
+            if type(duration) is not float or not 0.0 <= duration < inf:
+                duration = _check_duration(name, duration)  # converts, or raises
+            durations[i] = duration
             completed[i] = 1
             work.append(duration)
 
@@ -204,29 +219,14 @@ def _observe(
     """Fill the trace-based figures of ``report`` from the run's ``events``."""
     if not events:
         return
-    nan = math.nan
-    starts = [nan] * len(names)
-    ends = [nan] * len(names)
-    run_start = events[0].timestamp
-    run_end = events[-1].timestamp
-    seen_run_start = False
-    lookup = index.get
-    for event in events:
-        kind = event.event_type
-        if kind is _NODE_STARTED:
-            i = lookup(event.node_name)  # type: ignore[arg-type]
-            if i is not None and starts[i] != starts[i]:  # NaN: the first start counts
-                starts[i] = event.timestamp
-        elif kind is _COMPLETED or kind is _FAILED or kind is _TIMED_OUT:
-            i = lookup(event.node_name)  # type: ignore[arg-type]
-            if i is not None:
-                ends[i] = event.timestamp
-        elif kind is _EXECUTION_STARTED:
-            if not seen_run_start:
-                run_start = event.timestamp
-                seen_run_start = True
-        elif kind is _EXECUTION_COMPLETED:
-            run_end = event.timestamp
+    starts, ends, run_start, run_end = graph.node_times(
+        events if type(events) is list else list(events),
+        index,
+        _NODE_STARTED,
+        (_COMPLETED, _FAILED, _TIMED_OUT),
+        _EXECUTION_STARTED,
+        _EXECUTION_COMPLETED,
+    )
     path, delays, idle = graph.observe(starts, ends, run_start, run_end)
     report.observed_critical_path = [names[i] for i in path]
     report.scheduling_delay = {names[i]: delays[i] for i in order if starts[i] == starts[i]}
