@@ -1,7 +1,6 @@
 """Type stubs for the compiled module ``dagron._core`` (the Rust recorder)."""
 
 import os
-from collections.abc import Iterable
 from typing import IO, Any, Optional, Union, final
 
 from typing_extensions import disjoint_base
@@ -89,7 +88,7 @@ class RunState:
 class GraphIndex:
     """A DAG of node indices in compact form, for the profiling passes (internal)."""
 
-    def __new__(cls, successors: list[Iterable[int]]) -> GraphIndex: ...
+    def __new__(cls, successors: Union[list[list[int]], list[dict[int, None]]]) -> GraphIndex: ...
     def __len__(self) -> int: ...
     def order(self) -> list[int]: ...
     def widest_level(self, included: bytes) -> int: ...
