@@ -7,7 +7,7 @@ from __future__ import annotations
 import http.server
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import dagron
@@ -147,7 +147,6 @@ class MergedTrace:
     sources: list[Source]
     source_of_event: list[int]
     dropped: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def event_sources(self) -> list[int]:
         return list(self.source_of_event)

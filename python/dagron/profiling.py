@@ -139,7 +139,8 @@ def profile_execution(dag: DAG, result: ExecutionResult) -> ProfileReport:
     """Profile ``result`` (from running ``dag``): see the module's documentation.
 
     ``result.node_results`` must name nodes of ``dag`` (``ValueError`` otherwise), and
-    completed nodes need finite, non-negative ``duration_seconds``.
+    completed nodes need finite, non-negative ``duration_seconds``. The cyclic garbage
+    collector is paused while the report is built (it holds no reference cycles).
     """
     if not isinstance(dag, DAG):
         raise TypeError(f"dag must be a dagron.DAG, not {type(dag).__name__}")
