@@ -342,9 +342,14 @@ def _emit(provider: Any, plan: list[_Span], origin_ns: int) -> SpanContext:
 
     tracer = provider.get_tracer("dagron", _core.__version__)
     live: list[Any] = []
+    contexts: dict[int, Any] = {}  # parent index -> its context, made once
     for span in plan:
         assert span.start is not None and span.end is not None  # set by _plan
-        context = None if span.parent is None else set_span_in_context(live[span.parent])
+        context = None
+        if span.parent is not None:
+            context = contexts.get(span.parent)
+            if context is None:
+                context = contexts[span.parent] = set_span_in_context(live[span.parent])
         otel_span = tracer.start_span(
             span.name,
             context=context,
