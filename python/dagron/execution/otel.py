@@ -160,27 +160,31 @@ def _plan(trace: Any, events: list[TraceEvent]) -> list[_Span]:
     open_steps: list[int] = []  # step indices started and not completed
     open_nodes: dict[str, int] = {}  # node name -> index of its running span
     last_run: dict[str, int] = {}  # node name -> index of its latest span
+    # Members as locals: the loop runs once per event.
+    execution_started, execution_completed = T.EXECUTION_STARTED, T.EXECUTION_COMPLETED
+    step_started, step_completed = T.STEP_STARTED, T.STEP_COMPLETED
+    node_started, node_ends = T.NODE_STARTED, _NODE_ENDS
     for at, event in enumerate(events):
         kind = event.event_type
         ts = _ns(event.timestamp)
         name = event.node_name
-        if kind is T.EXECUTION_STARTED:
+        if kind is execution_started:
             if root.start is None:
                 root.start = ts
                 _set_source(root, sources, at)
             _flatten(event.metadata, root.attributes)
-        elif kind is T.EXECUTION_COMPLETED:
+        elif kind is execution_completed:
             root.end = ts
             root.duration = event.duration
             _flatten(event.metadata, root.attributes)
-        elif kind is T.STEP_STARTED and event.step_index is not None:
+        elif kind is step_started and event.step_index is not None:
             step = _Span(f"step {event.step_index}", 0, ts, None)
             step.attributes["dagron.step"] = event.step_index
             _set_source(step, sources, at)
             steps[event.step_index] = len(spans)
             spans.append(step)
             open_steps.append(event.step_index)
-        elif kind is T.STEP_COMPLETED and event.step_index is not None:
+        elif kind is step_completed and event.step_index is not None:
             k = event.step_index
             if k in open_steps:
                 open_steps.remove(k)
@@ -192,7 +196,7 @@ def _plan(trace: Any, events: list[TraceEvent]) -> list[_Span]:
                 spans.append(lost)
             step = spans[steps[k]]
             step.end, step.duration = ts, event.duration
-        elif kind is T.NODE_STARTED and name is not None:
+        elif kind is node_started and name is not None:
             parent = _step_parent(event, steps, open_steps)
             node = _Span(name, parent, ts, None)
             node.attributes["dagron.node"] = name
@@ -200,7 +204,7 @@ def _plan(trace: Any, events: list[TraceEvent]) -> list[_Span]:
             _flatten(event.metadata, node.attributes)
             open_nodes[name] = last_run[name] = len(spans)
             spans.append(node)
-        elif kind in _NODE_ENDS and name is not None:
+        elif kind in node_ends and name is not None:
             index = open_nodes.pop(name, None)
             if index is None:  # its start was let go
                 node = _Span(name, _step_parent(event, steps, open_steps), None, None)
