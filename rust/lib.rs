@@ -9,6 +9,7 @@ pub mod buffer;
 pub mod clock;
 pub mod event;
 pub mod export;
+pub mod graph;
 pub mod intern;
 pub mod merge;
 pub mod origin;

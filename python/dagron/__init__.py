@@ -15,6 +15,7 @@ from dagron.distributed import (
 from dagron.errors import CycleError, DAGError, DuplicateNodeError, NodeNotFoundError
 from dagron.execution.tracing import ExecutionTrace, TraceEvent, TraceEventType
 from dagron.executor import DAGExecutor, ExecutionResult, NodeResult, NodeStatus
+from dagron.profiling import NodeProfile, ProfileReport, profile_execution
 
 __all__ = [
     "AsyncDAGExecutor",
@@ -29,12 +30,15 @@ __all__ = [
     "ExecutionResult",
     "ExecutionTrace",
     "NodeNotFoundError",
+    "NodeProfile",
     "NodeResult",
     "NodeStatus",
     "ProcessBackend",
+    "ProfileReport",
     "ThreadBackend",
     "TraceEvent",
     "TraceEventType",
     "WorkerLostError",
     "__version__",
+    "profile_execution",
 ]

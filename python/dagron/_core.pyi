@@ -8,7 +8,14 @@ from typing_extensions import disjoint_base
 
 from dagron.execution.tracing import TraceEvent, TraceEventType
 
-__all__ = ["NodeNames", "RunState", "TraceRecorder", "_register_types", "__version__"]
+__all__ = [
+    "GraphIndex",
+    "NodeNames",
+    "RunState",
+    "TraceRecorder",
+    "_register_types",
+    "__version__",
+]
 
 __version__: str
 
@@ -103,5 +110,34 @@ class RunState:
     def close(self, outcome: Any) -> list[int]: ...
     @property
     def closed(self) -> bool: ...
+
+@final
+class GraphIndex:
+    """A DAG of node indices in compact form, for the profiling passes (internal)."""
+
+    def __new__(cls, successors: Union[list[list[int]], list[dict[int, None]]]) -> GraphIndex: ...
+    def __len__(self) -> int: ...
+    def order(self) -> list[int]: ...
+    def widest_level(self, included: bytes) -> int: ...
+    def schedule(
+        self, durations: list[float], included: bytes
+    ) -> tuple[list[float], list[float], list[float], float]: ...
+    def critical_path(
+        self, costs: list[float], included: bytes, names: list[str]
+    ) -> tuple[list[int], float]: ...
+    def descendant_counts(self, counted: bytes) -> list[int]: ...
+    def top(self, scores: list[float], included: bytes, k: int) -> list[int]: ...
+    def node_times(
+        self,
+        events: list[TraceEvent],
+        index: dict[str, int],
+        started: TraceEventType,
+        ended: tuple[TraceEventType, TraceEventType, TraceEventType],
+        run_started: TraceEventType,
+        run_completed: TraceEventType,
+    ) -> tuple[list[float], list[float], float, float]: ...
+    def observe(
+        self, starts: list[float], ends: list[float], run_start: float, run_end: float
+    ) -> tuple[list[int], list[float], float]: ...
 
 def _register_types(enum_type: type[TraceEventType], event_type: type[TraceEvent]) -> None: ...

@@ -10,7 +10,8 @@ a DAG can never hold a cycle.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Optional
 
 from dagron import _core
@@ -23,6 +24,18 @@ def _check_name(name: object) -> str:
     if not isinstance(name, str):
         raise TypeError(f"node names must be str, not {type(name).__name__}")
     return name
+
+
+def _check_duration(name: str, value: object) -> float:
+    """A node's duration as a float: a real number, finite and not negative."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"the duration of node {name!r} must be a number, not {type(value).__name__}"
+        )
+    seconds = float(value)
+    if not (seconds >= 0.0 and math.isfinite(seconds)):
+        raise ValueError(f"the duration of node {name!r} must be finite and >= 0, not {value!r}")
+    return seconds
 
 
 def _unpack_edge(pair: object) -> tuple[str, str]:
@@ -236,6 +249,57 @@ class DAG:
     def topological_sort(self) -> list[str]:
         """All nodes, level by level (so every edge points forward)."""
         return [name for level in self.levels() for name in level]
+
+    def topological_levels(self) -> list[list[str]]:
+        """Another name of :meth:`levels` (the one upstream dagron code calls)."""
+        return self.levels()
+
+    def ancestors(self, name: str) -> list[str]:
+        """Every node with a path to ``name`` (``name`` excluded), in insertion order."""
+        return self._reachable(self._pred, self._node_index(name))
+
+    def descendants(self, name: str) -> list[str]:
+        """Every node reachable from ``name`` (``name`` excluded), in insertion order."""
+        return self._reachable(self._succ, self._node_index(name))
+
+    def _reachable(self, adjacency: list[dict[int, None]], start: int) -> list[str]:
+        # A search over the adjacency dicts themselves: O(what it reaches), with no
+        # snapshot of the whole graph.
+        seen: set[int] = set()
+        stack = [start]
+        while stack:
+            for nxt in adjacency[stack.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        names = self._names
+        return [names[i] for i in sorted(seen)]
+
+    def critical_path(self, durations: Mapping[str, float]) -> tuple[list[str], float]:
+        """The longest path through the DAG when node ``n`` takes ``durations[n]``
+        seconds (1.0 for a node missing from ``durations``, as upstream dagron does),
+        and its total: ``(names, total)``.
+
+        The path starts at the node with the largest bottom level (its duration plus
+        the largest bottom level among its successors) and steps to the successor with
+        the largest one; ties go to the smaller name. Computed in Rust in O(V + E).
+        Durations must be finite numbers >= 0; a name that is not a node raises
+        :class:`~dagron.NodeNotFoundError`.
+        """
+        if not isinstance(durations, Mapping):
+            raise TypeError(f"durations must be a mapping, not {type(durations).__name__}")
+        names, graph = self._graph_index()
+        costs = [1.0] * len(names)
+        for name, value in durations.items():
+            costs[self._node_index(name)] = _check_duration(name, value)
+        path, total = graph.critical_path(costs, b"\x01" * len(names), names)
+        return [names[i] for i in path], total
+
+    def _graph_index(self) -> tuple[list[str], _core.GraphIndex]:
+        """``(names, index)``: the node names and the graph in the Rust core's
+        compact form (built from the adjacency dicts in O(V + E), its order the
+        levels of :meth:`levels`)."""
+        return list(self._names), _core.GraphIndex(self._succ)
 
     def _compile(self) -> tuple[list[str], list[list[int]], list[list[int]]]:
         """Snapshot the graph for one run, in O(V + E).

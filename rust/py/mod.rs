@@ -6,6 +6,7 @@
 mod events;
 mod fallible;
 mod fastcall;
+mod graph;
 mod metadata;
 mod node_names;
 mod output;
@@ -38,6 +39,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<recorder::TraceRecorder>()?;
     module.add_class::<node_names::NodeNames>()?;
     module.add_class::<run::RunState>()?;
+    module.add_class::<graph::GraphIndex>()?;
     run::install(&module.py().get_type::<run::RunState>())?;
     fastcall::install(&module.py().get_type::<recorder::TraceRecorder>())?;
     module.add_function(wrap_pyfunction!(registry::_register_types, module)?)?;

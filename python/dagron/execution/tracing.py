@@ -76,7 +76,8 @@ class ExecutionTrace(_core.TraceRecorder):
     """A structured timeline log that collects events during DAG execution.
 
     Every method is implemented by the Rust base class; this subclass only gives the
-    documented name and module, and wraps origins in ``TraceOrigin``.
+    documented name and module, wraps origins in ``TraceOrigin``, and adds
+    :meth:`load` and :meth:`to_otel`.
     """
 
     @property
@@ -104,6 +105,13 @@ class ExecutionTrace(_core.TraceRecorder):
         from dagron.execution import _files
 
         return _files.load(cls, path)
+
+    def to_otel(self, tracer_provider: Any = None, *, service_name: str = "dagron") -> Any:
+        """Send this trace as OpenTelemetry spans (``pip install 'dagron[otel]'``);
+        see :mod:`dagron.execution.otel`. Returns the root span's ``SpanContext``."""
+        from dagron.execution.otel import export_trace
+
+        return export_trace(self, tracer_provider, service_name=service_name)
 
 
 # The Rust core needs the enum members (to map them to compact codes) and the

@@ -1,0 +1,371 @@
+"""Export an :class:`~dagron.execution.tracing.ExecutionTrace` as OpenTelemetry spans.
+
+``trace.to_otel(tracer_provider=None, *, service_name="dagron")`` (or
+:func:`export_trace`) sends one span per run, step and node through an OpenTelemetry
+``TracerProvider``; ``pip install 'dagron[otel]'`` brings the SDK. The shape:
+
+- a root span ``execution`` from ``EXECUTION_STARTED`` to ``EXECUTION_COMPLETED``;
+- a span ``step <k>`` per step, child of the root, from ``STEP_STARTED`` to
+  ``STEP_COMPLETED``;
+- a span per node run, named after the node, child of the step that was open when it
+  started (of the root when none was), from ``NODE_STARTED`` to its
+  ``NODE_COMPLETED`` / ``NODE_FAILED`` / ``NODE_TIMED_OUT``. Failed and timed-out
+  nodes have status ERROR with the event's error text as description;
+- skipped, cancelled, cache, gate and resource events become span events, on the
+  node's span when the node has one, else on the root span (attribute ``dagron.node``
+  names the node);
+- ``metadata`` becomes attributes: nested dicts flattened with dotted keys
+  (``{"io": {"rows": 3}}`` -> ``io.rows = 3``); values OpenTelemetry accepts (str,
+  bool, int within 64 bits, float, and lists of one of those) as they are; anything
+  else as its JSON text. dagron's own attributes are under ``dagron.``.
+
+Times are Unix nanoseconds: ``trace.origin.wall_ns`` (the wall clock at the trace's
+first event) plus each event's timestamp. A trace without an origin puts its last
+event at the moment of export (so a trace exported right after its run lands where
+it ran). A bounded trace that let its oldest events go exports what it holds and
+invents no time: a span whose start event is gone starts at its end minus the
+duration its end event recorded (or, without one, is empty at its end, with
+``dagron.start_lost = true``); a span whose end never came is empty at its start
+with ``dagron.end_lost = true``. A trace merged from several processes gives every
+span the ``host.name`` and ``process.pid`` of the source of its first event.
+
+``tracer_provider=None`` uses the global provider when the application configured an
+SDK one; otherwise a provider is made for this export with the resource
+``service.name = service_name`` and an OTLP/HTTP exporter configured by the standard
+``OTEL_EXPORTER_OTLP_*`` environment variables (``opentelemetry-exporter-otlp-proto-http``),
+flushed and shut down before returning. The root span's ``SpanContext`` is returned
+(``None`` for an empty trace).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
+
+from dagron.execution.tracing import TraceEvent, TraceEventType
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import SpanContext, TracerProvider
+
+__all__ = ["export_trace"]
+
+T = TraceEventType
+_NODE_ENDS = {T.NODE_COMPLETED: "completed", T.NODE_FAILED: "failed"}
+_NODE_ENDS[T.NODE_TIMED_OUT] = "timed_out"
+_ERRORS = (T.NODE_FAILED, T.NODE_TIMED_OUT)
+_INT64 = (-(2**63), 2**63 - 1)
+_Attributes = dict[str, Any]
+
+
+@dataclass
+class _Span:
+    """A span to emit: times in ns since the trace's first event (None: not held)."""
+
+    name: str
+    parent: Optional[int]  # index into the plan; None for the root
+    start: Optional[int]
+    end: Optional[int]
+    attributes: _Attributes = field(default_factory=dict)
+    events: list[tuple[str, int, _Attributes]] = field(default_factory=list)
+    error: Optional[str] = None
+    failed: bool = False
+    duration: Optional[float] = None  # from the end event, to place a lost start
+
+
+def export_trace(
+    trace: Any,
+    tracer_provider: Optional[TracerProvider] = None,
+    *,
+    service_name: str = "dagron",
+) -> Optional[SpanContext]:
+    """Send ``trace`` as spans (see the module's documentation); returns the root
+    span's context, or ``None`` when the trace holds no event."""
+    if not isinstance(service_name, str):
+        raise TypeError(f"service_name must be str, not {type(service_name).__name__}")
+    try:
+        from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+    except ImportError:  # pragma: no cover - the test extra installs it
+        raise ImportError(
+            "to_otel needs the OpenTelemetry SDK: pip install 'dagron[otel]'"
+        ) from None
+    events = trace.events
+    if not events:
+        return None
+    plan = _plan(trace, events)
+    provider, owned = _provider(tracer_provider, service_name, SdkTracerProvider, len(events))
+    try:
+        return _emit(provider, plan, _wall_origin_ns(trace, events))
+    finally:
+        if owned:
+            provider.shutdown()  # flushes the batch processor
+
+
+def _wall_origin_ns(trace: Any, events: list[TraceEvent]) -> int:
+    """Unix ns of timestamp 0.0 (the trace's first event)."""
+    origin = getattr(trace, "origin", None)
+    wall_ns = getattr(origin, "wall_ns", None)
+    if isinstance(wall_ns, int):
+        return wall_ns
+    return time.time_ns() - _ns(events[-1].timestamp)
+
+
+def _ns(seconds: float) -> int:
+    return round(seconds * 1e9)
+
+
+def _provider(
+    given: Optional[TracerProvider], service_name: str, sdk_type: type, event_count: int
+) -> tuple[Any, bool]:
+    """The provider to use, and whether this export made it (and must shut it down)."""
+    if given is not None:
+        return given, False
+    from opentelemetry import trace as otel_trace
+
+    configured = otel_trace.get_tracer_provider()
+    if isinstance(configured, sdk_type):
+        return configured, False
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    except ImportError:
+        raise ImportError(
+            "to_otel() without a tracer_provider sends spans over OTLP/HTTP: "
+            "pip install opentelemetry-exporter-otlp-proto-http, or pass a tracer_provider"
+        ) from None
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import SpanLimits
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    # Room for every span and span event: the defaults (2048 queued spans, 128 events
+    # per span) would drop part of a large run.
+    provider = sdk_type(
+        resource=Resource.create({"service.name": service_name}),
+        span_limits=SpanLimits(max_events=event_count + 1),
+    )
+    provider.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(), max_queue_size=max(2048, event_count + 1))
+    )
+    return provider, True
+
+
+def _plan(trace: Any, events: list[TraceEvent]) -> list[_Span]:
+    """The spans of ``events``, as plain data: index 0 is the root, then steps and
+    node runs in the order they started."""
+    sources = _sources(trace, len(events))
+    root = _Span("execution", None, None, None)
+    spans = [root]
+    steps: dict[int, int] = {}  # step index -> span index
+    open_steps: list[int] = []  # step indices started and not completed
+    open_nodes: dict[str, int] = {}  # node name -> index of its running span
+    last_run: dict[str, int] = {}  # node name -> index of its latest span
+    # Members as locals: the loop runs once per event.
+    execution_started, execution_completed = T.EXECUTION_STARTED, T.EXECUTION_COMPLETED
+    step_started, step_completed = T.STEP_STARTED, T.STEP_COMPLETED
+    node_started, node_ends = T.NODE_STARTED, _NODE_ENDS
+    for at, event in enumerate(events):
+        kind = event.event_type
+        ts = _ns(event.timestamp)
+        name = event.node_name
+        if kind is execution_started:
+            if root.start is None:
+                root.start = ts
+                _set_source(root, sources, at)
+            _flatten(event.metadata, root.attributes)
+        elif kind is execution_completed:
+            root.end = ts
+            root.duration = event.duration
+            _flatten(event.metadata, root.attributes)
+        elif kind is step_started and event.step_index is not None:
+            step = _Span(f"step {event.step_index}", 0, ts, None)
+            step.attributes["dagron.step"] = event.step_index
+            _set_source(step, sources, at)
+            steps[event.step_index] = len(spans)
+            spans.append(step)
+            open_steps.append(event.step_index)
+        elif kind is step_completed and event.step_index is not None:
+            k = event.step_index
+            if k in open_steps:
+                open_steps.remove(k)
+            if k not in steps:  # its start was let go
+                lost = _Span(f"step {k}", 0, None, None)
+                lost.attributes["dagron.step"] = k
+                _set_source(lost, sources, at)
+                steps[k] = len(spans)
+                spans.append(lost)
+            step = spans[steps[k]]
+            step.end, step.duration = ts, event.duration
+        elif kind is node_started and name is not None:
+            parent = _step_parent(event, steps, open_steps)
+            node = _Span(name, parent, ts, None)
+            node.attributes["dagron.node"] = name
+            _set_source(node, sources, at)
+            _flatten(event.metadata, node.attributes)
+            open_nodes[name] = last_run[name] = len(spans)
+            spans.append(node)
+        elif kind in node_ends and name is not None:
+            index = open_nodes.pop(name, None)
+            if index is None:  # its start was let go
+                node = _Span(name, _step_parent(event, steps, open_steps), None, None)
+                node.attributes["dagron.node"] = name
+                _set_source(node, sources, at)
+                index = last_run[name] = len(spans)
+                spans.append(node)
+            node = spans[index]
+            node.end, node.duration = ts, event.duration
+            node.attributes["dagron.status"] = _NODE_ENDS[kind]
+            if event.duration is not None:
+                node.attributes["dagron.duration_s"] = event.duration
+            if kind in _ERRORS:
+                node.failed = True
+                node.error = event.error or kind.value
+            elif event.error:
+                node.attributes["dagron.error"] = event.error
+            _flatten(event.metadata, node.attributes)
+        else:
+            # Skipped, cancelled, cache, gate, resource: a point in time on the node's
+            # span if the node ran, else on the run's.
+            attributes: _Attributes = {}
+            if name is not None:
+                attributes["dagron.node"] = name
+            if event.step_index is not None:
+                attributes["dagron.step"] = event.step_index
+            if event.duration is not None:
+                attributes["dagron.duration_s"] = event.duration
+            if event.error:
+                attributes["dagron.error"] = event.error
+            _flatten(event.metadata, attributes)
+            owner = last_run.get(name, 0) if name is not None else 0
+            spans[owner].events.append((kind.value, ts, attributes))
+    first, last = _ns(events[0].timestamp), _ns(events[-1].timestamp)
+    if root.start is None:
+        # From the recorded run duration, or else the earliest time the trace holds.
+        derived = _lost_start(root)
+        root.start = first if derived is None else min(derived, first)
+    if root.end is None:
+        root.end = last
+    dropped = getattr(trace, "dropped", 0)
+    if isinstance(dropped, int) and dropped > 0:
+        root.attributes["dagron.dropped_events"] = dropped
+    for span in spans[1:]:
+        if span.start is None:
+            span.start = _lost_start(span)
+            if span.start is None:
+                span.start = span.end
+                span.attributes["dagron.start_lost"] = True
+        if span.end is None:
+            span.end = span.start
+            span.attributes["dagron.end_lost"] = True
+    return spans
+
+
+def _lost_start(span: _Span) -> Optional[int]:
+    """Where a span whose start event is gone began: its end minus the duration its
+    end event recorded, if it recorded one."""
+    if span.end is None or span.duration is None or not math.isfinite(span.duration):
+        return None
+    return span.end - _ns(span.duration)
+
+
+def _step_parent(event: TraceEvent, steps: dict[int, int], open_steps: list[int]) -> int:
+    """The span index of the step a node event belongs to (the root when none)."""
+    if event.step_index is not None and event.step_index in steps:
+        return steps[event.step_index]
+    if open_steps:
+        return steps[open_steps[-1]]
+    return 0
+
+
+_Sources = Optional[tuple[list[Any], list[int]]]
+
+
+def _sources(trace: Any, count: int) -> _Sources:
+    """``(sources, source index per event)`` of a trace that knows its sources
+    (``trace.sources`` and ``trace.event_sources()``), else None."""
+    sources = getattr(trace, "sources", None)
+    event_sources = getattr(trace, "event_sources", None)
+    if sources is None or not callable(event_sources):
+        return None
+    indices = list(event_sources())
+    if len(indices) != count:
+        return None
+    return list(sources), indices
+
+
+def _set_source(span: _Span, sources: _Sources, at: int) -> None:
+    if sources is None:
+        return
+    known, indices = sources
+    source = known[indices[at]]
+    host = getattr(source, "host", None)
+    pid = getattr(source, "pid", None)
+    if isinstance(host, str):
+        span.attributes["host.name"] = host
+    if isinstance(pid, int):
+        span.attributes["process.pid"] = pid
+
+
+def _flatten(metadata: Any, into: _Attributes, prefix: str = "") -> None:
+    """Metadata as attributes: dicts flattened with dotted keys, values OpenTelemetry
+    accepts as they are, anything else as its JSON text."""
+    if not isinstance(metadata, dict):
+        return
+    for key, value in metadata.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            _flatten(value, into, name + ".")
+        else:
+            into[name] = _attribute(value)
+
+
+def _attribute(value: Any) -> Any:
+    if _scalar(value):
+        return value
+    if isinstance(value, (list, tuple)) and value:
+        kinds = {type(item) for item in value}
+        if len(kinds) == 1 and all(_scalar(item) for item in value):
+            return list(value)
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _scalar(value: Any) -> bool:
+    kind = type(value)
+    if kind is str or kind is bool or kind is float:
+        return True
+    return kind is int and _INT64[0] <= value <= _INT64[1]
+
+
+def _emit(provider: Any, plan: list[_Span], origin_ns: int) -> SpanContext:
+    from opentelemetry.trace import Status, StatusCode, set_span_in_context
+
+    from dagron import _core
+
+    tracer = provider.get_tracer("dagron", _core.__version__)
+    live: list[Any] = []
+    contexts: dict[int, Any] = {}  # parent index -> its context, made once
+    for span in plan:
+        assert span.start is not None and span.end is not None  # set by _plan
+        context = None
+        if span.parent is not None:
+            context = contexts.get(span.parent)
+            if context is None:
+                context = contexts[span.parent] = set_span_in_context(live[span.parent])
+        otel_span = tracer.start_span(
+            span.name,
+            context=context,
+            attributes=span.attributes,
+            start_time=origin_ns + span.start,
+        )
+        live.append(otel_span)
+    # Children end before their parents, so exporters see finished children first.
+    for span, otel_span in reversed(list(zip(plan, live))):
+        for name, ts, attributes in span.events:
+            otel_span.add_event(name, attributes, timestamp=origin_ns + ts)
+        if span.failed:
+            otel_span.set_status(Status(StatusCode.ERROR, span.error))
+        otel_span.end(end_time=origin_ns + span.end)
+    return live[0].get_span_context()
