@@ -331,7 +331,7 @@ def test_decode_rejects_an_undefined_iid():
     packet.sequence_flags = 2
     packet.timestamp = 0
     packet.track_event.type = 3
-    packet.track_event.track_uuid = 2
+    packet.track_event.track_uuid = 1  # the process track, always described
     packet.track_event.name_iid = 999
     with pytest.raises(AssertionError, match="event name iid 999"):
         decode(bytes(data) + extra.SerializeToString())
