@@ -13,7 +13,7 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any, Callable, NoReturn, Optional
+from typing import Callable, NoReturn, Optional
 
 from dagron.errors import TraceFileError
 from dagron.execution import _files
@@ -48,8 +48,10 @@ def build_parser() -> Parser:
         command.add_argument(
             "--to",
             choices=FORMATS,
-            help="output format (default: from OUT's extension: .pftrace/.perfetto-trace "
-            "for Perfetto, else JSON events; .gz compresses)",
+            help="output format: json (the events, as write_json), chrome (Chrome Trace "
+            "JSON), perfetto (protobuf; a merged trace shows one process per source); "
+            "default: from OUT's extension, .pftrace/.perfetto-trace/.pb for Perfetto, "
+            "else json; .gz compresses",
         )
         command.add_argument(
             "--named", action="store_true", help="Chrome JSON with one process per source"
@@ -104,17 +106,14 @@ def output_format(args: argparse.Namespace) -> str:
 
 
 def write(trace: ExecutionTrace, out: str, fmt: str) -> None:
-    writers: dict[str, Any] = {
+    writers: dict[str, Callable[[str], None]] = {
         "json": trace.write_json,
         "chrome": trace.write_chrome_trace,
-        "named": getattr(trace, "write_chrome_trace_named", None),
-        "perfetto": getattr(trace, "write_perfetto", None),
+        "named": lambda path: trace.write_chrome_trace(path, named=True),
+        "perfetto": trace.write_perfetto,
     }
-    writer = writers[fmt]
-    if writer is None:
-        raise ValueError(f"the {fmt} export is not available in this dagron build")
     try:
-        writer(out)
+        writers[fmt](out)
     except OSError as error:
         raise OSError(f"{out}: {error.strerror or error}") from None
 
