@@ -4,9 +4,10 @@
 //! The object is rebuilt with `copyreg.__newobj_ex__(cls, (), {"max_events": N})`
 //! (no `__init__` call, so subclasses with their own `__init__` round-trip) and
 //! state `(1, epoch_ns or None, [(type value, timestamp, node_name, step_index,
-//! duration, error, metadata or None), ...], instance __dict__ or None)`.
+//! duration, error, metadata or None), ...], instance __dict__ or None)`, plus a
+//! fifth item, `{slot name: value}`, when a subclass's `__slots__` hold values.
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
@@ -28,13 +29,25 @@ pub(crate) fn reduce<'py>(slf: &Bound<'py, TraceRecorder>) -> PyResult<Bound<'py
         .getattr("__dict__")
         .ok()
         .filter(|d| d.cast::<PyDict>().is_ok_and(|d| !d.is_empty()));
-    let state = (
-        STATE_VERSION,
-        recorder.epoch(),
-        PyList::new(py, saved)?,
-        instance_dict,
-    )
-        .into_pyobject(py)?;
+    let slots = slot_values(slf)?;
+    let state = if slots.is_empty() {
+        (
+            STATE_VERSION,
+            recorder.epoch(),
+            PyList::new(py, saved)?,
+            instance_dict,
+        )
+            .into_pyobject(py)?
+    } else {
+        (
+            STATE_VERSION,
+            recorder.epoch(),
+            PyList::new(py, saved)?,
+            instance_dict,
+            slots,
+        )
+            .into_pyobject(py)?
+    };
     let kwargs = PyDict::new(py);
     if let Some(max_events) = recorder.max_events() {
         kwargs.set_item("max_events", max_events)?;
@@ -42,6 +55,25 @@ pub(crate) fn reduce<'py>(slf: &Bound<'py, TraceRecorder>) -> PyResult<Bound<'py
     let newobj_ex = py.import("copyreg")?.getattr("__newobj_ex__")?;
     let args = (slf.get_type(), PyTuple::empty(py), kwargs).into_pyobject(py)?;
     (newobj_ex, args, state).into_pyobject(py)
+}
+
+/// The values held in the `__slots__` of `slf`'s class and its bases (those set),
+/// found as `copyreg` finds them for `object.__reduce_ex__`.
+fn slot_values<'py>(slf: &Bound<'py, TraceRecorder>) -> PyResult<Bound<'py, PyDict>> {
+    let py = slf.py();
+    let values = PyDict::new(py);
+    let names = py
+        .import("copyreg")?
+        .call_method1("_slotnames", (slf.get_type(),))?;
+    for name in names.try_iter()? {
+        let name = name?;
+        match slf.getattr(name.cast::<PyString>()?) {
+            Ok(value) => values.set_item(name, value)?,
+            Err(error) if error.is_instance_of::<pyo3::exceptions::PyAttributeError>(py) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(values)
 }
 
 fn saved_events<'py>(
@@ -97,14 +129,39 @@ fn saved_events<'py>(
 pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = slf.py();
     let invalid = |why: &str| PyValueError::new_err(format!("invalid ExecutionTrace state: {why}"));
+    // A value of the wrong type or range is an invalid state; anything else raised
+    // while converting (KeyboardInterrupt in an `__index__`, MemoryError) propagates.
+    let invalid_unless_raised = |error: PyErr, why: &str| {
+        if error.is_instance_of::<PyTypeError>(py)
+            || error.is_instance_of::<PyValueError>(py)
+            || error.is_instance_of::<PyOverflowError>(py)
+        {
+            invalid(why)
+        } else {
+            error
+        }
+    };
+    let layout = "expected (version, epoch, events, dict[, slots])";
+    let state = state.cast::<PyTuple>().map_err(|_| invalid(layout))?;
+    let slots = match state.len() {
+        4 => None,
+        5 => Some(
+            state
+                .get_item(4)?
+                .cast_into::<PyDict>()
+                .map_err(|_| invalid("slots must be a dict"))?,
+        ),
+        _ => return Err(invalid(layout)),
+    };
     let (version, epoch, events, instance_dict): (
         u32,
         Option<u64>,
         Bound<'_, PyList>,
         Option<Bound<'_, PyDict>>,
     ) = state
+        .get_slice(0, 4)
         .extract()
-        .map_err(|_| invalid("expected (version, epoch, events, dict)"))?;
+        .map_err(|e| invalid_unless_raised(e, layout))?;
     if version != STATE_VERSION {
         return Err(invalid(&format!("unsupported version {version}")));
     }
@@ -130,7 +187,7 @@ pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) 
         let ts: f64 = fields
             .get_item(1)?
             .extract()
-            .map_err(|_| invalid("timestamp must be a float"))?;
+            .map_err(|e| invalid_unless_raised(e, "timestamp must be a float"))?;
         let member = registry.member(kind).bind(py).clone();
         let optional = |i: usize| -> PyResult<Option<Bound<'_, PyAny>>> {
             let value = fields.get_item(i)?;
@@ -162,6 +219,11 @@ pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) 
     if let Some(dict) = instance_dict {
         if let Ok(own) = slf.getattr("__dict__") {
             own.cast::<PyDict>()?.update(dict.as_mapping())?;
+        }
+    }
+    if let Some(slots) = slots {
+        for (name, value) in slots.iter() {
+            slf.as_any().setattr(name.cast::<PyString>()?, value)?;
         }
     }
     Ok(())
