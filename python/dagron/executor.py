@@ -60,7 +60,7 @@ from typing import Any, Callable, Optional
 
 from dagron import _core
 from dagron.dag import DAG
-from dagron.execution.tracing import ExecutionTrace, TraceEventType
+from dagron.execution.tracing import ExecutionTrace
 
 __all__ = ["DAGExecutor", "ExecutionResult", "NodeResult", "NodeStatus"]
 
@@ -140,26 +140,19 @@ _SKIPPED = NodeStatus.SKIPPED
 _TIMED_OUT = NodeStatus.TIMED_OUT
 _CANCELLED = NodeStatus.CANCELLED
 
-_EXECUTION_STARTED = TraceEventType.EXECUTION_STARTED
-_EXECUTION_COMPLETED = TraceEventType.EXECUTION_COMPLETED
-_STEP_STARTED = TraceEventType.STEP_STARTED
-_STEP_COMPLETED = TraceEventType.STEP_COMPLETED
-_NODE_FAILED = TraceEventType.NODE_FAILED
-_NODE_SKIPPED = TraceEventType.NODE_SKIPPED
-_NODE_TIMED_OUT = TraceEventType.NODE_TIMED_OUT
-_NODE_CANCELLED = TraceEventType.NODE_CANCELLED
-
 
 class _Run:
     """The state one :meth:`DAGExecutor.execute` call shares with its worker threads.
 
     Per-node state lives in lists indexed like ``names``. ``state`` (a
-    :class:`dagron._core.RunState`) makes every transition of a started node, and
-    records its event when tracing, in one call: a worker starting or ending a task
-    cannot interleave with the main thread closing the run (timeout or an escaping
-    exception), and after ``state.close`` no task starts and no late end is recorded,
-    so nothing is recorded after ``EXECUTION_COMPLETED``. (A ``threading.Lock`` around
-    the same steps made the threads convoy: a context switch per node.)
+    :class:`dagron._core.RunState`) makes every transition of a node, and records its
+    event when tracing, in one call: a worker starting or ending a task cannot
+    interleave with the main thread closing the run (timeout or an escaping
+    exception), and after the run is closed no task starts and no late end is
+    recorded, so nothing is recorded after ``EXECUTION_COMPLETED``. (A
+    ``threading.Lock`` around the same steps made the threads convoy: a context
+    switch per node.) ``state`` also frames the run (``with run.state:``): an
+    interrupt that lands anywhere in ``execute`` still leaves a closed trace.
     """
 
     __slots__ = (
@@ -169,10 +162,8 @@ class _Run:
         "done",
         "durations",
         "errors",
-        "fatal",
         "names",
         "pending",
-        "record",
         "results",
         "state",
         "status",
@@ -190,7 +181,6 @@ class _Run:
         count = len(names)
         self.names = names
         self.tasks = tasks
-        self.record = trace.record if trace is not None else None
         self.cancel_event = cancel_event
         self.deadline = deadline
         self.status = [_PENDING] * count
@@ -206,9 +196,13 @@ class _Run:
             _COMPLETED,
             _FAILED,
             trace,
+            names=names,
+            pending=_PENDING,
+            skipped=_SKIPPED,
+            cancelled=_CANCELLED,
+            timed_out=_TIMED_OUT,
         )
         self.any_failed = False
-        self.fatal: Optional[BaseException] = None
         self.pending: deque[int] = deque()
         self.done: SimpleQueue[Optional[BaseException]] = SimpleQueue()
 
@@ -255,35 +249,16 @@ class _Run:
         if self.state.fail(i, exc, _describe(exc)):
             self.any_failed = True
 
-    def give_up(self, i: int, outcome: NodeStatus, reason: str) -> None:
-        """Main side: end a node that will not run (SKIPPED or CANCELLED)."""
-        self.status[i] = outcome
-        if self.record is not None:
-            kind = _NODE_SKIPPED if outcome is _SKIPPED else _NODE_CANCELLED
-            self.record(kind, node_name=self.names[i], metadata={"reason": reason})
-
-    def close(self, running_outcome: NodeStatus, error: Callable[[str], BaseException]) -> None:
-        """Main side: stop the run now. Tasks still running end as ``running_outcome``
-        with ``error(name)``; their threads are abandoned, and what they do later is
-        not recorded."""
-        for i in self.state.close(running_outcome):
-            exc = self.errors[i] = error(self.names[i])
-            if self.record is not None:
-                kind = _NODE_TIMED_OUT if running_outcome is _TIMED_OUT else _NODE_FAILED
-                self.record(
-                    kind,
-                    node_name=self.names[i],
-                    duration=self.durations[i],
-                    error=_describe(exc),
-                )
-
 
 class _Pool:
     """Daemon worker threads that live for one run and run :meth:`_Run.drain` jobs.
 
     Daemon threads (rather than ``concurrent.futures``, whose workers are joined at
     interpreter exit) let ``execute`` return on a timeout without waiting for a task
-    that never ends.
+    that never ends. ``close`` is one call that cannot be cut short by an interrupt:
+    each worker passes the ``None`` it gets on to the next one and ends. They are
+    not joined (a join interrupted by a signal can raise ``RuntimeError`` in
+    ``threading`` on some versions); each ends as soon as its current job is done.
     """
 
     def __init__(self, size: int) -> None:
@@ -302,15 +277,12 @@ class _Pool:
         while True:
             run = jobs.get()
             if run is None:
+                jobs.put(None)  # for the next worker
                 return
             run.drain()
 
-    def shutdown(self, *, wait: bool) -> None:
-        for _ in self.threads:
-            self.jobs.put(None)
-        if wait:
-            for thread in self.threads:
-                thread.join()
+    def close(self) -> None:
+        self.jobs.put(None)
 
 
 class DAGExecutor:
@@ -399,75 +371,60 @@ class DAGExecutor:
                 raise ValueError(f"timeout must be >= 0, not {timeout!r}")
             if math.isinf(timeout):
                 timeout = None
+        timeout_text = f"{timeout}"
 
         # A traced run starts from the DAG's cached name table, so recording a node
         # neither looks up nor interns its name while the tasks run.
         trace = ExecutionTrace(_node_names=self.dag._node_names()) if self.tracing else None
-        self.last_trace = trace
-        began = time.perf_counter()
         deadline = None if timeout is None else time.monotonic() + timeout
         run = _Run(names, callables, trace, cancel_event, deadline)
-        record = run.record
+        state = run.state
         status = run.status
         # blocked[i] is set once a predecessor of node i has ended without completing.
         blocked = bytearray(len(names))
         cap = self.max_workers if self.max_workers is not None else default_max_workers()
         pool_size = min(cap, max(map(len, levels), default=1))
         pool: Optional[_Pool] = None
-        open_step: Optional[int] = None
-        finished = False
 
-        if record is not None:
-            record(_EXECUTION_STARTED)
-        try:
-            stop: Optional[tuple[NodeStatus, str]] = None  # (outcome, reason) for the rest
-            for step, level in enumerate(levels):
-                step_began = time.perf_counter()
-                open_step = step
-                if record is not None:
-                    record(_STEP_STARTED, step_index=step)
-                if stop is None:
-                    stop = self._stop_reason(run)
-                if stop is not None:
-                    for i in level:
-                        run.give_up(i, *stop)
-                else:
-                    runnable = []
-                    for i in level:
-                        if callables[i] is None:
-                            run.give_up(i, _SKIPPED, "no_task")
-                        elif blocked[i]:
-                            run.give_up(i, _SKIPPED, "dependency_not_completed")
-                        else:
-                            runnable.append(i)
-                    if runnable:
-                        if pool is None:
-                            pool = _Pool(pool_size)
-                        stop = self._run_step(run, pool, runnable, timeout)
-                    if stop is None and self.fail_fast and run.any_failed:
-                        stop = (_SKIPPED, "fail_fast")
+        # EXECUTION_STARTED; on the way out, whatever escapes and wherever an interrupt
+        # lands, the run is closed (see RunState.__exit__) and EXECUTION_COMPLETED
+        # recorded, once.
+        with state:
+            self.last_trace = trace
+            try:
+                stop: Optional[tuple[NodeStatus, str]] = None  # (outcome, reason) for the rest
+                for step, level in enumerate(levels):
+                    state.step_started(step)
                     if stop is None:
+                        stop = self._stop_reason(run)
+                    if stop is not None:
                         for i in level:
-                            if status[i] is not _COMPLETED:
-                                for j in succs[i]:
-                                    blocked[j] = 1
-                if record is not None:
-                    record(
-                        _STEP_COMPLETED,
-                        step_index=step,
-                        duration=time.perf_counter() - step_began,
-                    )
-                open_step = None
-            finished = True
-        finally:
-            if not finished:
-                self._abandon(run, open_step)
-            if pool is not None:
-                pool.shutdown(wait=finished and not run.state.closed)
-            total = time.perf_counter() - began
-            if record is not None:
-                record(_EXECUTION_COMPLETED, duration=total)
-        return self._result(run, total, trace)
+                            state.give_up(i, *stop)
+                    else:
+                        runnable = []
+                        for i in level:
+                            if callables[i] is None:
+                                state.give_up(i, _SKIPPED, "no_task")
+                            elif blocked[i]:
+                                state.give_up(i, _SKIPPED, "dependency_not_completed")
+                            else:
+                                runnable.append(i)
+                        if runnable:
+                            if pool is None:
+                                pool = _Pool(pool_size)
+                            stop = self._run_step(run, pool, runnable, timeout_text)
+                        if stop is None and self.fail_fast and run.any_failed:
+                            stop = (_SKIPPED, "fail_fast")
+                        if stop is None:
+                            for i in level:
+                                if status[i] is not _COMPLETED:
+                                    for j in succs[i]:
+                                        blocked[j] = 1
+                    state.step_completed()
+            finally:
+                if pool is not None:
+                    pool.close()
+        return self._result(run, state.duration, trace)
 
     @staticmethod
     def _resolve_tasks(
@@ -477,9 +434,18 @@ class DAGExecutor:
             raise TypeError(f"tasks must be a mapping, not {type(tasks).__name__}")
         known = set(names)
         unknown = [key for key in tasks if key not in known]
-        if unknown:
-            raise ValueError(f"tasks given for nodes not in the DAG: {unknown!r}")
         callables = list(map(tasks.get, names))
+        if unknown:
+            # A node is its text (see dagron.dag): a str subclass key that its own
+            # __eq__/__hash__ kept from matching still names the node of its text.
+            index = {name: i for i, name in enumerate(names)}
+            for key in unknown:
+                i = index.get(str.__str__(key)) if isinstance(key, str) else None
+                if i is None:
+                    raise ValueError(f"tasks given for nodes not in the DAG: {unknown!r}")
+                if callables[i] is not None:
+                    raise ValueError(f"tasks given twice for node {names[i]!r}")
+                callables[i] = tasks[key]
         for name, task in zip(names, callables):
             if task is not None and not callable(task):
                 raise TypeError(f"the task for node {name!r} is not callable: {task!r}")
@@ -496,11 +462,12 @@ class DAGExecutor:
 
     @staticmethod
     def _run_step(
-        run: _Run, pool: _Pool, runnable: list[int], timeout: Optional[float]
+        run: _Run, pool: _Pool, runnable: list[int], timeout_text: str
     ) -> Optional[tuple[NodeStatus, str]]:
         """Run one step's runnable nodes. Returns None, or why the nodes that have not
         started yet must be cancelled (the cancel event, or the timeout)."""
         status = run.status
+        state = run.state
         run.pending.extend(runnable)
         workers = min(len(pool.threads), len(runnable))
         for _ in range(workers):
@@ -513,20 +480,13 @@ class DAGExecutor:
                 try:
                     fatal = done.get(timeout=max(0.0, run.deadline - time.monotonic()))
                 except Empty:
-                    run.close(
-                        _TIMED_OUT,
-                        lambda name: TimeoutError(
-                            f"node {name!r} was still running when the "
-                            f"{timeout}s execution timeout expired"
-                        ),
-                    )
+                    state.time_out(timeout_text)
                     for i in runnable:
                         if status[i] is _PENDING:
-                            run.give_up(i, _CANCELLED, "timeout")
+                            state.give_up(i, _CANCELLED, "timeout")
                     run.pending.clear()
                     return (_CANCELLED, "timeout")
             if fatal is not None:
-                run.fatal = fatal
                 raise fatal
         # Nodes the workers left queued because of the cancel event or the timeout.
         leftover = [i for i in runnable if status[i] is _PENDING]
@@ -534,31 +494,14 @@ class DAGExecutor:
             return None
         stop = DAGExecutor._stop_reason(run) or (_CANCELLED, "cancelled")
         for i in leftover:
-            run.give_up(i, *stop)
+            state.give_up(i, *stop)
         run.pending.clear()
         return stop
 
     @staticmethod
-    def _abandon(run: _Run, open_step: Optional[int]) -> None:
-        """An exception is escaping ``execute``: end every unfinished node in the
-        trace (running ones as failed, the others as cancelled) and close the step."""
-        escaping = run.fatal
-        run.close(
-            _FAILED,
-            lambda name: RuntimeError(
-                "execution interrupted"
-                + (f" by {type(escaping).__name__}" if escaping is not None else "")
-            ),
-        )
-        for i, state in enumerate(run.status):
-            if state is _PENDING:
-                run.give_up(i, _CANCELLED, "interrupted")
-        run.pending.clear()
-        if run.record is not None and open_step is not None:
-            run.record(_STEP_COMPLETED, step_index=open_step)
-
-    @staticmethod
-    def _result(run: _Run, total: float, trace: Optional[ExecutionTrace]) -> ExecutionResult:
+    def _result(
+        run: _Run, total: Optional[float], trace: Optional[ExecutionTrace]
+    ) -> ExecutionResult:
         status = run.status
         node_results = {
             name: NodeResult(name, state, value, error, duration)
@@ -573,6 +516,6 @@ class DAGExecutor:
             skipped=status.count(_SKIPPED),
             timed_out=status.count(_TIMED_OUT),
             cancelled=status.count(_CANCELLED),
-            total_duration_seconds=total,
+            total_duration_seconds=total or 0.0,
             trace=trace,
         )
