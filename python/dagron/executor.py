@@ -255,10 +255,10 @@ class _Pool:
 
     Daemon threads (rather than ``concurrent.futures``, whose workers are joined at
     interpreter exit) let ``execute`` return on a timeout without waiting for a task
-    that never ends. ``close`` is one call that cannot be cut short by an interrupt:
-    each worker passes the ``None`` it gets on to the next one and ends. They are
+    that never ends. They are stopped by one ``jobs.put(None)``, a single C call that
+    an interrupt cannot cut short (each worker passes the ``None`` on and ends), and
     not joined (a join interrupted by a signal can raise ``RuntimeError`` in
-    ``threading`` on some versions); each ends as soon as its current job is done.
+    ``threading`` on CPython 3.11); each ends as soon as its current job is done.
     """
 
     def __init__(self, size: int) -> None:
@@ -280,9 +280,6 @@ class _Pool:
                 jobs.put(None)  # for the next worker
                 return
             run.drain()
-
-    def close(self) -> None:
-        self.jobs.put(None)
 
 
 class DAGExecutor:
@@ -423,7 +420,7 @@ class DAGExecutor:
                     state.step_completed()
             finally:
                 if pool is not None:
-                    pool.close()
+                    pool.jobs.put(None)  # stops the workers (see _Pool)
         return self._result(run, state.duration, trace)
 
     @staticmethod
