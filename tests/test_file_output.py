@@ -12,6 +12,7 @@ import fcntl
 import io
 import os
 import stat
+import subprocess
 import sys
 import threading
 import time
@@ -320,19 +321,33 @@ def test_fifo_is_written_into(tmp_path, fmt, name):
 
 
 def test_dev_stdout_is_written_into(tmp_path):
-    """``/dev/stdout`` (here a file given to a child as its stdout) is written
-    straight into, not replaced."""
+    """A path through ``/proc/self/fd`` (what ``/dev/stdout`` is), here with a file as
+    the child's stdout, is written straight into that file, not replaced by a new
+    one (which the descriptor's holder would never see). A link of the test's own
+    stands for ``/dev/stdout``, so a broken build cannot replace the machine's."""
     out = tmp_path / "stdout.txt"
+    link = tmp_path / "stdout-link"
+    link.symlink_to("/proc/self/fd/1")
     code = (
+        "import os, sys\n"
         "from dagron.execution.tracing import ExecutionTrace, TraceEventType as T\n"
         "t = ExecutionTrace(); t.record(T.EXECUTION_STARTED)\n"
-        "t.write_json('/dev/stdout')\n"
+        "before = os.fstat(1).st_ino\n"
+        f"t.write_json({str(link)!r})\n"
+        "print('same file' if os.stat(sys.argv[1]).st_ino == before else 'replaced',"
+        " file=sys.stderr)\n"
     )
-    import subprocess
-
     with open(out, "wb") as f:
-        subprocess.run([sys.executable, "-c", code], stdout=f, check=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(out)],
+            stdout=f,
+            stderr=subprocess.PIPE,
+            check=True,
+            timeout=60,
+        )
+    assert done.stderr.strip() == b"same file"
     assert out.read_bytes().startswith(b'[\n  {\n    "event_type": "execution_started"')
+    assert link.is_symlink()
 
 
 # --- 6. errors reach the caller as they are -------------------------------------------

@@ -47,6 +47,7 @@ the open step is closed and the steps that never started get no step events.
 
 from __future__ import annotations
 
+import _thread
 import math
 import os
 import threading
@@ -255,10 +256,13 @@ class _Pool:
 
     Daemon threads (rather than ``concurrent.futures``, whose workers are joined at
     interpreter exit) let ``execute`` return on a timeout without waiting for a task
-    that never ends. They are stopped by one ``jobs.put(None)``, a single C call that
-    an interrupt cannot cut short (each worker passes the ``None`` on and ends), and
-    not joined (a join interrupted by a signal can raise ``RuntimeError`` in
-    ``threading`` on CPython 3.11); each ends as soon as its current job is done.
+    that never ends. They are started by a helper thread (see :func:`_start_threads`)
+    and stopped by one ``jobs.put(None)``, a single C call that an interrupt cannot
+    cut short (each worker passes the ``None`` on and ends); they are not joined. Both
+    because ``threading`` waits on a ``Condition`` to start and to join a thread, and
+    a ``KeyboardInterrupt`` landing in such a wait in the main thread can break it
+    (``RuntimeError: release unlocked lock``, or a thread that never starts) on
+    CPython 3.11.
     """
 
     def __init__(self, size: int) -> None:
@@ -269,8 +273,10 @@ class _Pool:
             )
             for n in range(size)
         ]
-        for thread in self.threads:
-            thread.start()
+
+    def start(self, failures: SimpleQueue[Optional[BaseException]]) -> None:
+        """Start the threads; an error starting one is put in ``failures``."""
+        _start_threads(self.threads, failures)
 
     @staticmethod
     def _work(jobs: SimpleQueue[Optional[_Run]]) -> None:
@@ -280,6 +286,37 @@ class _Pool:
                 jobs.put(None)  # for the next worker
                 return
             run.drain()
+
+
+# (pid, requests) of the thread that starts worker threads for this process.
+_starter: Optional[tuple[int, SimpleQueue[Any]]] = None
+
+
+def _start_threads(
+    threads: list[threading.Thread], failures: SimpleQueue[Optional[BaseException]]
+) -> None:
+    """Have a helper thread start ``threads``: signal handlers run only in the main
+    thread, so no interrupt lands in the waits of ``Thread.start`` there. The helper
+    is a low-level thread (``_thread.start_new_thread`` returns without waiting), one
+    per process (made again in a forked child)."""
+    global _starter
+    starter = _starter
+    if starter is None or starter[0] != os.getpid():
+        requests: SimpleQueue[Any] = SimpleQueue()
+        _thread.start_new_thread(_start_forever, (requests,))
+        starter = _starter = (os.getpid(), requests)
+    starter[1].put((threads, failures))
+
+
+def _start_forever(requests: SimpleQueue[Any]) -> None:
+    while True:
+        threads, failures = requests.get()
+        for thread in threads:
+            try:
+                thread.start()
+            except BaseException as exc:  # e.g. "can't start new thread"
+                failures.put(exc)  # the run's main thread raises it
+                break
 
 
 class DAGExecutor:
@@ -409,6 +446,7 @@ class DAGExecutor:
                         if runnable:
                             if pool is None:
                                 pool = _Pool(pool_size)
+                                pool.start(run.done)
                             stop = self._run_step(run, pool, runnable, timeout_text)
                         if stop is None and self.fail_fast and run.any_failed:
                             stop = (_SKIPPED, "fail_fast")

@@ -292,7 +292,10 @@ fn fs_path(dest: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
 /// replace (symlinks followed), with its permission bits if it exists.
 fn resolve(target: &Path) -> PyResult<(Option<File>, PathBuf, Option<u32>)> {
     match std::fs::metadata(target) {
-        Ok(meta) if !meta.is_file() => {
+        // Not a regular file, or one reached through /proc/*/fd or /dev/fd (such as
+        // /dev/stdout redirected to a file): replacing it would leave the holder of
+        // that descriptor writing to a file no longer there.
+        Ok(meta) if !meta.is_file() || through_descriptor_link(target) => {
             // Opening a FIFO blocks until a reader comes: let other threads run.
             let file = Python::attach(|py| {
                 py.detach(|| {
@@ -313,6 +316,26 @@ fn resolve(target: &Path) -> PyResult<(Option<File>, PathBuf, Option<u32>)> {
         // Nothing there, or a dangling symlink: create what the link names.
         Err(_) => Ok((None, dangling_target(target), None)),
     }
+}
+
+/// Whether `path`, or a symlink on the way from it, is under `/proc/` or `/dev/fd/`.
+fn through_descriptor_link(path: &Path) -> bool {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        if current.starts_with("/proc") || current.starts_with("/dev/fd") {
+            return true;
+        }
+        match std::fs::read_link(&current) {
+            Ok(link) => {
+                current = match current.parent() {
+                    Some(parent) if link.is_relative() => parent.join(link),
+                    _ => link,
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// The path a chain of symlinks starting at `path` ends at (`path` if none).
