@@ -158,6 +158,7 @@ class _Run:
 
     __slots__ = (
         "any_failed",
+        "blocked",
         "cancel_event",
         "deadline",
         "done",
@@ -165,10 +166,14 @@ class _Run:
         "errors",
         "names",
         "pending",
+        "pool",
+        "pool_size",
         "results",
         "state",
         "status",
+        "stop",
         "tasks",
+        "timeout_text",
     )
 
     def __init__(
@@ -177,13 +182,15 @@ class _Run:
         tasks: list[Optional[Callable[[], Any]]],
         trace: Optional[ExecutionTrace],
         cancel_event: Optional[threading.Event],
-        deadline: Optional[float],
+        timeout: Optional[float],
+        pool_size: int,
     ) -> None:
         count = len(names)
         self.names = names
         self.tasks = tasks
         self.cancel_event = cancel_event
-        self.deadline = deadline
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.timeout_text = f"{timeout}"
         self.status = [_PENDING] * count
         self.results: list[Any] = [None] * count
         self.errors: list[Optional[BaseException]] = [None] * count
@@ -206,6 +213,108 @@ class _Run:
         self.any_failed = False
         self.pending: deque[int] = deque()
         self.done: SimpleQueue[Optional[BaseException]] = SimpleQueue()
+        # blocked[i] is set once a predecessor of node i has ended without completing.
+        self.blocked = bytearray(count)
+        # (outcome, reason) for every node not started yet, once the run must stop.
+        self.stop: Optional[tuple[NodeStatus, str]] = None
+        self.pool: Optional[_Pool] = None
+        self.pool_size = pool_size
+
+    # -- main side ----------------------------------------------------------------
+
+    def stop_reason(self) -> Optional[tuple[NodeStatus, str]]:
+        """Whether nodes that have not started must now be cancelled, and why: the
+        one place that checks the cancel event and the deadline."""
+        if self.cancel_event is not None and self.cancel_event.is_set():
+            return (_CANCELLED, "cancelled")
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return (_CANCELLED, "timeout")
+        return None
+
+    def run_level(self, level: list[int], succs: list[list[int]], fail_fast: bool) -> None:
+        """Run one step's nodes, or give them up once the run must stop."""
+        if self.stop is None:
+            self.stop = self.stop_reason()
+        if self.stop is not None:
+            for i in level:
+                self.state.give_up(i, *self.stop)
+            return
+        runnable = [i for i in level if self._may_run(i)]
+        if runnable:
+            self.stop = self._run_step(runnable)
+        if self.stop is None and fail_fast and self.any_failed:
+            self.stop = (_SKIPPED, "fail_fast")
+        if self.stop is None:
+            for i in level:
+                if self.status[i] is not _COMPLETED:
+                    for j in succs[i]:
+                        self.blocked[j] = 1
+
+    def _may_run(self, i: int) -> bool:
+        """Whether node ``i`` runs; if not, it is skipped here."""
+        if self.tasks[i] is None:
+            self.state.give_up(i, _SKIPPED, "no_task")
+        elif self.blocked[i]:
+            self.state.give_up(i, _SKIPPED, "dependency_not_completed")
+        else:
+            return True
+        return False
+
+    def _run_step(self, runnable: list[int]) -> Optional[tuple[NodeStatus, str]]:
+        """Run ``runnable`` on the pool. Returns None, or why the nodes that have not
+        started yet must be cancelled (the cancel event, or the timeout)."""
+        if self.pool is None:
+            self.pool = _Pool(self.pool_size)
+            self.pool.start(self.done)
+        self.pending.extend(runnable)
+        workers = min(self.pool_size, len(runnable))
+        for _ in range(workers):
+            self.pool.jobs.put(self)
+        for _ in range(workers):
+            try:
+                fatal = self.done.get(timeout=self._time_left())
+            except Empty:
+                self.state.time_out(self.timeout_text)
+                self._give_up_pending(runnable, (_CANCELLED, "timeout"))
+                return (_CANCELLED, "timeout")
+            if fatal is not None:
+                raise fatal
+        if all(self.status[i] is not _PENDING for i in runnable):
+            return None
+        # Nodes the workers left queued because of the cancel event or the timeout.
+        stop = self.stop_reason() or (_CANCELLED, "cancelled")
+        self._give_up_pending(runnable, stop)
+        return stop
+
+    def _time_left(self) -> Optional[float]:
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    def _give_up_pending(self, nodes: list[int], stop: tuple[NodeStatus, str]) -> None:
+        for i in nodes:
+            if self.status[i] is _PENDING:
+                self.state.give_up(i, *stop)
+        self.pending.clear()
+
+    def result(self, trace: Optional[ExecutionTrace]) -> ExecutionResult:
+        status = self.status
+        node_results = {
+            name: NodeResult(name, state, value, error, duration)
+            for name, state, value, error, duration in zip(
+                self.names, status, self.results, self.errors, self.durations
+            )
+        }
+        return ExecutionResult(
+            node_results=node_results,
+            succeeded=status.count(_COMPLETED),
+            failed=status.count(_FAILED),
+            skipped=status.count(_SKIPPED),
+            timed_out=status.count(_TIMED_OUT),
+            cancelled=status.count(_CANCELLED),
+            total_duration_seconds=self.state.duration or 0.0,
+            trace=trace,
+        )
+
+    # -- worker side --------------------------------------------------------------
 
     def drain(self) -> None:
         """Worker side: run queued nodes until the queue is empty or the run stops,
@@ -217,14 +326,12 @@ class _Run:
         tasks = self.tasks
         start = self.state.start
         complete = self.state.complete
-        cancel_event = self.cancel_event
-        deadline = self.deadline
+        may_stop = self.cancel_event is not None or self.deadline is not None
+        stop_reason = self.stop_reason
         fatal = None
         try:
             while True:
-                if cancel_event is not None and cancel_event.is_set():
-                    break
-                if deadline is not None and time.monotonic() >= deadline:
+                if may_stop and stop_reason() is not None:
                     break
                 try:
                     i = pending.popleft()
@@ -397,160 +504,61 @@ class DAGExecutor:
         """
         self.last_trace = None
         names, succs, levels = self.dag._compile()
-        callables = self._resolve_tasks(names, tasks)
-        if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-                raise TypeError(f"timeout must be a number of seconds, not {timeout!r}")
-            if not timeout >= 0:
-                raise ValueError(f"timeout must be >= 0, not {timeout!r}")
-            if math.isinf(timeout):
-                timeout = None
-        timeout_text = f"{timeout}"
-
+        callables = _resolve_tasks(names, tasks)
+        timeout = _check_timeout(timeout)
         # A traced run starts from the DAG's cached name table, so recording a node
         # neither looks up nor interns its name while the tasks run.
         trace = ExecutionTrace(_node_names=self.dag._node_names()) if self.tracing else None
-        deadline = None if timeout is None else time.monotonic() + timeout
-        run = _Run(names, callables, trace, cancel_event, deadline)
-        state = run.state
-        status = run.status
-        # blocked[i] is set once a predecessor of node i has ended without completing.
-        blocked = bytearray(len(names))
         cap = self.max_workers if self.max_workers is not None else default_max_workers()
         pool_size = min(cap, max(map(len, levels), default=1))
-        pool: Optional[_Pool] = None
-
+        run = _Run(names, callables, trace, cancel_event, timeout, pool_size)
         # EXECUTION_STARTED; on the way out, whatever escapes and wherever an interrupt
-        # lands, the run is closed (see RunState.__exit__) and EXECUTION_COMPLETED
-        # recorded, once.
-        with state:
+        # lands, the run is closed (RunState.__exit__) and EXECUTION_COMPLETED recorded
+        # once.
+        with run.state:
             self.last_trace = trace
             try:
-                stop: Optional[tuple[NodeStatus, str]] = None  # (outcome, reason) for the rest
                 for step, level in enumerate(levels):
-                    state.step_started(step)
-                    if stop is None:
-                        stop = self._stop_reason(run)
-                    if stop is not None:
-                        for i in level:
-                            state.give_up(i, *stop)
-                    else:
-                        runnable = []
-                        for i in level:
-                            if callables[i] is None:
-                                state.give_up(i, _SKIPPED, "no_task")
-                            elif blocked[i]:
-                                state.give_up(i, _SKIPPED, "dependency_not_completed")
-                            else:
-                                runnable.append(i)
-                        if runnable:
-                            if pool is None:
-                                pool = _Pool(pool_size)
-                                pool.start(run.done)
-                            stop = self._run_step(run, pool, runnable, timeout_text)
-                        if stop is None and self.fail_fast and run.any_failed:
-                            stop = (_SKIPPED, "fail_fast")
-                        if stop is None:
-                            for i in level:
-                                if status[i] is not _COMPLETED:
-                                    for j in succs[i]:
-                                        blocked[j] = 1
-                    state.step_completed()
+                    run.state.step_started(step)
+                    run.run_level(level, succs, self.fail_fast)
+                    run.state.step_completed()
             finally:
-                if pool is not None:
-                    pool.jobs.put(None)  # stops the workers (see _Pool)
-        return self._result(run, state.duration, trace)
+                if run.pool is not None:
+                    run.pool.jobs.put(None)  # stops the workers: one C call (see _Pool)
+        return run.result(trace)
 
-    @staticmethod
-    def _resolve_tasks(
-        names: list[str], tasks: Mapping[str, Optional[Callable[[], Any]]]
-    ) -> list[Optional[Callable[[], Any]]]:
-        if not isinstance(tasks, Mapping):
-            raise TypeError(f"tasks must be a mapping, not {type(tasks).__name__}")
-        known = set(names)
-        unknown = [key for key in tasks if key not in known]
-        callables = list(map(tasks.get, names))
-        if unknown:
-            # A node is its text (see dagron.dag): a str subclass key that its own
-            # __eq__/__hash__ kept from matching still names the node of its text.
-            index = {name: i for i, name in enumerate(names)}
-            for key in unknown:
-                i = index.get(str.__str__(key)) if isinstance(key, str) else None
-                if i is None:
-                    raise ValueError(f"tasks given for nodes not in the DAG: {unknown!r}")
-                if callables[i] is not None:
-                    raise ValueError(f"tasks given twice for node {names[i]!r}")
-                callables[i] = tasks[key]
-        for name, task in zip(names, callables):
-            if task is not None and not callable(task):
-                raise TypeError(f"the task for node {name!r} is not callable: {task!r}")
-        return callables
 
-    @staticmethod
-    def _stop_reason(run: _Run) -> Optional[tuple[NodeStatus, str]]:
-        """Whether nodes that have not started must now be cancelled, and why."""
-        if run.cancel_event is not None and run.cancel_event.is_set():
-            return (_CANCELLED, "cancelled")
-        if run.deadline is not None and time.monotonic() >= run.deadline:
-            return (_CANCELLED, "timeout")
+def _resolve_tasks(
+    names: list[str], tasks: Mapping[str, Optional[Callable[[], Any]]]
+) -> list[Optional[Callable[[], Any]]]:
+    if not isinstance(tasks, Mapping):
+        raise TypeError(f"tasks must be a mapping, not {type(tasks).__name__}")
+    known = set(names)
+    unknown = [key for key in tasks if key not in known]
+    callables = list(map(tasks.get, names))
+    if unknown:
+        # A node is its text (see dagron.dag): a str subclass key that its own
+        # __eq__/__hash__ kept from matching still names the node of its text.
+        index = {name: i for i, name in enumerate(names)}
+        for key in unknown:
+            i = index.get(str.__str__(key)) if isinstance(key, str) else None
+            if i is None:
+                raise ValueError(f"tasks given for nodes not in the DAG: {unknown!r}")
+            if callables[i] is not None:
+                raise ValueError(f"tasks given twice for node {names[i]!r}")
+            callables[i] = tasks[key]
+    for name, task in zip(names, callables):
+        if task is not None and not callable(task):
+            raise TypeError(f"the task for node {name!r} is not callable: {task!r}")
+    return callables
+
+
+def _check_timeout(timeout: object) -> Optional[float]:
+    """``timeout`` as seconds, or None for no deadline (``None`` or infinity)."""
+    if timeout is None:
         return None
-
-    @staticmethod
-    def _run_step(
-        run: _Run, pool: _Pool, runnable: list[int], timeout_text: str
-    ) -> Optional[tuple[NodeStatus, str]]:
-        """Run one step's runnable nodes. Returns None, or why the nodes that have not
-        started yet must be cancelled (the cancel event, or the timeout)."""
-        status = run.status
-        state = run.state
-        run.pending.extend(runnable)
-        workers = min(len(pool.threads), len(runnable))
-        for _ in range(workers):
-            pool.jobs.put(run)
-        done = run.done
-        for _ in range(workers):
-            if run.deadline is None:
-                fatal = done.get()
-            else:
-                try:
-                    fatal = done.get(timeout=max(0.0, run.deadline - time.monotonic()))
-                except Empty:
-                    state.time_out(timeout_text)
-                    for i in runnable:
-                        if status[i] is _PENDING:
-                            state.give_up(i, _CANCELLED, "timeout")
-                    run.pending.clear()
-                    return (_CANCELLED, "timeout")
-            if fatal is not None:
-                raise fatal
-        # Nodes the workers left queued because of the cancel event or the timeout.
-        leftover = [i for i in runnable if status[i] is _PENDING]
-        if not leftover:
-            return None
-        stop = DAGExecutor._stop_reason(run) or (_CANCELLED, "cancelled")
-        for i in leftover:
-            state.give_up(i, *stop)
-        run.pending.clear()
-        return stop
-
-    @staticmethod
-    def _result(
-        run: _Run, total: Optional[float], trace: Optional[ExecutionTrace]
-    ) -> ExecutionResult:
-        status = run.status
-        node_results = {
-            name: NodeResult(name, state, value, error, duration)
-            for name, state, value, error, duration in zip(
-                run.names, status, run.results, run.errors, run.durations
-            )
-        }
-        return ExecutionResult(
-            node_results=node_results,
-            succeeded=status.count(_COMPLETED),
-            failed=status.count(_FAILED),
-            skipped=status.count(_SKIPPED),
-            timed_out=status.count(_TIMED_OUT),
-            cancelled=status.count(_CANCELLED),
-            total_duration_seconds=total or 0.0,
-            trace=trace,
-        )
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds, not {timeout!r}")
+    if not timeout >= 0:
+        raise ValueError(f"timeout must be >= 0, not {timeout!r}")
+    return None if math.isinf(timeout) else timeout
