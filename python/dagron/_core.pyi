@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Iterable
+from types import TracebackType
 from typing import IO, Any, Literal, Optional, TypeVar, Union, final
 
 from typing_extensions import disjoint_base
@@ -103,6 +104,12 @@ class RunState:
         completed: Any,
         failed: Any,
         trace: Optional[TraceRecorder] = None,
+        *,
+        names: Optional[list[str]] = None,
+        pending: Any = None,
+        skipped: Any = None,
+        cancelled: Any = None,
+        timed_out: Any = None,
     ) -> RunState: ...
     def start(self, node: int, /) -> bool: ...
     def complete(self, node: int, value: Any, /) -> bool: ...
@@ -110,6 +117,19 @@ class RunState:
     def close(self, outcome: Any) -> list[int]: ...
     @property
     def closed(self) -> bool: ...
+    def __enter__(self) -> RunState: ...
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool: ...
+    def step_started(self, step: int) -> None: ...
+    def step_completed(self) -> None: ...
+    def give_up(self, node: int, outcome: Any, reason: str) -> None: ...
+    def time_out(self, timeout_text: str) -> None: ...
+    @property
+    def duration(self) -> Optional[float]: ...
 
 @final
 class GraphIndex:

@@ -172,8 +172,22 @@ fn check_max_events(value: &Bound<'_, PyAny>) -> PyResult<usize> {
             value,
         ));
     }
-    match value.extract::<i128>() {
-        Ok(n) if n >= 1 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+    // The int's own value (not a subclass's __index__ or comparisons).
+    let mut overflow = 0;
+    // SAFETY: `value` is an int (checked above); the GIL is held.
+    let n = unsafe { pyo3::ffi::PyLong_AsLongLongAndOverflow(value.as_ptr(), &mut overflow) };
+    if overflow == 0 && n == -1 && PyErr::occurred(value.py()) {
+        return Err(PyErr::fetch(value.py()));
+    }
+    if overflow > 0 {
+        return Err(PyValueError::new_err(format!(
+            "ExecutionTrace() argument 'max_events' is too large: {} (at most {})",
+            value.repr()?,
+            i64::MAX
+        )));
+    }
+    match usize::try_from(n) {
+        Ok(n) if overflow == 0 && n >= 1 => Ok(n),
         _ => Err(PyValueError::new_err(format!(
             "ExecutionTrace() argument 'max_events' must be at least 1, not {}",
             value.repr()?
@@ -274,15 +288,44 @@ impl TraceRecorder {
         duration: Option<f64>,
         error: Option<&Bound<'_, PyString>>,
     ) -> PyResult<()> {
+        self.record_for_run(
+            py,
+            now_ns,
+            kind,
+            Some(node),
+            StepArg::None,
+            duration,
+            error,
+            None,
+        )
+    }
+
+    /// Record any event of an executor's run at clock reading `now_ns`: `node` is
+    /// an index into the `_node_names` this trace was made with.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(crate) fn record_for_run(
+        &self,
+        py: Python<'_>,
+        now_ns: u64,
+        kind: EventKind,
+        node: Option<usize>,
+        step: StepArg,
+        duration: Option<f64>,
+        error: Option<&Bound<'_, PyString>>,
+        metadata: Option<Py<PyDict>>,
+    ) -> PyResult<()> {
         super::fallible::check_reserve(py)?;
         let Store::Unbounded(core) = &self.store else {
             return Err(PyTypeError::new_err("a bounded trace has no _node_names"));
         };
-        if node >= core.names_len() {
-            return Err(PyIndexError::new_err(format!(
-                "node index {node} is out of range for {} node names",
-                core.names_len()
-            )));
+        if let Some(node) = node {
+            if node >= core.names_len() {
+                return Err(PyIndexError::new_err(format!(
+                    "node index {node} is out of range for {} node names",
+                    core.names_len()
+                )));
+            }
         }
         let error = match error {
             Some(text) => Some(self.intern(text.as_any())?),
@@ -290,11 +333,14 @@ impl TraceRecorder {
         };
         let event = NewEvent {
             kind,
-            node: Some(node as u32),
+            node: node.map(|node| node as u32),
             error,
-            step: StepArg::None,
+            step,
             duration,
-            object: None,
+            object: metadata.map(|metadata| PyExtra {
+                metadata: Some(metadata),
+                big_step: None,
+            }),
         };
         core.record_at(now_ns, event).map(drop).map_err(trace_error)
     }
