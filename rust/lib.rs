@@ -10,6 +10,7 @@ pub mod clock;
 pub mod event;
 pub mod export;
 pub mod intern;
+pub mod journal;
 pub mod merge;
 pub mod origin;
 pub mod summary;

@@ -8,7 +8,15 @@ from typing_extensions import disjoint_base
 
 from dagron.execution.tracing import TraceEvent, TraceEventType
 
-__all__ = ["NodeNames", "RunState", "TraceRecorder", "_register_types", "__version__"]
+__all__ = [
+    "NodeNames",
+    "RunState",
+    "TraceRecorder",
+    "_flush_journals",
+    "_register_types",
+    "__version__",
+    "read_journal",
+]
 
 __version__: str
 
@@ -25,6 +33,7 @@ class TraceRecorder:
         cls,
         *args: Any,
         max_events: Optional[int] = None,
+        journal: Union[str, bytes, os.PathLike[str], os.PathLike[bytes], None] = None,
         _node_names: Optional[NodeNames] = None,
         **kwargs: Any,
     ) -> TraceRecorder: ...
@@ -32,6 +41,9 @@ class TraceRecorder:
     def max_events(self) -> Optional[int]: ...
     @property
     def dropped(self) -> int: ...
+    @property
+    def journal(self) -> Optional[str]: ...
+    def flush(self) -> None: ...
     def _origin(self) -> Optional[_Origin]: ...
     def _sources(self) -> list[_Origin]: ...
     def event_sources(self) -> list[int]: ...
@@ -94,3 +106,5 @@ class RunState:
     def closed(self) -> bool: ...
 
 def _register_types(enum_type: type[TraceEventType], event_type: type[TraceEvent]) -> None: ...
+def read_journal(data: bytes, name: str) -> tuple[tuple[Any, ...], int]: ...
+def _flush_journals() -> None: ...

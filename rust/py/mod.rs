@@ -6,6 +6,7 @@
 mod events;
 mod fallible;
 mod fastcall;
+mod journal;
 mod metadata;
 mod node_names;
 mod output;
@@ -40,6 +41,8 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     run::install(&module.py().get_type::<run::RunState>())?;
     fastcall::install(&module.py().get_type::<recorder::TraceRecorder>())?;
     module.add_function(wrap_pyfunction!(registry::_register_types, module)?)?;
+    module.add_function(wrap_pyfunction!(journal::read_journal, module)?)?;
+    module.add_function(wrap_pyfunction!(journal::_flush_journals, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -12,10 +12,12 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import warnings
 import zlib
 from typing import Any, Callable, Optional, TypeVar, Union
 
-from dagron.errors import TraceFileError
+from dagron import _core
+from dagron.errors import TraceFileError, TraceJournalWarning
 
 __all__ = ["load", "loads", "TraceJournalWarning"]
 
@@ -26,11 +28,6 @@ JOURNAL_MAGIC = b"DAGRONJ\x00"
 GZIP_MAGIC = b"\x1f\x8b"
 READ_CHUNK = 1 << 20
 FIELDS = ("event_type", "timestamp", "node_name", "step_index", "duration", "error", "metadata")
-
-
-class TraceJournalWarning(UserWarning):
-    """A journal was cut (its process was killed mid-write): the events up to its
-    last whole block were loaded, and the rest dropped."""
 
 
 def read_file(path: PathArg, progress: Optional[Callable[[int], None]] = None) -> bytes:
@@ -55,6 +52,20 @@ def loads(cls: type[T], data: bytes, name: str) -> T:
     """A trace of ``cls`` from the bytes of file ``name`` (named in errors)."""
     if not data:
         raise TraceFileError(f"{name}: empty file, not a trace")
+    # A journal, or one cut inside its magic bytes.
+    if data.startswith(JOURNAL_MAGIC) or JOURNAL_MAGIC.startswith(data):
+        try:
+            state, lost = _core.read_journal(data, name)
+        except ValueError as error:
+            raise TraceFileError(str(error)) from None
+        if lost:
+            warnings.warn(
+                f"{name}: journal cut at offset {len(data) - lost}: loaded the events up to "
+                f"its last whole block, dropped {lost} bytes",
+                TraceJournalWarning,
+                stacklevel=3,
+            )
+        return _restore(cls, state, name)
     if data.startswith(GZIP_MAGIC):
         try:
             data = gzip.decompress(data)
