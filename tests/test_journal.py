@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 
 T = TraceEventType
 KINDS = list(TraceEventType)
-FLUSH_INTERVAL = 0.1
-# Scheduling slack on a shared, loaded machine: the writer thread may wait this long
-# for a core after its 100 ms interval.
+# The documented loss bound (a 50 ms flush interval plus time to write a batch)...
+LOSS_BOUND = 0.1
+# ...plus scheduling slack on a shared, loaded machine: the writer thread may wait
+# this long for a core.
 SCHEDULING_SLACK = 0.25
 KILLS = 40 if os.environ.get("DAGRON_STRESS") else 20
 
@@ -236,7 +237,7 @@ while True:
 """
 
 
-def test_sigkill_at_random_moments_loses_only_the_last_flush_interval(tmp_path):
+def test_sigkill_at_random_moments_loses_only_events_within_the_bound(tmp_path):
     if not hasattr(signal, "SIGKILL"):
         pytest.skip("no SIGKILL here")
     rng = random.Random(11)
@@ -266,7 +267,7 @@ def test_sigkill_at_random_moments_loses_only_the_last_flush_interval(tmp_path):
             # event (recorded just before "ready").
             lost = (killed_at - ready_at) / 1e9
             losses.append(lost)
-            assert lost <= FLUSH_INTERVAL + SCHEDULING_SLACK, (kill, lost)
+            assert lost <= LOSS_BOUND + SCHEDULING_SLACK, (kill, lost)
             continue
         with warnings.catch_warnings():
             # A cut last block warns; a kill between writes leaves none.
@@ -281,8 +282,9 @@ def test_sigkill_at_random_moments_loses_only_the_last_flush_interval(tmp_path):
         else:
             lost = (killed_at - ready_at) / 1e9
         losses.append(lost)
-        assert lost <= FLUSH_INTERVAL + SCHEDULING_SLACK, (kill, lost, count)
+        assert lost <= LOSS_BOUND + SCHEDULING_SLACK, (kill, lost, count)
+    within = sum(lost <= LOSS_BOUND for lost in losses)
     print(
-        f"\nSIGKILL x{KILLS}: loss max {max(losses) * 1e3:.1f} ms, median "
-        f"{sorted(losses)[len(losses) // 2] * 1e3:.1f} ms"
+        f"\nSIGKILL x{KILLS}: {within} within {LOSS_BOUND * 1e3:.0f} ms; loss max "
+        f"{max(losses) * 1e3:.1f} ms, median {sorted(losses)[len(losses) // 2] * 1e3:.1f} ms"
     )

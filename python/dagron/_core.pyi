@@ -1,7 +1,7 @@
 """Type stubs for the compiled module ``dagron._core`` (the Rust recorder)."""
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import IO, Any, Optional, TypeVar, Union, final
 
 from typing_extensions import disjoint_base
@@ -106,5 +106,7 @@ class RunState:
     def closed(self) -> bool: ...
 
 def _register_types(enum_type: type[TraceEventType], event_type: type[TraceEvent]) -> None: ...
-def read_journal(data: bytes, name: str) -> tuple[tuple[Any, ...], int]: ...
+def read_journal(
+    data: bytes, name: str, progress: Optional[Callable[[int, int], object]] = None
+) -> tuple[tuple[Any, ...], int]: ...
 def _flush_journals() -> None: ...

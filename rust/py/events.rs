@@ -106,7 +106,7 @@ fn build_event<'py>(
 }
 
 /// Disables the cyclic GC until dropped, if it was enabled.
-struct GcPause<'py> {
+pub(crate) struct GcPause<'py> {
     gc: Option<Bound<'py, PyModule>>,
 }
 
@@ -115,7 +115,7 @@ impl<'py> GcPause<'py> {
         GcPause { gc: None }
     }
 
-    fn new(py: Python<'py>) -> PyResult<Self> {
+    pub(crate) fn new(py: Python<'py>) -> PyResult<Self> {
         let gc = py.import("gc")?;
         if gc.call_method0("isenabled")?.is_truthy()? {
             gc.call_method0("disable")?;

@@ -65,14 +65,17 @@ pub(crate) fn journal_text(py: Python<'_>, extra: &PyExtra) -> PyResult<Box<Jour
     Ok(Box::new(JournalText { metadata, big_step }))
 }
 
-/// `read_journal(data, name) -> (state, lost_bytes)`: the events of a journal as an
-/// `ExecutionTrace` state (see `state`), and how many bytes of a cut last block
-/// were dropped. Errors name `name` and the offset.
+/// `read_journal(data, name, progress=None) -> (state, lost_bytes)`: the events of a
+/// journal as an `ExecutionTrace` state (see `state`), and how many bytes of a cut
+/// last block were dropped. Errors name `name` and the offset. `progress(done,
+/// total)` is called every 65,536 events and at the end.
 #[pyfunction]
+#[pyo3(signature = (data, name, progress = None))]
 pub(crate) fn read_journal<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyBytes>,
     name: &str,
+    progress: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<(Bound<'py, PyTuple>, usize)> {
     // Not detached: `data` is a Python object, and bytes are immutable but the
     // buffer is only guaranteed while the GIL keeps it alive.
@@ -91,6 +94,8 @@ pub(crate) fn read_journal<'py>(
     let json_loads = py.import("json")?.getattr("loads")?;
     let int = py.get_type::<pyo3::types::PyInt>();
     let registry = super::registry::Registry::get(py)?;
+    // Millions of new tuples, none of them garbage: no collections meanwhile.
+    let gc = super::events::GcPause::new(py)?;
     let mut events = Vec::new();
     events
         .try_reserve_exact(decoded.events.len())
@@ -98,6 +103,9 @@ pub(crate) fn read_journal<'py>(
     for (position, event) in decoded.events.iter().enumerate() {
         if position % crate::export::CHECKPOINT_EVERY == 0 {
             py.check_signals()?;
+            if let Some(progress) = progress {
+                progress.call1((position, decoded.events.len()))?;
+            }
         }
         let step = match &event.step {
             JournalStep::None => None,
@@ -139,6 +147,10 @@ pub(crate) fn read_journal<'py>(
                 metadata,
             ],
         )?);
+    }
+    drop(gc);
+    if let Some(progress) = progress {
+        progress.call1((decoded.events.len(), decoded.events.len()))?;
     }
     let origin = decoded
         .origin
