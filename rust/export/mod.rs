@@ -1,6 +1,6 @@
 //! Serialization straight from the buffer: the JSON export (behaviour.md 4.1) and
 //! the Chrome Trace Event export (4.2), byte-identical to Python's
-//! `json.dumps(..., indent=2)`.
+//! `json.dumps(..., indent=2)`, and the Perfetto protobuf export.
 //!
 //! Both writers append to one output buffer ([`Out`]). In memory it grows to the
 //! whole document; when streaming it is handed to a sink every `chunk` bytes, so
@@ -12,6 +12,7 @@ pub mod chrome;
 pub mod escape;
 pub mod json;
 pub mod number;
+pub mod perfetto;
 
 use crate::buffer::AllocError;
 
@@ -25,6 +26,15 @@ pub trait Objects<X> {
     fn has_metadata(&mut self, object: &X) -> Result<bool, Self::Error>;
     /// Write the metadata value (a dict nested at `json.dumps` indent level 2).
     fn write_metadata(&mut self, object: &X, out: &mut Vec<u8>) -> Result<(), Self::Error>;
+    /// Write the metadata value into the Perfetto `DebugAnnotation` being written
+    /// (see `perfetto::value`). Only the Perfetto writer calls it.
+    fn write_metadata_annotation(
+        &mut self,
+        _object: &X,
+        _writer: &mut perfetto::wire::Writer,
+    ) -> Result<(), Self::Error> {
+        Ok(())
+    }
     /// Called every [`CHECKPOINT_EVERY`] events.
     fn checkpoint(&mut self) -> Result<(), Self::Error> {
         Ok(())
@@ -48,6 +58,14 @@ impl<X> Objects<X> for NoObjects {
     fn write_metadata(&mut self, _: &X, _: &mut Vec<u8>) -> Result<(), Self::Error> {
         Ok(())
     }
+}
+
+/// One source of events (a process), for the exports that show sources.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    /// Display name (generalized UTF-8).
+    pub name: &'a [u8],
+    pub pid: i64,
 }
 
 /// A destination for streamed output.

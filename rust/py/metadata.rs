@@ -1,5 +1,6 @@
 //! Metadata to JSON, exactly as `json.dumps(..., indent=2)` writes it, straight
-//! from the Python objects into the output buffer; and the errors it raises
+//! from the Python objects into the output buffer (or, by the same walk, to
+//! Perfetto debug annotations); and the errors it raises
 //! (`TypeError` for unserializable values or keys, `ValueError` for cycles,
 //! `RecursionError` for nesting past the recursion limit).
 
@@ -12,7 +13,9 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use super::registry::Registry;
 use super::strings::str_bytes;
 use crate::export::escape::write_json_string;
-use crate::export::number::{write_f64, write_i64};
+use crate::export::number::{write_f64, write_i64, write_u64};
+use crate::export::perfetto::value;
+use crate::export::perfetto::wire::Writer;
 use crate::export::{newline_indent, Objects};
 
 /// The Python-owned part of an event: its metadata dict (kept by reference) and a
@@ -28,12 +31,163 @@ pub(crate) struct PyExtra {
 /// raised limit cannot overflow the native stack.
 const MAX_DEPTH: usize = 2_000;
 
-/// Writes metadata for the JSON export.
+/// What a walk over metadata produces: JSON text ([`JsonText`]) or Perfetto debug
+/// annotation values ([`AnnotationValue`]). The walk decides what each Python
+/// object is, as `json` would; an emitter only spells it.
+pub(crate) trait Emit {
+    /// A `str` (generalized UTF-8).
+    fn string(&mut self, text: &[u8]) -> PyResult<()>;
+    fn null(&mut self);
+    fn boolean(&mut self, value: bool);
+    fn int(&mut self, value: i64);
+    fn uint(&mut self, value: u64);
+    /// An int beyond 64 bits, as `int.__repr__` spells it.
+    fn big_int(&mut self, decimal: &[u8]);
+    fn float(&mut self, value: &Bound<'_, PyFloat>) -> PyResult<()>;
+    /// An empty dict (or list).
+    fn empty(&mut self, dict: bool);
+    fn open(&mut self, dict: bool);
+    /// Before each list item; [`Emit::end_item`] after it.
+    fn item(&mut self, position: usize);
+    /// Before each dict value, with its key; [`Emit::end_item`] after it.
+    fn key(&mut self, position: usize, key: Key<'_>) -> PyResult<()>;
+    fn end_item(&mut self);
+    fn close(&mut self, dict: bool);
+}
+
+/// A dict key: a `str`, or the JSON spelling of a float, bool, None or int key.
+pub(crate) enum Key<'a> {
+    Str(&'a [u8]),
+    Coerced(&'a [u8]),
+}
+
+/// An int as the walk found it.
+enum IntValue<'py> {
+    Small(i64),
+    Unsigned(u64),
+    /// `int.__repr__` of it.
+    Big(Bound<'py, PyAny>),
+}
+
+/// Metadata as `json.dumps(..., indent=2)` writes it, at a given indent level.
+pub(crate) struct JsonText<'a> {
+    pub out: &'a mut Vec<u8>,
+    pub level: usize,
+}
+
+impl Emit for JsonText<'_> {
+    fn string(&mut self, text: &[u8]) -> PyResult<()> {
+        Ok(write_json_string(self.out, text)?)
+    }
+    fn null(&mut self) {
+        self.out.extend_from_slice(b"null");
+    }
+    fn boolean(&mut self, value: bool) {
+        self.out
+            .extend_from_slice(if value { b"true" } else { b"false" });
+    }
+    fn int(&mut self, value: i64) {
+        write_i64(self.out, value);
+    }
+    fn uint(&mut self, value: u64) {
+        write_u64(self.out, value);
+    }
+    fn big_int(&mut self, decimal: &[u8]) {
+        self.out.extend_from_slice(decimal);
+    }
+    fn float(&mut self, value: &Bound<'_, PyFloat>) -> PyResult<()> {
+        write_float(value, self.out)
+    }
+    fn empty(&mut self, dict: bool) {
+        self.out.extend_from_slice(if dict { b"{}" } else { b"[]" });
+    }
+    fn open(&mut self, dict: bool) {
+        self.out.push(if dict { b'{' } else { b'[' });
+        self.level += 1;
+    }
+    fn item(&mut self, position: usize) {
+        if position > 0 {
+            self.out.push(b',');
+        }
+        newline_indent(self.out, self.level);
+    }
+    fn key(&mut self, position: usize, key: Key<'_>) -> PyResult<()> {
+        self.item(position);
+        match key {
+            Key::Str(text) => write_json_string(self.out, text)?,
+            Key::Coerced(text) => {
+                self.out.push(b'"');
+                self.out.extend_from_slice(text);
+                self.out.push(b'"');
+            }
+        }
+        self.out.extend_from_slice(b": ");
+        Ok(())
+    }
+    fn end_item(&mut self) {}
+    fn close(&mut self, dict: bool) {
+        self.level -= 1;
+        newline_indent(self.out, self.level);
+        self.out.push(if dict { b'}' } else { b']' });
+    }
+}
+
+/// Metadata as a Perfetto debug annotation value: dicts as `dict_entries`, lists
+/// as `array_values`, and what those cannot hold as `perfetto::value` says.
+pub(crate) struct AnnotationValue<'a> {
+    pub writer: &'a mut Writer,
+}
+
+impl Emit for AnnotationValue<'_> {
+    fn string(&mut self, text: &[u8]) -> PyResult<()> {
+        value::string(self.writer, text);
+        Ok(())
+    }
+    fn null(&mut self) {
+        value::null(self.writer);
+    }
+    fn boolean(&mut self, flag: bool) {
+        value::boolean(self.writer, flag);
+    }
+    fn int(&mut self, number: i64) {
+        value::int(self.writer, number);
+    }
+    fn uint(&mut self, number: u64) {
+        value::uint(self.writer, number);
+    }
+    fn big_int(&mut self, decimal: &[u8]) {
+        value::big_int(self.writer, decimal);
+    }
+    fn float(&mut self, number: &Bound<'_, PyFloat>) -> PyResult<()> {
+        value::double(self.writer, number.value());
+        Ok(())
+    }
+    fn empty(&mut self, dict: bool) {
+        value::empty(self.writer, dict);
+    }
+    fn open(&mut self, _dict: bool) {}
+    fn item(&mut self, _position: usize) {
+        value::begin_item(self.writer);
+    }
+    fn key(&mut self, _position: usize, key: Key<'_>) -> PyResult<()> {
+        let (Key::Str(text) | Key::Coerced(text)) = key;
+        value::begin_entry(self.writer, text);
+        Ok(())
+    }
+    fn end_item(&mut self) {
+        value::end(self.writer);
+    }
+    fn close(&mut self, _dict: bool) {}
+}
+
+/// Walks metadata for the JSON and Perfetto exports (with the GIL held).
 pub(crate) struct JsonObjects<'py> {
     py: Python<'py>,
     int_repr: Bound<'py, PyAny>,
     /// Containers being written (for "Circular reference detected").
     open: Vec<*mut ffi::PyObject>,
+    /// A non-str key's JSON spelling.
+    key_text: Vec<u8>,
 }
 
 impl<'py> JsonObjects<'py> {
@@ -43,48 +197,63 @@ impl<'py> JsonObjects<'py> {
             py,
             int_repr,
             open: Vec::new(),
+            key_text: Vec::new(),
         })
     }
 
-    fn write_value(
-        &mut self,
-        value: &Bound<'py, PyAny>,
-        out: &mut Vec<u8>,
-        level: usize,
-    ) -> PyResult<()> {
+    fn write_value<E: Emit>(&mut self, value: &Bound<'py, PyAny>, emit: &mut E) -> PyResult<()> {
         if value.is_instance_of::<PyString>() {
-            write_json_string(out, str_bytes(value)?.as_bytes())?;
+            emit.string(str_bytes(value)?.as_bytes())?;
         } else if value.is_none() {
-            out.extend_from_slice(b"null");
+            emit.null();
         } else if let Ok(flag) = value.cast::<PyBool>() {
-            out.extend_from_slice(if flag.is_true() { b"true" } else { b"false" });
+            emit.boolean(flag.is_true());
         } else if value.is_instance_of::<PyInt>() {
-            self.write_int(value, out)?;
+            match self.int_value(value)? {
+                IntValue::Small(number) => emit.int(number),
+                IntValue::Unsigned(number) => emit.uint(number),
+                IntValue::Big(text) => emit.big_int(str_bytes(&text)?.as_bytes()),
+            }
         } else if let Ok(float) = value.cast::<PyFloat>() {
-            write_float(float, out)?;
+            emit.float(float)?;
         } else if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
-            self.write_sequence(value, out, level)?;
+            self.write_sequence(value, emit)?;
         } else if let Ok(dict) = value.cast::<PyDict>() {
-            self.write_dict(dict, out, level)?;
+            self.write_dict(dict, emit)?;
         } else {
             return Err(not_serializable(value)?);
         }
         Ok(())
     }
 
-    fn write_int(&self, value: &Bound<'py, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+    fn int_value(&self, value: &Bound<'py, PyAny>) -> PyResult<IntValue<'py>> {
         let mut overflow = 0;
         // SAFETY: `value` is an int; the GIL is held.
         let small = unsafe { ffi::PyLong_AsLongLongAndOverflow(value.as_ptr(), &mut overflow) };
         if overflow == 0 && !(small == -1 && PyErr::occurred(self.py)) {
-            write_i64(out, small);
-            return Ok(());
+            return Ok(IntValue::Small(small));
         }
         let _ = PyErr::take(self.py);
+        if overflow > 0 {
+            // SAFETY: as above.
+            let unsigned = unsafe { ffi::PyLong_AsUnsignedLongLong(value.as_ptr()) };
+            if !(unsigned == u64::MAX && PyErr::occurred(self.py)) {
+                return Ok(IntValue::Unsigned(unsigned));
+            }
+            let _ = PyErr::take(self.py);
+        }
         // What json does for every int: int.__repr__ (which also enforces Python's
         // limit on digits, raising the same ValueError).
-        let text = self.int_repr.call1((value,))?;
-        out.extend_from_slice(str_bytes(&text)?.as_bytes());
+        Ok(IntValue::Big(self.int_repr.call1((value,))?))
+    }
+
+    /// An int as `json` writes it.
+    fn write_int(&self, value: &Bound<'py, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+        match self.int_value(value)? {
+            IntValue::Small(number) => write_i64(out, number),
+            IntValue::Unsigned(number) => write_u64(out, number),
+            IntValue::Big(text) => out.extend_from_slice(str_bytes(&text)?.as_bytes()),
+        }
         Ok(())
     }
 
@@ -112,41 +281,32 @@ impl<'py> JsonObjects<'py> {
         unsafe { ffi::Py_LeaveRecursiveCall() };
     }
 
-    fn write_sequence(
+    fn write_sequence<E: Emit>(
         &mut self,
         sequence: &Bound<'py, PyAny>,
-        out: &mut Vec<u8>,
-        level: usize,
+        emit: &mut E,
     ) -> PyResult<()> {
         if is_empty(sequence)? {
-            out.extend_from_slice(b"[]");
+            emit.empty(false);
             return Ok(());
         }
         self.enter(sequence)?;
-        let result = self.write_items(sequence, out, level + 1);
+        emit.open(false);
+        let result = self.write_items(sequence, emit);
         self.leave();
         result?;
-        newline_indent(out, level);
-        out.push(b']');
+        emit.close(false);
         Ok(())
     }
 
-    fn write_items(
-        &mut self,
-        sequence: &Bound<'py, PyAny>,
-        out: &mut Vec<u8>,
-        level: usize,
-    ) -> PyResult<()> {
-        out.push(b'[');
+    fn write_items<E: Emit>(&mut self, sequence: &Bound<'py, PyAny>, emit: &mut E) -> PyResult<()> {
         if !sequence.is_exact_instance_of::<PyList>() && !sequence.is_exact_instance_of::<PyTuple>()
         {
             // A subclass may override __iter__, which json honours.
             for (position, item) in sequence.try_iter()?.enumerate() {
-                if position > 0 {
-                    out.push(b',');
-                }
-                newline_indent(out, level);
-                self.write_value(&item?, out, level)?;
+                emit.item(position);
+                self.write_value(&item?, emit)?;
+                emit.end_item();
             }
             return Ok(());
         }
@@ -154,61 +314,44 @@ impl<'py> JsonObjects<'py> {
         // the GIL is held, and this never holds a borrowed pointer across a call.
         let mut position = 0;
         while position < sequence.len()? {
-            if position > 0 {
-                out.push(b',');
-            }
-            newline_indent(out, level);
+            emit.item(position);
             let item = sequence.get_item(position)?;
-            self.write_value(&item, out, level)?;
+            self.write_value(&item, emit)?;
+            emit.end_item();
             position += 1;
         }
         Ok(())
     }
 
-    fn write_dict(
-        &mut self,
-        dict: &Bound<'py, PyDict>,
-        out: &mut Vec<u8>,
-        level: usize,
-    ) -> PyResult<()> {
+    fn write_dict<E: Emit>(&mut self, dict: &Bound<'py, PyDict>, emit: &mut E) -> PyResult<()> {
         if is_empty(dict.as_any())? {
-            out.extend_from_slice(b"{}");
+            emit.empty(true);
             return Ok(());
         }
         self.enter(dict.as_any())?;
-        let result = self.write_entries(dict, out, level + 1);
+        emit.open(true);
+        let result = self.write_entries(dict, emit);
         self.leave();
         result?;
-        newline_indent(out, level);
-        out.push(b'}');
+        emit.close(true);
         Ok(())
     }
 
-    fn write_entries(
-        &mut self,
-        dict: &Bound<'py, PyDict>,
-        out: &mut Vec<u8>,
-        level: usize,
-    ) -> PyResult<()> {
-        out.push(b'{');
+    fn write_entries<E: Emit>(&mut self, dict: &Bound<'py, PyDict>, emit: &mut E) -> PyResult<()> {
         if !dict.is_exact_instance_of::<PyDict>() {
             // A subclass may override items(), which json calls.
             let items = dict.call_method0("items")?;
             for (position, item) in items.try_iter()?.enumerate() {
                 let (key, value): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item?.extract()?;
-                if position > 0 {
-                    out.push(b',');
-                }
-                newline_indent(out, level);
-                self.write_key(&key, out)?;
-                out.extend_from_slice(b": ");
-                self.write_value(&value, out, level)?;
+                self.write_key(position, &key, emit)?;
+                self.write_value(&value, emit)?;
+                emit.end_item();
             }
             return Ok(());
         }
         let size = dict.len();
         let mut position: ffi::Py_ssize_t = 0;
-        let mut first = true;
+        let mut written = 0;
         loop {
             let mut key_ptr = std::ptr::null_mut();
             let mut value_ptr = std::ptr::null_mut();
@@ -227,14 +370,10 @@ impl<'py> JsonObjects<'py> {
                     Bound::from_borrowed_ptr(self.py, value_ptr),
                 )
             };
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            newline_indent(out, level);
-            self.write_key(&key, out)?;
-            out.extend_from_slice(b": ");
-            self.write_value(&value, out, level)?;
+            self.write_key(written, &key, emit)?;
+            written += 1;
+            self.write_value(&value, emit)?;
+            emit.end_item();
             if dict.len() != size {
                 return Err(PyRuntimeError::new_err(
                     "dictionary changed size during iteration",
@@ -245,30 +384,37 @@ impl<'py> JsonObjects<'py> {
     }
 
     /// Keys as `json` coerces them: str as is; float, bool, None and int as their
-    /// JSON spelling, quoted.
-    fn write_key(&self, key: &Bound<'py, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+    /// JSON spelling.
+    fn write_key<E: Emit>(
+        &mut self,
+        position: usize,
+        key: &Bound<'py, PyAny>,
+        emit: &mut E,
+    ) -> PyResult<()> {
         if key.is_instance_of::<PyString>() {
-            write_json_string(out, str_bytes(key)?.as_bytes())?;
-            return Ok(());
+            return emit.key(position, Key::Str(str_bytes(key)?.as_bytes()));
         }
-        out.push(b'"');
-        if let Ok(float) = key.cast::<PyFloat>() {
-            write_float(float, out)?;
+        let mut text = std::mem::take(&mut self.key_text);
+        text.clear();
+        let spelled = if let Ok(float) = key.cast::<PyFloat>() {
+            write_float(float, &mut text)
         } else if let Ok(flag) = key.cast::<PyBool>() {
-            out.extend_from_slice(if flag.is_true() { b"true" } else { b"false" });
+            text.extend_from_slice(if flag.is_true() { b"true" } else { b"false" });
+            Ok(())
         } else if key.is_none() {
-            out.extend_from_slice(b"null");
+            text.extend_from_slice(b"null");
+            Ok(())
         } else if key.is_instance_of::<PyInt>() {
-            self.write_int(key, out)?;
+            self.write_int(key, &mut text)
         } else {
-            out.pop();
-            return Err(PyTypeError::new_err(format!(
+            Err(PyTypeError::new_err(format!(
                 "keys must be str, int, float, bool or None, not {}",
                 class_name(key)?
-            )));
-        }
-        out.push(b'"');
-        Ok(())
+            )))
+        };
+        let result = spelled.and_then(|()| emit.key(position, Key::Coerced(&text)));
+        self.key_text = text;
+        result
     }
 }
 
@@ -291,7 +437,14 @@ impl<'py> Objects<PyExtra> for JsonObjects<'py> {
 
     fn write_metadata(&mut self, object: &PyExtra, out: &mut Vec<u8>) -> PyResult<()> {
         match &object.metadata {
-            Some(dict) => self.write_dict(dict.bind(self.py), out, 2),
+            Some(dict) => self.write_dict(dict.bind(self.py), &mut JsonText { out, level: 2 }),
+            None => Ok(()),
+        }
+    }
+
+    fn write_metadata_annotation(&mut self, object: &PyExtra, writer: &mut Writer) -> PyResult<()> {
+        match &object.metadata {
+            Some(dict) => self.write_dict(dict.bind(self.py), &mut AnnotationValue { writer }),
             None => Ok(()),
         }
     }

@@ -10,6 +10,7 @@ mod journal;
 mod metadata;
 mod node_names;
 mod output;
+mod perfetto;
 mod provenance;
 mod recorder;
 mod registry;

@@ -278,6 +278,21 @@ impl<'py> FileOutput<'py> {
         })
     }
 
+    /// Like `open`, for binary exports: a file object is handed `bytes`, and a text
+    /// file is refused.
+    pub(crate) fn open_binary(dest: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let mut output = Self::open(dest)?;
+        if let FileOutput::Object { object, text } = &mut output {
+            if object.is_instance(&object.py().import("io")?.getattr("TextIOBase")?)? {
+                return Err(PyTypeError::new_err(
+                    "dest is a text file; this export is binary: open it with 'wb'",
+                ));
+            }
+            *text = false;
+        }
+        Ok(output)
+    }
+
     pub(crate) fn write(&mut self, bytes: &[u8]) -> PyResult<()> {
         match self {
             FileOutput::Path { writer, target, .. } => writer

@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use pyo3::exceptions::{PyIndexError, PyMemoryError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use super::events::build_events;
 use super::metadata::{ChromeObjects, JsonObjects, PyExtra};
 use super::node_names::NodeNames;
 use super::output::{FileOutput, StrOutput, CHUNK};
+use super::perfetto::{self, PerfettoOptions};
 use super::registry::Registry;
 use super::state;
 use super::strings::{exact_str, str_bytes};
@@ -615,9 +616,50 @@ impl TraceRecorder {
         })
     }
 
-    /// The trace in Chrome Trace Event format (behaviour.md 4.2).
-    fn to_chrome_trace<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyString>> {
-        self.with_snapshot(|snapshot| chrome_string(py, snapshot))
+    /// The trace in Chrome Trace Event format (behaviour.md 4.2). `named=True` adds
+    /// metadata events naming the process and lanes, and gives the execution
+    /// slices a lane of their own.
+    #[pyo3(signature = (*, named = false))]
+    fn to_chrome_trace<'py>(&self, py: Python<'py>, named: bool) -> PyResult<Bound<'py, PyString>> {
+        self.with_snapshot(|snapshot| chrome_string(py, snapshot, named))
+    }
+
+    /// The trace as a Perfetto protobuf trace (`bytes`).
+    #[pyo3(
+        signature = (*, process_name = None, lanes = None),
+        text_signature = "($self, *, process_name='dagron', lanes='compact')"
+    )]
+    fn to_perfetto<'py>(
+        &self,
+        py: Python<'py>,
+        process_name: Option<&Bound<'py, PyAny>>,
+        lanes: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let options = PerfettoOptions::check("to_perfetto", process_name, lanes)?;
+        let epoch = self.epoch();
+        self.with_snapshot(|snapshot| perfetto::to_bytes(py, snapshot, epoch, &options))
+    }
+
+    /// Write exactly `to_perfetto()` to `dest` (a path, `.gz` for gzip, or a binary
+    /// file object), streaming, like `write_json`.
+    #[pyo3(
+        signature = (dest, *, process_name = None, lanes = None),
+        text_signature = "($self, dest, *, process_name='dagron', lanes='compact')"
+    )]
+    fn write_perfetto(
+        &self,
+        py: Python<'_>,
+        dest: &Bound<'_, PyAny>,
+        process_name: Option<&Bound<'_, PyAny>>,
+        lanes: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let options = PerfettoOptions::check("write_perfetto", process_name, lanes)?;
+        let epoch = self.epoch();
+        self.with_snapshot(|snapshot| {
+            write_to(FileOutput::open_binary(dest)?, |sink| {
+                perfetto::write(py, snapshot, epoch, &options, sink)
+            })
+        })
     }
 
     /// Write exactly `to_json()` to `dest` (a path, `.gz` for gzip, or a file
@@ -626,9 +668,10 @@ impl TraceRecorder {
         self.with_snapshot(|snapshot| to_file(dest, |sink| write_json(py, snapshot, sink)))
     }
 
-    /// Write exactly `to_chrome_trace()` to `dest`, like `write_json`.
-    fn write_chrome_trace(&self, dest: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.with_snapshot(|snapshot| to_file(dest, |sink| write_chrome(snapshot, sink)))
+    /// Write exactly `to_chrome_trace(named=named)` to `dest`, like `write_json`.
+    #[pyo3(signature = (dest, *, named = false))]
+    fn write_chrome_trace(&self, dest: &Bound<'_, PyAny>, named: bool) -> PyResult<()> {
+        self.with_snapshot(|snapshot| to_file(dest, |sink| write_chrome(snapshot, named, sink)))
     }
 
     /// A human-readable summary (behaviour.md 4.3).
@@ -689,10 +732,11 @@ impl TraceRecorder {
 fn chrome_string<'py>(
     py: Python<'py>,
     snapshot: &PySnapshot<'_>,
+    named: bool,
 ) -> PyResult<Bound<'py, PyString>> {
     let mut output = StrOutput::new(py, snapshot.len() * export::chrome::EVENT_SIZE_HINT + 32)?;
     // No Python object is touched: other threads may run (and record) meanwhile.
-    py.detach(|| write_chrome(snapshot, &mut |chunk| output.append(chunk)))?;
+    py.detach(|| write_chrome(snapshot, named, &mut |chunk| output.append(chunk)))?;
     output.finish(py)
 }
 
@@ -708,8 +752,12 @@ fn write_json(
 
 fn write_chrome(
     snapshot: &PySnapshot<'_>,
+    named: bool,
     sink: &mut dyn FnMut(&[u8]) -> PyResult<()>,
 ) -> PyResult<()> {
+    if named {
+        return perfetto::write_named_chrome(snapshot, sink);
+    }
     let mut out = Out::streaming(sink, CHUNK);
     export::chrome::write(snapshot, &mut out, &mut ChromeObjects)?;
     out.finish().map(drop)
@@ -720,7 +768,14 @@ fn to_file(
     dest: &Bound<'_, PyAny>,
     write: impl FnOnce(&mut dyn FnMut(&[u8]) -> PyResult<()>) -> PyResult<()>,
 ) -> PyResult<()> {
-    let mut file = FileOutput::open(dest)?;
+    write_to(FileOutput::open(dest)?, write)
+}
+
+/// Run `write` into `file`; on error nothing is left under its name.
+fn write_to(
+    mut file: FileOutput<'_>,
+    write: impl FnOnce(&mut dyn FnMut(&[u8]) -> PyResult<()>) -> PyResult<()>,
+) -> PyResult<()> {
     match write(&mut |chunk| file.write(chunk)) {
         Ok(()) => file.finish(),
         Err(error) => {

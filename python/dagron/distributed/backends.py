@@ -1,0 +1,353 @@
+"""Where :class:`~dagron.distributed.DistributedExecutor` runs its nodes.
+
+A backend runs :func:`dagron.distributed._worker.run_node` calls and reports when
+each is done. :class:`ThreadBackend` uses threads of this process,
+:class:`ProcessBackend` processes of this machine, :class:`DaskBackend` a Dask
+cluster (an embedded ``LocalCluster``, or a scheduler by address, or your
+``Client``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable, Optional
+
+from dagron._steps import check_max_workers
+from dagron.executor import default_max_workers
+
+__all__ = [
+    "Backend",
+    "DaskBackend",
+    "ProcessBackend",
+    "RayBackend",
+    "ThreadBackend",
+    "WorkerLostError",
+]
+
+
+class WorkerLostError(RuntimeError):
+    """The worker running a node died (its process was killed or crashed) before the
+    node ended. ``node`` is the node's name."""
+
+    def __init__(self, node: str, detail: str) -> None:
+        super().__init__(f"the worker running node {node!r} was lost: {detail}")
+        self.node = node
+
+
+class Backend:
+    """What the executor needs from a place to run nodes.
+
+    ``serializes`` says whether tasks and results cross a process boundary (and are
+    then pickled by the executor, which names the node when that fails).
+    """
+
+    serializes = True
+
+    def slots(self) -> int:
+        """How many nodes the executor may have submitted at once (asked once per
+        run)."""
+        raise NotImplementedError
+
+    def submit(
+        self, fn: Callable[..., Any], args: Sequence[Any], done: Callable[[Any], None]
+    ) -> Any:
+        """Start ``fn(*args)``; return a handle, and call ``done(handle)`` (from any
+        thread) once it has ended."""
+        raise NotImplementedError
+
+    def outcome(self, handle: Any, node: str) -> Any:
+        """What ``fn`` returned; :class:`WorkerLostError` if its worker died."""
+        raise NotImplementedError
+
+    def outcomes(self, handles: list[Any], nodes: list[str]) -> list[Any]:
+        """:meth:`outcome` of each handle (all done), an exception standing for one
+        that raised."""
+        results: list[Any] = []
+        for handle, node in zip(handles, nodes):
+            try:
+                results.append(self.outcome(handle, node))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    def cancel(self, handle: Any) -> None:
+        """Give up on a node: cancel it if it has not started (a running one may run
+        on; its outcome is ignored)."""
+
+    def shutdown(self) -> None:
+        """Release what the backend started (idempotent)."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+
+class _PoolBackend(Backend):
+    """A backend over a ``concurrent.futures`` executor, made at first use."""
+
+    def __init__(self, max_workers: Optional[int]) -> None:
+        self.max_workers = check_max_workers(max_workers) or default_max_workers()
+        self._pool: Optional[Any] = None
+        self._abandoned = False
+
+    def _make_pool(self) -> Any:
+        raise NotImplementedError
+
+    def slots(self) -> int:
+        return self.max_workers
+
+    def submit(
+        self, fn: Callable[..., Any], args: Sequence[Any], done: Callable[[Any], None]
+    ) -> Future[Any]:
+        if self._pool is None:
+            self._pool = self._make_pool()
+        future: Future[Any] = self._pool.submit(fn, *args)
+        future.add_done_callback(done)
+        return future
+
+    def outcome(self, handle: Future[Any], node: str) -> Any:
+        return handle.result()
+
+    def cancel(self, handle: Future[Any]) -> None:
+        if not handle.cancel():
+            self._abandoned = True  # still running: shutdown must not wait for it
+
+    def shutdown(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=not self._abandoned, cancel_futures=True)
+
+
+class ThreadBackend(_PoolBackend):
+    """Nodes run on up to ``max_workers`` threads of this process (``None``: as
+    ``ThreadPoolExecutor``). Nothing is pickled. A node given up on (timed out) keeps
+    its thread until it returns."""
+
+    serializes = False
+
+    def __init__(self, max_workers: Optional[int] = None) -> None:
+        super().__init__(max_workers)
+
+    def _make_pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(self.max_workers, thread_name_prefix="dagron-node")
+
+
+class ProcessBackend(_PoolBackend):
+    """Nodes run in up to ``max_workers`` processes of this machine (``None``: as
+    many as the thread default), started with ``spawn``. Tasks and results are
+    pickled (with cloudpickle when installed, so lambdas and closures work).
+
+    A process that dies breaks Python's process pool: every node running in it then
+    fails with :class:`WorkerLostError`, and the next node starts a new pool.
+    Processes still running a node that was given up on are terminated at shutdown.
+    """
+
+    def __init__(self, max_workers: Optional[int] = None) -> None:
+        super().__init__(max_workers)
+
+    def _make_pool(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(self.max_workers, mp_context=context)
+
+    def submit(
+        self, fn: Callable[..., Any], args: Sequence[Any], done: Callable[[Any], None]
+    ) -> Future[Any]:
+        try:
+            return super().submit(fn, args, done)
+        except BrokenProcessPool:  # a worker died since: start a new pool
+            self._pool = None
+            return super().submit(fn, args, done)
+
+    def outcome(self, handle: Future[Any], node: str) -> Any:
+        try:
+            return handle.result()
+        except BrokenProcessPool as exc:
+            raise WorkerLostError(node, f"its process ended abruptly ({exc})") from None
+
+    def shutdown(self) -> None:
+        pool = self._pool
+        if pool is not None and self._abandoned:
+            # ``ProcessPoolExecutor`` has no public way to stop a running task.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+        super().shutdown()
+
+
+class DaskBackend(Backend):
+    """Nodes run on a Dask cluster (``pip install 'dagron[dask]'``).
+
+    ``client``: a ``distributed.Client`` to use (left open at shutdown);
+    ``address``: a scheduler address to connect to (e.g. ``"tcp://10.0.0.5:8786"``);
+    neither: an embedded ``distributed.LocalCluster`` on this machine, started now and
+    closed at shutdown (``cluster_options`` go to ``LocalCluster``; its scheduler lets
+    no task be retried after a worker dies, so a lost worker fails its node).
+
+    Each node is one ``client.submit`` (``pure=False``). The executor keeps at most
+    ``nodes_per_thread`` nodes per worker thread of the cluster submitted at once
+    (counted when a run starts): enough for Dask to keep every worker busy while
+    results come back (which the executor fetches in batches), few enough that
+    ``cancel_event`` stops the run soon. A worker lost mid-node (Dask's
+    ``KilledWorker``, once the scheduler's ``allowed-failures`` retries are spent)
+    fails the node with :class:`WorkerLostError`.
+    """
+
+    def __init__(
+        self,
+        client: Any = None,
+        address: Optional[str] = None,
+        *,
+        nodes_per_thread: int = 8,
+        **cluster_options: Any,
+    ) -> None:
+        try:
+            import distributed
+        except ImportError as exc:  # pragma: no cover - only without dagron[dask]
+            raise ImportError(
+                "DaskBackend needs Dask's distributed scheduler: pip install 'dagron[dask]'"
+            ) from exc
+        if client is not None and address is not None:
+            raise ValueError("DaskBackend takes a client or an address, not both")
+        if cluster_options and (client is not None or address is not None):
+            raise ValueError("cluster options are for the embedded LocalCluster only")
+        if (
+            not isinstance(nodes_per_thread, int)
+            or isinstance(nodes_per_thread, bool)
+            or nodes_per_thread < 1
+        ):
+            raise ValueError(f"nodes_per_thread must be an int >= 1, not {nodes_per_thread!r}")
+        self.nodes_per_thread = nodes_per_thread
+        self._distributed = distributed
+        self._cluster: Any = None
+        self._owns_client = client is None
+        if client is not None:
+            if not isinstance(client, distributed.Client):
+                raise TypeError(f"client must be a distributed.Client, not {client!r}")
+            self.client = client
+        elif address is not None:
+            self.client = distributed.Client(address)
+        else:
+            # No fixed dashboard port (8787 may be taken); worker processes listen on
+            # the loopback only (threads of this process talk in-process).
+            options: dict[str, Any] = {"dashboard_address": ":0"}
+            if cluster_options.get("processes", True):
+                options["host"] = "127.0.0.1"
+            options.update(cluster_options)
+            options.setdefault("scheduler_kwargs", {}).setdefault("allowed_failures", 0)
+            self._cluster = distributed.LocalCluster(**options)
+            self.client = distributed.Client(self._cluster)
+        self._run = uuid.uuid4().hex[:8]
+        self._count = 0
+
+    def slots(self) -> int:
+        return max(1, sum(self.client.nthreads().values())) * self.nodes_per_thread
+
+    def submit(
+        self, fn: Callable[..., Any], args: Sequence[Any], done: Callable[[Any], None]
+    ) -> Any:
+        self._count += 1
+        key = f"dagron-{args[0]}-{self._run}-{self._count}"
+        future = self.client.submit(fn, *args, key=key, pure=False)
+        future.add_done_callback(lambda _: done(future))
+        return future
+
+    def outcome(self, handle: Any, node: str) -> Any:
+        if handle.status == "error":
+            exc = handle.exception()
+            if isinstance(exc, self._distributed.KilledWorker):
+                raise WorkerLostError(node, f"{type(exc).__name__}: {exc}") from None
+            raise exc
+        return handle.result()
+
+    def outcomes(self, handles: list[Any], nodes: list[str]) -> list[Any]:
+        results: list[Any] = [None] * len(handles)
+        finished = []
+        for k, (handle, node) in enumerate(zip(handles, nodes)):
+            if handle.status == "finished":
+                finished.append(k)
+            else:
+                try:
+                    results[k] = self.outcome(handle, node)
+                except Exception as exc:
+                    results[k] = exc
+        if finished:  # one round trip for all the results
+            values = self.client.gather([handles[k] for k in finished])
+            for k, value in zip(finished, values):
+                results[k] = value
+        return results
+
+    def cancel(self, handle: Any) -> None:
+        handle.cancel()
+
+    def shutdown(self) -> None:
+        if self._owns_client and self.client is not None:
+            self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+
+class RayBackend(Backend):
+    """Nodes run as Ray tasks (``pip install ray``; not part of ``dagron[dask]``).
+
+    ``address``: a Ray cluster to connect to (``"auto"``, ``"ray://host:10001"``);
+    ``None``: the running Ray instance of this process if there is one, else a local
+    one started now (``init_options`` go to ``ray.init``) and shut down at shutdown.
+    Each node is one task (``max_retries=0``: a node whose worker dies fails with
+    :class:`WorkerLostError` instead of running again); at most ``nodes_per_cpu``
+    nodes per CPU of the cluster are submitted at once.
+    """
+
+    def __init__(
+        self, address: Optional[str] = None, *, nodes_per_cpu: int = 8, **init_options: Any
+    ) -> None:
+        try:
+            import ray
+        except ImportError as exc:  # pragma: no cover - only without ray
+            raise ImportError("RayBackend needs Ray: pip install ray") from exc
+        if not isinstance(nodes_per_cpu, int) or isinstance(nodes_per_cpu, bool):
+            raise TypeError(f"nodes_per_cpu must be an int, not {nodes_per_cpu!r}")
+        if nodes_per_cpu < 1:
+            raise ValueError(f"nodes_per_cpu must be >= 1, not {nodes_per_cpu}")
+        self._ray = ray
+        self.nodes_per_cpu = nodes_per_cpu
+        self._owns = not ray.is_initialized()
+        if self._owns:
+            init_options.setdefault("include_dashboard", False)
+            ray.init(address=address, **init_options)
+        self._remote: Any = None
+
+    def slots(self) -> int:
+        cpus = int(self._ray.cluster_resources().get("CPU", 1))
+        return max(1, cpus) * self.nodes_per_cpu
+
+    def submit(
+        self, fn: Callable[..., Any], args: Sequence[Any], done: Callable[[Any], None]
+    ) -> Any:
+        if self._remote is None:
+            self._remote = self._ray.remote(max_retries=0)(fn)
+        ref = self._remote.remote(*args)
+        ref.future().add_done_callback(lambda _: done(ref))
+        return ref
+
+    def outcome(self, handle: Any, node: str) -> Any:
+        exceptions = self._ray.exceptions
+        try:
+            return self._ray.get(handle)
+        except exceptions.RayTaskError:
+            raise
+        except exceptions.RayError as exc:  # the worker (or its node) died
+            raise WorkerLostError(node, f"{type(exc).__name__}: {exc}") from None
+
+    def cancel(self, handle: Any) -> None:
+        self._ray.cancel(handle)
+
+    def shutdown(self) -> None:
+        if self._owns and self._ray.is_initialized():
+            self._ray.shutdown()
+        self._owns = False

@@ -1,0 +1,406 @@
+"""dagron.DistributedExecutor on threads, processes of this machine, and a Dask cluster.
+
+The Dask tests share one ``LocalCluster`` (2 worker processes, 1 thread each, on
+127.0.0.1) started by a module fixture and closed after; the killed-worker test runs
+last and waits for the nanny to bring the worker back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import dagron
+import distributed
+import pytest
+from dagron import DAGExecutor, NodeStatus
+from dagron.distributed import (
+    DaskBackend,
+    DistributedExecutor,
+    ProcessBackend,
+    ThreadBackend,
+    WorkerLostError,
+)
+from dagron.execution.tracing import ExecutionTrace, TraceEventType
+from test_aio import EXPECTED_STATUSES, node_events, run_events, scenario
+from test_executor import build, check_trace, statuses
+
+T = TraceEventType
+S = NodeStatus
+
+
+def epoch_ns(trace: ExecutionTrace) -> int:
+    """Monotonic ns of the trace's first event (its origin)."""
+    assert trace.origin is not None
+    return trace.origin.monotonic_ns
+
+
+def timed(name: str, seconds: float) -> Callable[[], tuple[str, int, int, int]]:
+    """A task that sleeps and returns (name, pid, start ns, end ns) read inside it."""
+
+    def task() -> tuple[str, int, int, int]:
+        began = time.monotonic_ns()
+        time.sleep(seconds)
+        return (name, os.getpid(), began, time.monotonic_ns())
+
+    return task
+
+
+def raise_value_error() -> None:
+    raise ValueError("bad input 7")
+
+
+def kill_own_process() -> None:
+    time.sleep(0.05)
+    os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(10)  # not reached
+
+
+def check_inside_times(result: dagron.ExecutionResult, tolerance: float = 0.005) -> None:
+    """Each node's events sit where the task measured its own start and end."""
+    trace = result.trace
+    assert trace is not None
+    epoch = epoch_ns(trace)
+    for name, node in result.node_results.items():
+        if node.status is not S.COMPLETED:
+            continue
+        _, _, began, ended = node.result
+        started, completed = trace.events_for_node(name)
+        assert (started.event_type, completed.event_type) == (T.NODE_STARTED, T.NODE_COMPLETED)
+        assert abs(started.timestamp - (began - epoch) / 1e9) < tolerance, name
+        assert abs(completed.timestamp - (ended - epoch) / 1e9) < tolerance, name
+        assert completed.duration == node.duration_seconds
+
+
+def overlap(trace: ExecutionTrace, a: str, b: str) -> bool:
+    (a0, a1), (b0, b1) = ([e.timestamp for e in trace.events_for_node(n)] for n in (a, b))
+    return a0 < b1 and b0 < a1
+
+
+# --- threads and processes of this machine -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def process_backend() -> Iterator[ProcessBackend]:
+    with ProcessBackend(2) as backend:
+        yield backend
+
+
+PARITY = [name for name in EXPECTED_STATUSES if name != "cancelled_by_task"]
+
+
+@pytest.mark.parametrize("name", [*PARITY, "cancelled_by_task"])
+def test_thread_backend_parity_with_dag_executor(name: str) -> None:
+    def run(executor_for: Callable[[dagron.DAG, dict[str, Any]], Any]) -> Any:
+        dag, tasks, options = scenario(name)  # a fresh cancel event for each run
+        options.pop("max_workers", None)
+        cancel_event = options.pop("cancel_event", None)
+        return executor_for(dag, options).execute(tasks, cancel_event=cancel_event)
+
+    dag = scenario(name)[0]
+    expected = run(lambda dag, options: DAGExecutor(dag, 1, trace=True, **options))
+    with ThreadBackend(1) as backend:
+        got = run(lambda dag, options: DistributedExecutor(dag, backend, trace=True, **options))
+    assert statuses(got) == statuses(expected) == EXPECTED_STATUSES[name]
+    assert node_events(got.trace, dag) == node_events(expected.trace, dag)
+    assert run_events(got.trace) == run_events(expected.trace)
+    check_trace(got.trace, dag, got)
+
+
+@pytest.mark.parametrize("name", ["fail_fast", "no_fail_fast", "missing_tasks"])
+def test_process_backend_parity(name: str, process_backend: ProcessBackend) -> None:
+    dag, tasks, options = scenario(name)
+    options.pop("max_workers", None)
+    expected = DAGExecutor(dag, trace=True, **options).execute(tasks)
+    got = DistributedExecutor(dag, process_backend, trace=True, **options).execute(tasks)
+    assert statuses(got) == statuses(expected) == EXPECTED_STATUSES[name]
+    assert node_events(got.trace, dag) == node_events(expected.trace, dag)
+    assert run_events(got.trace) == run_events(expected.trace)
+    check_trace(got.trace, dag, got)
+
+
+def test_process_backend_runs_in_other_processes_with_worker_times(
+    process_backend: ProcessBackend,
+) -> None:
+    dag = build(("a", "b"), nodes=("c",))
+    tasks = {n: timed(n, 0.1) for n in dag.nodes}
+    result = DistributedExecutor(dag, process_backend, trace=True).execute(tasks)
+    assert result.succeeded == 3
+    assert os.getpid() not in {node.result[1] for node in result.node_results.values()}
+    check_inside_times(result)
+    check_trace(result.trace, dag, result)
+
+
+def test_process_backend_unpicklable_task_and_result(process_backend: ProcessBackend) -> None:
+    dag = build(("a", "b"))
+    lock = threading.Lock()
+    executor = DistributedExecutor(dag, process_backend, trace=True, fail_fast=False)
+    with pytest.raises(TypeError, match=r"the task for node 'b' cannot be pickled to run on "):
+        executor.execute({"a": lambda: 1, "b": lambda: lock.locked()})
+    assert executor.last_trace is None  # nothing ran
+
+    result = executor.execute({"a": threading.Lock, "b": lambda: 1})
+    assert statuses(result) == {"a": S.FAILED, "b": S.SKIPPED}
+    error = result.node_results["a"].error
+    assert isinstance(error, TypeError)
+    assert str(error).startswith("the result of node 'a' cannot be pickled: TypeError: ")
+    failed = result.trace.events_for_node("a")[-1]
+    assert failed.event_type is T.NODE_FAILED and failed.error == f"TypeError: {error}"
+
+
+def test_process_backend_lost_worker_fails_the_node_and_the_run_goes_on() -> None:
+    dag = build(("victim", "after"), ("first", "victim"), nodes=("other",))
+    tasks = {
+        "first": timed("first", 0),
+        "victim": kill_own_process,
+        "after": timed("after", 0),
+        "other": timed("other", 0),
+    }
+    with DistributedExecutor(dag, ProcessBackend(1), trace=True, fail_fast=False) as executor:
+        result = executor.execute(tasks)
+        again = executor.execute({"first": timed("first", 0)})  # a new pool
+    assert statuses(result) == {
+        "first": S.COMPLETED,
+        "victim": S.FAILED,
+        "after": S.SKIPPED,
+        "other": S.COMPLETED,
+    }
+    error = result.node_results["victim"].error
+    assert isinstance(error, WorkerLostError) and error.node == "victim"
+    assert str(error).startswith("the worker running node 'victim' was lost: ")
+    started, failed = result.trace.events_for_node("victim")
+    assert started.metadata == {"start": "submitted"}
+    assert failed.event_type is T.NODE_FAILED and failed.error == f"WorkerLostError: {error}"
+    check_trace(result.trace, dag, result)
+    assert again.node_results["first"].status is S.COMPLETED
+
+
+def test_node_timeout() -> None:
+    dag = build(("slow", "after"), nodes=("quick",))
+    release = threading.Event()
+    tasks = {"slow": lambda: release.wait(5), "after": lambda: 1, "quick": lambda: 2}
+    began = time.monotonic()
+    with DistributedExecutor(
+        dag, ThreadBackend(2), trace=True, fail_fast=False, node_timeout=0.1
+    ) as executor:
+        result = executor.execute(tasks)
+        release.set()
+    assert time.monotonic() - began < 2
+    assert statuses(result) == {"slow": S.TIMED_OUT, "after": S.SKIPPED, "quick": S.COMPLETED}
+    error = result.node_results["slow"].error
+    assert str(error) == "node 'slow' was still running after its 0.1s node timeout"
+    started, timed_out = result.trace.events_for_node("slow")
+    assert started.metadata == {"start": "submitted"}
+    assert timed_out.event_type is T.NODE_TIMED_OUT
+    assert 0.1 <= timed_out.duration < 1
+    check_trace(result.trace, dag, result)
+
+
+def test_keyboard_interrupt_on_the_driver_closes_the_trace(monkeypatch: Any) -> None:
+    dag = build(("a", "b"), nodes=("c",))  # steps: [c, a], [b]
+    release = threading.Event()
+    backend = ThreadBackend(2)
+    executor = DistributedExecutor(dag, backend, trace=True)
+    real_submit = backend.submit
+
+    def submit(fn: Any, args: Any, done: Any) -> Any:
+        if args[0] == "a":
+            raise KeyboardInterrupt
+        return real_submit(fn, args, done)
+
+    monkeypatch.setattr(backend, "submit", submit)
+    with pytest.raises(KeyboardInterrupt):
+        executor.execute({"a": lambda: 1, "b": lambda: 1, "c": lambda: release.wait(5)})
+    release.set()
+    executor.shutdown()
+    trace = executor.last_trace
+    assert trace is not None
+    events = check_trace(trace, dag, steps_run=1)
+    ends = {e.node_name: e for e in events if e.node_name and e.event_type is not T.NODE_STARTED}
+    assert ends["c"].event_type is T.NODE_FAILED
+    assert ends["c"].error == "RuntimeError: execution interrupted by KeyboardInterrupt"
+    assert trace.events_for_node("c")[0].metadata == {"start": "submitted"}
+    assert (ends["a"].event_type, ends["a"].metadata) == (
+        T.NODE_CANCELLED,
+        {"reason": "interrupted"},
+    )
+    assert ends["b"].metadata == {"reason": "interrupted"}
+
+
+def test_bad_arguments() -> None:
+    dag = build(("a", "b"))
+    with pytest.raises(TypeError, match="backend must be a dagron.distributed backend"):
+        DistributedExecutor(dag, object())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="node_timeout must be >= 0"):
+        DistributedExecutor(dag, ThreadBackend(), node_timeout=-1)
+    with pytest.raises(ValueError, match="max_workers must be at least 1"):
+        ThreadBackend(0)
+    with pytest.raises(ValueError, match="a client or an address, not both"):
+        DaskBackend(client=object(), address="tcp://127.0.0.1:1")
+
+
+# --- Dask ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[distributed.Client]:
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            # A task whose worker dies is not retried elsewhere: its node fails.
+            scheduler_kwargs={"allowed_failures": 0},
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        client.wait_for_workers(2)
+        yield client
+
+
+def test_dask_nodes_run_on_both_workers_overlap_and_keep_worker_times(
+    dask_client: distributed.Client,
+) -> None:
+    dag = build(("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"), nodes=("e",))
+    tasks = {n: timed(n, 0.3) for n in dag.nodes}
+    with DistributedExecutor(dag, DaskBackend(client=dask_client), trace=True) as executor:
+        result = executor.execute(tasks)
+    assert dask_client.status == "running"  # a client passed in is left open
+    assert result.succeeded == 5
+    pids = {name: node.result[1] for name, node in result.node_results.items()}
+    worker_pids = set(dask_client.run(os.getpid).values())
+    assert set(pids.values()) == worker_pids and len(worker_pids) == 2
+    assert pids["b"] != pids["c"] and pids["a"] != pids["e"]
+    trace = result.trace
+    assert overlap(trace, "b", "c") and overlap(trace, "a", "e")
+    check_inside_times(result)
+    check_trace(trace, dag, result)
+    # One source per process: the driver first, then each worker.
+    sources = trace.sources
+    host = socket.gethostname()
+    assert len(sources) == 3
+    assert {(s.host, s.pid) for s in sources[1:]} == {(host, pid) for pid in worker_pids}
+    assert (sources[0].host, sources[0].pid) == (host, os.getpid())
+    for e, source in zip(trace.events, trace.event_sources()):
+        assert sources[source].pid == (os.getpid() if e.node_name is None else pids[e.node_name])
+
+
+def test_dask_failure_text_and_unpicklable(dask_client: distributed.Client) -> None:
+    dag = build(("bad", "after"), nodes=("fine",))
+    executor = DistributedExecutor(
+        dag, DaskBackend(client=dask_client), trace=True, fail_fast=False
+    )
+    result = executor.execute(
+        {"bad": raise_value_error, "after": lambda: 1, "fine": threading.Lock}
+    )
+    assert statuses(result) == {"bad": S.FAILED, "after": S.SKIPPED, "fine": S.FAILED}
+    error = result.node_results["bad"].error
+    assert type(error) is ValueError and error.args == ("bad input 7",)
+    started, failed = result.trace.events_for_node("bad")
+    assert started.metadata == {}  # a real start, recorded on the worker
+    assert (failed.event_type, failed.error) == (T.NODE_FAILED, "ValueError: bad input 7")
+    fine = result.trace.events_for_node("fine")[-1]
+    assert fine.error is not None
+    assert fine.error.startswith("TypeError: the result of node 'fine' cannot be pickled: ")
+    check_trace(result.trace, dag, result)
+
+    lock = threading.Lock()
+    with pytest.raises(TypeError, match="the task for node 'after' cannot be pickled to run on "):
+        executor.execute({"after": lambda: lock})
+
+
+def test_dask_backend_by_address(dask_client: distributed.Client) -> None:
+    address = dask_client.scheduler.address
+    dag = build(("a", "b"))
+    with DistributedExecutor(dag, DaskBackend(address=address), trace=True) as executor:
+        result = executor.execute({"a": timed("a", 0), "b": timed("b", 0)})
+        own_client = executor.backend.client  # type: ignore[attr-defined]
+    assert result.succeeded == 2
+    assert own_client.status == "closed"  # the backend closes the client it opened
+    check_inside_times(result)
+
+
+def test_dask_backend_embedded_cluster() -> None:
+    dag = build(("a", "b"))
+    backend = DaskBackend(n_workers=1, threads_per_worker=1, processes=False)
+    with DistributedExecutor(dag, backend, trace=True) as executor:
+        result = executor.execute({"a": timed("a", 0), "b": timed("b", 0)})
+    assert result.succeeded == 2
+    assert backend.client.status == "closed"
+    check_trace(result.trace, dag, result)
+
+
+def test_dask_killed_worker(dask_client: distributed.Client) -> None:
+    # Runs last: the nanny restarts each killed worker, waited for below.
+    # Steps: [first], [victim, survivor], [after, later].
+    dag = build(("first", "victim"), ("first", "survivor"), ("victim", "after"))
+    dag.add_node("later")
+    dag.add_edge("survivor", "later")
+    tasks = {
+        "first": timed("first", 0),
+        "victim": kill_own_process,
+        "after": timed("after", 0),
+        "survivor": timed("survivor", 0.3),
+        "later": timed("later", 0),
+    }
+    expected = {
+        "first": S.COMPLETED,
+        "victim": S.FAILED,
+        "after": S.SKIPPED,
+        "survivor": S.COMPLETED,
+        "later": S.COMPLETED,
+    }
+    for fail_fast in (False, True):
+        dask_client.wait_for_workers(2, timeout=60)
+        with DistributedExecutor(
+            dag, DaskBackend(client=dask_client), trace=True, fail_fast=fail_fast
+        ) as executor:
+            result = executor.execute(tasks)
+        if fail_fast:
+            expected["later"] = S.SKIPPED
+        assert statuses(result) == expected
+        error = result.node_results["victim"].error
+        assert isinstance(error, WorkerLostError)
+        assert str(error).startswith("the worker running node 'victim' was lost: KilledWorker: ")
+        started, failed = result.trace.events_for_node("victim")
+        assert started.metadata == {"start": "submitted"}
+        assert failed.event_type is T.NODE_FAILED and failed.error == f"WorkerLostError: {error}"
+        # What the workers had recorded is all there, on their clocks.
+        check_inside_times(result)
+        check_trace(result.trace, dag, result)
+        reason = result.trace.events_for_node("later")[-1].metadata.get("reason")
+        assert reason == ("fail_fast" if fail_fast else None)
+    dask_client.wait_for_workers(2, timeout=60)
+
+
+def test_worker_traces_merge_in_batches_like_one_merge() -> None:
+    from dagron.distributed._traces import WorkerTraces
+    from dagron.distributed._worker import run_node
+
+    parts = [run_node(f"n{i}", lambda: None, True, False)[4] for i in range(50)]
+    assert all(part is not None for part in parts)
+    workers = WorkerTraces(batch=4)
+    for part in parts:
+        workers.add(part)  # type: ignore[arg-type]
+    held = workers.traces()
+    assert len(held) <= 4 + 6  # a few merged traces (sizes 32, 16) and the last ones
+    assert len(workers.pending) < 4
+    sizes = [size for _, size in workers.merged]
+    assert sizes == sorted(sizes, reverse=True) and sum(sizes) + len(workers.pending) == 50
+    merged = ExecutionTrace.merge(held)
+    expected = ExecutionTrace.merge(parts)  # type: ignore[arg-type]
+    got, want = merged.events, expected.events
+    # Same events in the same order; a re-merged timestamp may differ in its last bit.
+    assert [dataclasses.replace(e, timestamp=0.0) for e in got] == [
+        dataclasses.replace(e, timestamp=0.0) for e in want
+    ]
+    assert [e.timestamp for e in got] == pytest.approx([e.timestamp for e in want], abs=1e-9)
+    assert merged.sources == expected.sources
