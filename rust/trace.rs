@@ -468,6 +468,14 @@ impl<X, S> TraceCore<X, S> {
         });
     }
 
+    /// The string id of the error of the event at buffer index `index`.
+    pub fn error_id(&self, index: usize) -> Option<u32> {
+        let record = self.events.wait(index);
+        record
+            .extra_index()
+            .and_then(|extra| self.extras.wait(extra).error)
+    }
+
     /// Read back the event at buffer index `index` (which must be published).
     pub fn view(&self, index: usize) -> EventView<'_, X, S> {
         let record = *self.events.wait(index);

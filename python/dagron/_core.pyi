@@ -1,7 +1,7 @@
 """Type stubs for the compiled module ``dagron._core`` (the Rust recorder)."""
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import IO, Any, Literal, Optional, TypeVar, Union, final
 
@@ -14,8 +14,10 @@ __all__ = [
     "NodeNames",
     "RunState",
     "TraceRecorder",
+    "_flush_journals",
     "_register_types",
     "__version__",
+    "read_journal",
 ]
 
 __version__: str
@@ -34,6 +36,7 @@ class TraceRecorder:
         cls,
         *args: Any,
         max_events: Optional[int] = None,
+        journal: Union[str, bytes, os.PathLike[str], os.PathLike[bytes], None] = None,
         _node_names: Optional[NodeNames] = None,
         **kwargs: Any,
     ) -> TraceRecorder: ...
@@ -41,6 +44,9 @@ class TraceRecorder:
     def max_events(self) -> Optional[int]: ...
     @property
     def dropped(self) -> int: ...
+    @property
+    def journal(self) -> Optional[str]: ...
+    def flush(self) -> None: ...
     def _origin(self) -> Optional[_Origin]: ...
     def _sources(self) -> list[_Origin]: ...
     def event_sources(self) -> list[int]: ...
@@ -161,3 +167,7 @@ class GraphIndex:
     ) -> tuple[list[int], list[float], float]: ...
 
 def _register_types(enum_type: type[TraceEventType], event_type: type[TraceEvent]) -> None: ...
+def read_journal(
+    data: bytes, name: str, progress: Optional[Callable[[int, int], object]] = None
+) -> tuple[tuple[Any, ...], int]: ...
+def _flush_journals() -> None: ...

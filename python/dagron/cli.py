@@ -8,14 +8,13 @@ Errors are one line on stderr and exit status 1 (2 for bad usage); a progress ba
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
-from typing import Any, Callable, NoReturn, Optional
+from collections.abc import Sequence
+from typing import Any, NoReturn, Optional
 
-from dagron.errors import TraceFileError
+from dagron.errors import TraceFileError, TraceJournalWarning
 from dagron.execution import _files
 from dagron.execution.tracing import ExecutionTrace
 
@@ -57,21 +56,44 @@ def build_parser() -> Parser:
     return parser
 
 
-@contextlib.contextmanager
-def progress_bar(total: int, label: str) -> Iterator[Optional[Callable[[int], None]]]:
-    """A byte-count bar on stderr when it is a terminal and tqdm is installed."""
+def make_bar(total: int, label: str, unit: str) -> Any:
+    """A tqdm bar on stderr when it is a terminal and tqdm is installed, else None."""
     if not sys.stderr.isatty():
-        yield None
-        return
+        return None
     try:
         from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
-        yield None
-        return
-    with tqdm(
-        total=total, desc=label, unit="B", unit_scale=True, leave=False, file=sys.stderr
-    ) as bar:
-        yield bar.update
+        return None
+    return tqdm(
+        total=total,
+        desc=label,
+        unit=unit,
+        unit_scale=True,
+        leave=False,
+        file=sys.stderr,
+        mininterval=0.2,
+    )
+
+
+class EventProgress:
+    """``progress(done, total)`` for loading: an events bar, made on first use."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = make_bar(total, self.label, " events")
+            if self.bar is None:
+                return
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def load(path: str) -> ExecutionTrace:
@@ -79,14 +101,22 @@ def load(path: str) -> ExecutionTrace:
         size = os.path.getsize(path)
     except OSError as error:
         raise OSError(f"{path}: {error.strerror or error}") from None
-    with progress_bar(size, os.path.basename(path)) as progress:
-        try:
-            data = _files.read_file(path, progress)
-        except OSError as error:
-            raise OSError(f"{path}: {error.strerror or error}") from None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", _files.TraceJournalWarning)
-        trace = _files.loads(ExecutionTrace, data, path)
+    label = os.path.basename(path)
+    bar = make_bar(size, f"reading {label}", "B")
+    try:
+        data = _files.read_file(path, None if bar is None else bar.update)
+    except OSError as error:
+        raise OSError(f"{path}: {error.strerror or error}") from None
+    finally:
+        if bar is not None:
+            bar.close()
+    events = EventProgress(f"loading {label}")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", TraceJournalWarning)
+            trace = _files.loads(ExecutionTrace, data, path, events)
+    finally:
+        events.close()
     for warning in caught:
         print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
     return trace
@@ -104,15 +134,26 @@ def output_format(args: argparse.Namespace) -> str:
 
 
 def write(trace: ExecutionTrace, out: str, fmt: str) -> None:
-    writers: dict[str, Any] = {
-        "json": trace.write_json,
-        "chrome": trace.write_chrome_trace,
-        "named": getattr(trace, "write_chrome_trace_named", None),
-        "perfetto": getattr(trace, "write_perfetto", None),
-    }
-    writer = writers[fmt]
-    if writer is None:
-        raise ValueError(f"the {fmt} export is not available in this dagron build")
+    """Write ``trace`` to ``out`` as ``fmt`` (the named Chrome and Perfetto exports
+    come from their own build of dagron; without them this says so)."""
+    unavailable = ValueError(f"the {fmt} export is not available in this dagron build")
+    writer: Any
+    if fmt == "perfetto":
+        writer = getattr(trace, "write_perfetto", None)
+        if writer is None:
+            raise unavailable
+    elif fmt == "named":
+
+        def writer(dest: str) -> None:
+            try:
+                trace.write_chrome_trace(dest, named=True)  # type: ignore[call-arg,unused-ignore]
+            except TypeError as error:
+                if "named" in str(error):
+                    raise unavailable from None
+                raise
+
+    else:
+        writer = trace.write_json if fmt == "json" else trace.write_chrome_trace
     try:
         writer(out)
     except OSError as error:

@@ -23,6 +23,8 @@ use crate::export::{newline_indent, Objects};
 pub(crate) struct PyExtra {
     pub metadata: Option<Py<PyDict>>,
     pub big_step: Option<Py<PyAny>>,
+    /// Their text for the journal writer (journaled traces only).
+    pub journal: Option<Box<super::journal::JournalText>>,
 }
 
 /// Nesting deeper than this raises `RecursionError` whatever Python's limit, so a

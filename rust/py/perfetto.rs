@@ -1,6 +1,7 @@
 //! The Python side of the Perfetto and named Chrome exports: argument checks and
-//! the sources a plain trace has (one, named by `process_name`). The writers are
-//! `export::perfetto` and `export::chrome`.
+//! the sources to draw (a trace recorded in one process: one, named by
+//! `process_name`; a merged trace: one per source, named `host:pid`). The writers
+//! are `export::perfetto` and `export::chrome`.
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -15,6 +16,40 @@ use crate::export::{chrome, Out, Source};
 use crate::trace::Snapshot;
 
 type PySnapshot<'a> = Snapshot<'a, PyExtra, Py<PyString>>;
+
+/// The snapshot's sources as the writers take them: names and pids, and the map
+/// from an event's stored source to its place in that list.
+struct SourceNames {
+    found: crate::origin::Sources,
+    names: Vec<(Vec<u8>, i64)>,
+}
+
+impl SourceNames {
+    fn of(snapshot: &PySnapshot<'_>, single_name: &[u8]) -> Self {
+        let found = snapshot.sources();
+        let names = if found.list.len() > 1 {
+            found
+                .list
+                .iter()
+                .map(|origin| (origin.display_name().into_bytes(), i64::from(origin.pid)))
+                .collect()
+        } else {
+            let pid = found
+                .list
+                .first()
+                .map_or(std::process::id(), |origin| origin.pid);
+            vec![(single_name.to_vec(), i64::from(pid))]
+        };
+        SourceNames { found, names }
+    }
+
+    fn sources(&self) -> Vec<Source<'_>> {
+        self.names
+            .iter()
+            .map(|(name, pid)| Source { name, pid: *pid })
+            .collect()
+    }
+}
 
 /// `to_perfetto` / `write_perfetto` keyword arguments, checked.
 pub(crate) struct PerfettoOptions {
@@ -74,20 +109,18 @@ pub(crate) fn write(
     options: &PerfettoOptions,
     sink: &mut dyn FnMut(&[u8]) -> PyResult<()>,
 ) -> PyResult<()> {
-    let sources = [Source {
-        name: &options.process_name,
-        pid: i64::from(std::process::id()),
-    }];
+    let names = SourceNames::of(snapshot, &options.process_name);
+    let sources = names.sources();
     let layout = perfetto::Options {
         sources: &sources,
-        dropped: 0,
+        dropped: snapshot.dropped(),
         lanes: options.lanes,
         clock_origin_ns: epoch.unwrap_or(0),
     };
     let mut out = Out::streaming(sink, CHUNK);
     perfetto::write(
         snapshot,
-        |_| 0,
+        |event| names.found.of(event.source) as usize,
         &layout,
         &mut out,
         &mut JsonObjects::new(py)?,
@@ -118,11 +151,16 @@ pub(crate) fn write_named_chrome(
     snapshot: &PySnapshot<'_>,
     sink: &mut dyn FnMut(&[u8]) -> PyResult<()>,
 ) -> PyResult<()> {
-    let sources = [Source {
-        name: b"dagron",
-        pid: i64::from(std::process::id()),
-    }];
+    let names = SourceNames::of(snapshot, b"dagron");
+    let sources = names.sources();
     let mut out = Out::streaming(sink, CHUNK);
-    chrome::write_named(snapshot, |_| 0, &sources, 0, &mut out, &mut ChromeObjects)?;
+    chrome::write_named(
+        snapshot,
+        |event| names.found.of(event.source) as usize,
+        &sources,
+        snapshot.dropped(),
+        &mut out,
+        &mut ChromeObjects,
+    )?;
     out.finish().map(drop)
 }

@@ -308,7 +308,7 @@ pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) 
         )?;
         saved.push(SavedEvent {
             ts,
-            event: recorder.new_event(checked)?,
+            event: recorder.new_event(py, checked)?,
         });
     }
     recorder.restore_with(restored, saved)?;
