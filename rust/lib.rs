@@ -11,6 +11,7 @@ pub mod event;
 pub mod export;
 pub mod graph;
 pub mod intern;
+pub mod journal;
 pub mod merge;
 pub mod origin;
 pub mod summary;

@@ -468,6 +468,14 @@ impl<X, S> TraceCore<X, S> {
         });
     }
 
+    /// The string id of the error of the event at buffer index `index`.
+    pub fn error_id(&self, index: usize) -> Option<u32> {
+        let record = self.events.wait(index);
+        record
+            .extra_index()
+            .and_then(|extra| self.extras.wait(extra).error)
+    }
+
     /// Read back the event at buffer index `index` (which must be published).
     pub fn view(&self, index: usize) -> EventView<'_, X, S> {
         let record = *self.events.wait(index);
@@ -548,7 +556,7 @@ impl<X, S> TraceCore<X, S> {
     pub fn restore_with(
         &self,
         restored: Restored,
-        events: Vec<SavedEvent<X>>,
+        mut events: Vec<SavedEvent<X>>,
     ) -> Result<(), TraceError> {
         let Restored {
             epoch,
@@ -562,7 +570,12 @@ impl<X, S> TraceCore<X, S> {
             ));
         }
         let mut last = 0.0f64;
-        for (position, saved) in events.iter().enumerate() {
+        for (position, saved) in events.iter_mut().enumerate() {
+            // -0.0 is read as 0.0: kept as is, it would pass "not before 0.0" yet
+            // sort and compare (by bits) as a different value.
+            if saved.ts == 0.0 {
+                saved.ts = 0.0;
+            }
             let ts = saved.ts;
             if !(ts.is_finite() && ts >= last) {
                 return Err(TraceError::InvalidState(format!(
@@ -1123,5 +1136,20 @@ mod tests {
             Core::new().restore(None, bad),
             Err(TraceError::InvalidState(_))
         ));
+    }
+
+    #[test]
+    fn restore_reads_negative_zero_as_zero() {
+        let core = Core::new();
+        let saved = [-0.0, 0.0, -0.0]
+            .into_iter()
+            .map(|ts| SavedEvent {
+                ts,
+                event: NewEvent::new(EventKind::StepStarted),
+            })
+            .collect();
+        core.restore(None, saved).unwrap();
+        let bits: Vec<u64> = core.snapshot().iter().map(|e| e.ts.to_bits()).collect();
+        assert_eq!(bits, vec![0.0f64.to_bits(); 3]);
     }
 }

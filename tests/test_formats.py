@@ -424,21 +424,11 @@ def test_unserializable_metadata_raises_like_json(stream):
 # --- deterministic cases --------------------------------------------------------------
 
 
-def test_empty_trace_exports():
+def test_empty_trace_exports(empty_summary):
     trace = ExecutionTrace()
     assert trace.to_json() == "[]"
     assert trace.to_chrome_trace() == '{\n  "traceEvents": []\n}'
-    assert trace.summary() == (
-        "Execution Trace Summary\n"
-        "  Total events: 0\n"
-        "  Unique nodes: 0\n"
-        "  Completed: 0\n"
-        "  Failed: 0\n"
-        "  Skipped: 0\n"
-        "  Timed out: 0\n"
-        "  Cancelled: 0\n"
-        "  Duration: 0.0000s"
-    )
+    assert trace.summary() == empty_summary
 
 
 def test_single_event_to_json_text():

@@ -4,6 +4,7 @@ hosts, every event keeping its source."""
 from __future__ import annotations
 
 import copy
+import json
 import multiprocessing
 import os
 import pickle
@@ -107,6 +108,26 @@ def test_different_hosts_align_on_wall_clocks_or_given_offsets():
     again.record(T.EXECUTION_COMPLETED)
     assert again.event_sources()[-1] == 0
     assert again.sources[0] == a.origin
+
+
+def test_named_exports_draw_one_process_per_source():
+    a = crafted(
+        TraceOrigin("alpha", 10, 0, 1_700_000_000_000_000_000), [(T.NODE_STARTED, 0.0, "x", None)]
+    )
+    b = crafted(
+        TraceOrigin("beta", 11, 0, 1_700_000_000_500_000_000), [(T.NODE_STARTED, 0.0, "y", None)]
+    )
+    merged = ExecutionTrace.merge([a, b])
+    named = json.loads(merged.to_chrome_trace(named=True))["traceEvents"]
+    processes = {e["pid"]: e["args"]["name"] for e in named if e.get("name") == "process_name"}
+    assert sorted(processes.values()) == ["alpha:10", "beta:10"] or sorted(processes.values()) == [
+        "alpha:10",
+        "beta:11",
+    ]
+    perfetto = merged.to_perfetto()
+    assert b"alpha:10" in perfetto and b"beta:11" in perfetto
+    # A plain trace keeps its one process, named as before.
+    assert b"alpha" not in a.to_perfetto(process_name="p")
 
 
 def test_merge_adds_dropped_counts():

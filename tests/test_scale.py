@@ -1,6 +1,6 @@
 """Scale: large traces stay correct, exports stream, and recording adds no GC load.
 
-The workload is the benchmarks' (``benches/_common.py``): a Python loop calling
+The workload (``tests/workload.py``, which the benchmarks share): a Python loop calling
 ``record`` the way an executor would, over 1,000 node names, one node in 100 failing
 with an error string and a metadata dict.
 
@@ -19,10 +19,8 @@ import sys
 import time
 
 import pytest
+import workload
 from dagron.execution.tracing import ExecutionTrace, TraceEvent
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benches"))
-import _common  # noqa: E402
 
 FULL = os.environ.get("DAGRON_SCALE") == "1" or os.environ.get("DAGRON_STRESS") == "1"
 STREAM_EVENTS = 20_000_000 if FULL else 5_000_000
@@ -38,7 +36,7 @@ linux_only = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def trace_200k():
     trace = ExecutionTrace()
-    _common.record_workload(trace, 200_000)
+    workload.record_workload(trace, 200_000)
     return trace
 
 
@@ -47,9 +45,9 @@ def trace_200k():
 
 def test_events_match_the_workload(trace_200k):
     events = trace_200k.events
-    assert len(events) == _common.expected_counts(200_000)["events"]
+    assert len(events) == workload.expected_counts(200_000)["events"]
     assert all(type(e) is TraceEvent for e in events)
-    assert [_common.event_fields(e) for e in events] == list(_common.expected_fields(200_000))
+    assert [workload.event_fields(e) for e in events] == list(workload.expected_fields(200_000))
     stamps = [e.timestamp for e in events]
     assert stamps[0] == 0.0
     assert stamps == sorted(stamps)
@@ -60,16 +58,16 @@ def test_events_for_node_equals_a_filter(trace_200k):
     by_node: dict = {}
     for event in events:
         by_node.setdefault(event.node_name, []).append(event)
-    assert len(by_node) == _common.N_NODES + 1  # 1,000 names and None
-    for name in _common.NAMES:
+    assert len(by_node) == workload.N_NODES + 1  # 1,000 names and None
+    for name in workload.NAMES:
         got = trace_200k.events_for_node(name)
         want = by_node[name]
         assert got == want, name
         # Metadata is the very dict that was recorded.
         assert all(a.metadata is b.metadata for a, b in zip(got, want) if b.metadata)
     assert (
-        len(trace_200k.events_for_node(_common.QUERY_NODE))
-        == (_common.expected_counts(200_000)["query"])
+        len(trace_200k.events_for_node(workload.QUERY_NODE))
+        == (workload.expected_counts(200_000)["query"])
     )
     for missing in ("node_1000", "", "node_0000 ", "NODE_0000"):
         assert trace_200k.events_for_node(missing) == []
@@ -93,7 +91,7 @@ def test_recording_adds_no_gc_tracked_objects():
     trace = ExecutionTrace()
     gc.collect()
     before = len(gc.get_objects())
-    _common.record_workload(trace, 200_000)
+    workload.record_workload(trace, 200_000)
     gc.collect()
     after = len(gc.get_objects())
     # The workload's metadata dicts are the caller's, kept by reference as documented;
@@ -142,10 +140,10 @@ class PeakSampler:
 def peak_growth(fn) -> int:
     """Peak RSS during ``fn()`` minus the RSS just before it."""
     gc.collect()
-    rss0 = _common.rss_bytes()
-    if _common.reset_peak_rss():
+    rss0 = workload.rss_bytes()
+    if workload.reset_peak_rss():
         fn()
-        return _common.peak_rss_bytes() - rss0
+        return workload.peak_rss_bytes() - rss0
     with PeakSampler() as sampler:
         fn()
     return sampler.peak - rss0
@@ -172,9 +170,9 @@ def count_in_file(path, needle: bytes) -> tuple[int, bytes, bytes, int]:
 @linux_only
 @pytest.mark.stress
 def test_streaming_exports_use_constant_memory(tmp_path):
-    exp = _common.expected_counts(STREAM_EVENTS)
+    exp = workload.expected_counts(STREAM_EVENTS)
     trace = ExecutionTrace()
-    _common.record_workload(trace, STREAM_EVENTS)
+    workload.record_workload(trace, STREAM_EVENTS)
     checks = [
         ("write_json", "out.json", b'"event_type": ', exp["events"], b"[\n  {", b"}\n]"),
         (

@@ -1,7 +1,8 @@
 """Type stubs for the compiled module ``dagron._core`` (the Rust recorder)."""
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from types import TracebackType
 from typing import IO, Any, Literal, Optional, TypeVar, Union, final
 
 from typing_extensions import disjoint_base
@@ -13,8 +14,10 @@ __all__ = [
     "NodeNames",
     "RunState",
     "TraceRecorder",
+    "_flush_journals",
     "_register_types",
     "__version__",
+    "read_journal",
 ]
 
 __version__: str
@@ -33,6 +36,7 @@ class TraceRecorder:
         cls,
         *args: Any,
         max_events: Optional[int] = None,
+        journal: Union[str, bytes, os.PathLike[str], os.PathLike[bytes], None] = None,
         _node_names: Optional[NodeNames] = None,
         **kwargs: Any,
     ) -> TraceRecorder: ...
@@ -40,6 +44,9 @@ class TraceRecorder:
     def max_events(self) -> Optional[int]: ...
     @property
     def dropped(self) -> int: ...
+    @property
+    def journal(self) -> Optional[str]: ...
+    def flush(self) -> None: ...
     def _origin(self) -> Optional[_Origin]: ...
     def _sources(self) -> list[_Origin]: ...
     def event_sources(self) -> list[int]: ...
@@ -103,6 +110,12 @@ class RunState:
         completed: Any,
         failed: Any,
         trace: Optional[TraceRecorder] = None,
+        *,
+        names: Optional[list[str]] = None,
+        pending: Any = None,
+        skipped: Any = None,
+        cancelled: Any = None,
+        timed_out: Any = None,
     ) -> RunState: ...
     def start(self, node: int, /) -> bool: ...
     def complete(self, node: int, value: Any, /) -> bool: ...
@@ -110,6 +123,19 @@ class RunState:
     def close(self, outcome: Any) -> list[int]: ...
     @property
     def closed(self) -> bool: ...
+    def __enter__(self) -> RunState: ...
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool: ...
+    def step_started(self, step: int) -> None: ...
+    def step_completed(self) -> None: ...
+    def give_up(self, node: int, outcome: Any, reason: str) -> None: ...
+    def time_out(self, timeout_text: str) -> None: ...
+    @property
+    def duration(self) -> Optional[float]: ...
 
 @final
 class GraphIndex:
@@ -141,3 +167,7 @@ class GraphIndex:
     ) -> tuple[list[int], list[float], float]: ...
 
 def _register_types(enum_type: type[TraceEventType], event_type: type[TraceEvent]) -> None: ...
+def read_journal(
+    data: bytes, name: str, progress: Optional[Callable[[int, int], object]] = None
+) -> tuple[tuple[Any, ...], int]: ...
+def _flush_journals() -> None: ...

@@ -8,14 +8,13 @@ Errors are one line on stderr and exit status 1 (2 for bad usage); a progress ba
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
-from typing import Callable, NoReturn, Optional
+from collections.abc import Sequence
+from typing import Any, Callable, NoReturn, Optional
 
-from dagron.errors import TraceFileError
+from dagron.errors import TraceFileError, TraceJournalWarning
 from dagron.execution import _files
 from dagron.execution.tracing import ExecutionTrace
 
@@ -59,21 +58,44 @@ def build_parser() -> Parser:
     return parser
 
 
-@contextlib.contextmanager
-def progress_bar(total: int, label: str) -> Iterator[Optional[Callable[[int], None]]]:
-    """A byte-count bar on stderr when it is a terminal and tqdm is installed."""
+def make_bar(total: int, label: str, unit: str) -> Any:
+    """A tqdm bar on stderr when it is a terminal and tqdm is installed, else None."""
     if not sys.stderr.isatty():
-        yield None
-        return
+        return None
     try:
         from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
-        yield None
-        return
-    with tqdm(
-        total=total, desc=label, unit="B", unit_scale=True, leave=False, file=sys.stderr
-    ) as bar:
-        yield bar.update
+        return None
+    return tqdm(
+        total=total,
+        desc=label,
+        unit=unit,
+        unit_scale=True,
+        leave=False,
+        file=sys.stderr,
+        mininterval=0.2,
+    )
+
+
+class EventProgress:
+    """``progress(done, total)`` for loading: an events bar, made on first use."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = make_bar(total, self.label, " events")
+            if self.bar is None:
+                return
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def load(path: str) -> ExecutionTrace:
@@ -81,14 +103,22 @@ def load(path: str) -> ExecutionTrace:
         size = os.path.getsize(path)
     except OSError as error:
         raise OSError(f"{path}: {error.strerror or error}") from None
-    with progress_bar(size, os.path.basename(path)) as progress:
-        try:
-            data = _files.read_file(path, progress)
-        except OSError as error:
-            raise OSError(f"{path}: {error.strerror or error}") from None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", _files.TraceJournalWarning)
-        trace = _files.loads(ExecutionTrace, data, path)
+    label = os.path.basename(path)
+    bar = make_bar(size, f"reading {label}", "B")
+    try:
+        data = _files.read_file(path, None if bar is None else bar.update)
+    except OSError as error:
+        raise OSError(f"{path}: {error.strerror or error}") from None
+    finally:
+        if bar is not None:
+            bar.close()
+    events = EventProgress(f"loading {label}")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", TraceJournalWarning)
+            trace = _files.loads(ExecutionTrace, data, path, events)
+    finally:
+        events.close()
     for warning in caught:
         print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
     return trace

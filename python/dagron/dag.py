@@ -21,9 +21,17 @@ __all__ = ["DAG", "DAGBuilder"]
 
 
 def _check_name(name: object) -> str:
+    """The node a name stands for: its text, as a plain ``str``.
+
+    A node is its text, whatever ``str`` subclass names it (a subclass's own ``__eq__``
+    or ``__hash__`` does not make two nodes of one text), so a run traced or not sees
+    the same nodes, and the trace, which records names as text, tells them apart.
+    """
+    if type(name) is str:
+        return name
     if not isinstance(name, str):
         raise TypeError(f"node names must be str, not {type(name).__name__}")
-    return name
+    return str.__str__(name)
 
 
 def _check_duration(name: str, value: object) -> float:
@@ -59,6 +67,9 @@ class DAG:
     - :class:`~dagron.CycleError` for an edge that would close a cycle (a self-loop
       included); its message shows the cycle, e.g. ``c -> a -> b -> c``;
     - ``TypeError`` for a node name that is not a ``str``.
+
+    A node is named by its text: a ``str`` subclass instance is kept as the plain
+    ``str`` of the same text, so two names with equal text are one node.
 
     Internally a node is an index into ``_names``; ``_succ[i]`` and ``_pred[i]`` are the
     indices of its successors and predecessors, as insertion-ordered dicts used as sets.
@@ -121,7 +132,8 @@ class DAG:
                 u, v = _unpack_edge(pair)
                 if create_nodes:
                     for name in (u, v):
-                        if _check_name(name) not in self._index:
+                        name = _check_name(name)
+                        if name not in self._index:
                             self._append_node(name)
                 edge = self._insert_edge(u, v)
                 if edge is not None:
@@ -213,6 +225,8 @@ class DAG:
         return True
 
     def __contains__(self, name: object) -> bool:
+        if isinstance(name, str):
+            name = _check_name(name)
         return name in self._index
 
     def __iter__(self) -> Iterator[str]:

@@ -12,12 +12,18 @@ __all__ = [
     "DuplicateNodeError",
     "NodeNotFoundError",
     "TraceFileError",
+    "TraceJournalWarning",
 ]
 
 
 class TraceFileError(ValueError):
     """A trace file that cannot be read back: damaged, foreign or empty. The
     message names the file and, where it applies, the byte offset."""
+
+
+class TraceJournalWarning(UserWarning):
+    """A journal was cut (its process was killed mid-write): the events up to its
+    last whole block were loaded, and the rest dropped."""
 
 
 class DAGError(Exception):

@@ -47,6 +47,7 @@ the open step is closed and the steps that never started get no step events.
 
 from __future__ import annotations
 
+import _thread
 import math
 import os
 import threading
@@ -60,7 +61,7 @@ from typing import Any, Callable, Optional
 
 from dagron import _core
 from dagron.dag import DAG
-from dagron.execution.tracing import ExecutionTrace, TraceEventType
+from dagron.execution.tracing import ExecutionTrace
 
 __all__ = ["DAGExecutor", "ExecutionResult", "NodeResult", "NodeStatus"]
 
@@ -140,43 +141,39 @@ _SKIPPED = NodeStatus.SKIPPED
 _TIMED_OUT = NodeStatus.TIMED_OUT
 _CANCELLED = NodeStatus.CANCELLED
 
-_EXECUTION_STARTED = TraceEventType.EXECUTION_STARTED
-_EXECUTION_COMPLETED = TraceEventType.EXECUTION_COMPLETED
-_STEP_STARTED = TraceEventType.STEP_STARTED
-_STEP_COMPLETED = TraceEventType.STEP_COMPLETED
-_NODE_FAILED = TraceEventType.NODE_FAILED
-_NODE_SKIPPED = TraceEventType.NODE_SKIPPED
-_NODE_TIMED_OUT = TraceEventType.NODE_TIMED_OUT
-_NODE_CANCELLED = TraceEventType.NODE_CANCELLED
-
 
 class _Run:
     """The state one :meth:`DAGExecutor.execute` call shares with its worker threads.
 
     Per-node state lives in lists indexed like ``names``. ``state`` (a
-    :class:`dagron._core.RunState`) makes every transition of a started node, and
-    records its event when tracing, in one call: a worker starting or ending a task
-    cannot interleave with the main thread closing the run (timeout or an escaping
-    exception), and after ``state.close`` no task starts and no late end is recorded,
-    so nothing is recorded after ``EXECUTION_COMPLETED``. (A ``threading.Lock`` around
-    the same steps made the threads convoy: a context switch per node.)
+    :class:`dagron._core.RunState`) makes every transition of a node, and records its
+    event when tracing, in one call: a worker starting or ending a task cannot
+    interleave with the main thread closing the run (timeout or an escaping
+    exception), and after the run is closed no task starts and no late end is
+    recorded, so nothing is recorded after ``EXECUTION_COMPLETED``. (A
+    ``threading.Lock`` around the same steps made the threads convoy: a context
+    switch per node.) ``state`` also frames the run (``with run.state:``): an
+    interrupt that lands anywhere in ``execute`` still leaves a closed trace.
     """
 
     __slots__ = (
         "any_failed",
+        "blocked",
         "cancel_event",
         "deadline",
         "done",
         "durations",
         "errors",
-        "fatal",
         "names",
         "pending",
-        "record",
+        "pool",
+        "pool_size",
         "results",
         "state",
         "status",
+        "stop",
         "tasks",
+        "timeout_text",
     )
 
     def __init__(
@@ -185,14 +182,15 @@ class _Run:
         tasks: list[Optional[Callable[[], Any]]],
         trace: Optional[ExecutionTrace],
         cancel_event: Optional[threading.Event],
-        deadline: Optional[float],
+        timeout: Optional[float],
+        pool_size: int,
     ) -> None:
         count = len(names)
         self.names = names
         self.tasks = tasks
-        self.record = trace.record if trace is not None else None
         self.cancel_event = cancel_event
-        self.deadline = deadline
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.timeout_text = f"{timeout}"
         self.status = [_PENDING] * count
         self.results: list[Any] = [None] * count
         self.errors: list[Optional[BaseException]] = [None] * count
@@ -206,11 +204,117 @@ class _Run:
             _COMPLETED,
             _FAILED,
             trace,
+            names=names,
+            pending=_PENDING,
+            skipped=_SKIPPED,
+            cancelled=_CANCELLED,
+            timed_out=_TIMED_OUT,
         )
         self.any_failed = False
-        self.fatal: Optional[BaseException] = None
         self.pending: deque[int] = deque()
         self.done: SimpleQueue[Optional[BaseException]] = SimpleQueue()
+        # blocked[i] is set once a predecessor of node i has ended without completing.
+        self.blocked = bytearray(count)
+        # (outcome, reason) for every node not started yet, once the run must stop.
+        self.stop: Optional[tuple[NodeStatus, str]] = None
+        self.pool: Optional[_Pool] = None
+        self.pool_size = pool_size
+
+    # -- main side ----------------------------------------------------------------
+
+    def stop_reason(self) -> Optional[tuple[NodeStatus, str]]:
+        """Whether nodes that have not started must now be cancelled, and why: the
+        one place that checks the cancel event and the deadline."""
+        if self.cancel_event is not None and self.cancel_event.is_set():
+            return (_CANCELLED, "cancelled")
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return (_CANCELLED, "timeout")
+        return None
+
+    def run_level(self, level: list[int], succs: list[list[int]], fail_fast: bool) -> None:
+        """Run one step's nodes, or give them up once the run must stop."""
+        if self.stop is None:
+            self.stop = self.stop_reason()
+        if self.stop is not None:
+            for i in level:
+                self.state.give_up(i, *self.stop)
+            return
+        runnable = [i for i in level if self._may_run(i)]
+        if runnable:
+            self.stop = self._run_step(runnable)
+        if self.stop is None and fail_fast and self.any_failed:
+            self.stop = (_SKIPPED, "fail_fast")
+        if self.stop is None:
+            for i in level:
+                if self.status[i] is not _COMPLETED:
+                    for j in succs[i]:
+                        self.blocked[j] = 1
+
+    def _may_run(self, i: int) -> bool:
+        """Whether node ``i`` runs; if not, it is skipped here."""
+        if self.tasks[i] is None:
+            self.state.give_up(i, _SKIPPED, "no_task")
+        elif self.blocked[i]:
+            self.state.give_up(i, _SKIPPED, "dependency_not_completed")
+        else:
+            return True
+        return False
+
+    def _run_step(self, runnable: list[int]) -> Optional[tuple[NodeStatus, str]]:
+        """Run ``runnable`` on the pool. Returns None, or why the nodes that have not
+        started yet must be cancelled (the cancel event, or the timeout)."""
+        if self.pool is None:
+            self.pool = _Pool(self.pool_size)
+            self.pool.start(self.done)
+        self.pending.extend(runnable)
+        workers = min(self.pool_size, len(runnable))
+        for _ in range(workers):
+            self.pool.jobs.put(self)
+        for _ in range(workers):
+            try:
+                fatal = self.done.get(timeout=self._time_left())
+            except Empty:
+                self.state.time_out(self.timeout_text)
+                self._give_up_pending(runnable, (_CANCELLED, "timeout"))
+                return (_CANCELLED, "timeout")
+            if fatal is not None:
+                raise fatal
+        if all(self.status[i] is not _PENDING for i in runnable):
+            return None
+        # Nodes the workers left queued because of the cancel event or the timeout.
+        stop = self.stop_reason() or (_CANCELLED, "cancelled")
+        self._give_up_pending(runnable, stop)
+        return stop
+
+    def _time_left(self) -> Optional[float]:
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    def _give_up_pending(self, nodes: list[int], stop: tuple[NodeStatus, str]) -> None:
+        for i in nodes:
+            if self.status[i] is _PENDING:
+                self.state.give_up(i, *stop)
+        self.pending.clear()
+
+    def result(self, trace: Optional[ExecutionTrace]) -> ExecutionResult:
+        status = self.status
+        node_results = {
+            name: NodeResult(name, state, value, error, duration)
+            for name, state, value, error, duration in zip(
+                self.names, status, self.results, self.errors, self.durations
+            )
+        }
+        return ExecutionResult(
+            node_results=node_results,
+            succeeded=status.count(_COMPLETED),
+            failed=status.count(_FAILED),
+            skipped=status.count(_SKIPPED),
+            timed_out=status.count(_TIMED_OUT),
+            cancelled=status.count(_CANCELLED),
+            total_duration_seconds=self.state.duration or 0.0,
+            trace=trace,
+        )
+
+    # -- worker side --------------------------------------------------------------
 
     def drain(self) -> None:
         """Worker side: run queued nodes until the queue is empty or the run stops,
@@ -222,14 +326,12 @@ class _Run:
         tasks = self.tasks
         start = self.state.start
         complete = self.state.complete
-        cancel_event = self.cancel_event
-        deadline = self.deadline
+        may_stop = self.cancel_event is not None or self.deadline is not None
+        stop_reason = self.stop_reason
         fatal = None
         try:
             while True:
-                if cancel_event is not None and cancel_event.is_set():
-                    break
-                if deadline is not None and time.monotonic() >= deadline:
+                if may_stop and stop_reason() is not None:
                     break
                 try:
                     i = pending.popleft()
@@ -255,35 +357,19 @@ class _Run:
         if self.state.fail(i, exc, _describe(exc)):
             self.any_failed = True
 
-    def give_up(self, i: int, outcome: NodeStatus, reason: str) -> None:
-        """Main side: end a node that will not run (SKIPPED or CANCELLED)."""
-        self.status[i] = outcome
-        if self.record is not None:
-            kind = _NODE_SKIPPED if outcome is _SKIPPED else _NODE_CANCELLED
-            self.record(kind, node_name=self.names[i], metadata={"reason": reason})
-
-    def close(self, running_outcome: NodeStatus, error: Callable[[str], BaseException]) -> None:
-        """Main side: stop the run now. Tasks still running end as ``running_outcome``
-        with ``error(name)``; their threads are abandoned, and what they do later is
-        not recorded."""
-        for i in self.state.close(running_outcome):
-            exc = self.errors[i] = error(self.names[i])
-            if self.record is not None:
-                kind = _NODE_TIMED_OUT if running_outcome is _TIMED_OUT else _NODE_FAILED
-                self.record(
-                    kind,
-                    node_name=self.names[i],
-                    duration=self.durations[i],
-                    error=_describe(exc),
-                )
-
 
 class _Pool:
     """Daemon worker threads that live for one run and run :meth:`_Run.drain` jobs.
 
     Daemon threads (rather than ``concurrent.futures``, whose workers are joined at
     interpreter exit) let ``execute`` return on a timeout without waiting for a task
-    that never ends.
+    that never ends. They are started by a helper thread (see :func:`_start_threads`)
+    and stopped by one ``jobs.put(None)``, a single C call that an interrupt cannot
+    cut short (each worker passes the ``None`` on and ends); they are not joined. Both
+    because ``threading`` waits on a ``Condition`` to start and to join a thread, and
+    a ``KeyboardInterrupt`` landing in such a wait in the main thread can break it
+    (``RuntimeError: release unlocked lock``, or a thread that never starts) on
+    CPython 3.11.
     """
 
     def __init__(self, size: int) -> None:
@@ -294,23 +380,50 @@ class _Pool:
             )
             for n in range(size)
         ]
-        for thread in self.threads:
-            thread.start()
+
+    def start(self, failures: SimpleQueue[Optional[BaseException]]) -> None:
+        """Start the threads; an error starting one is put in ``failures``."""
+        _start_threads(self.threads, failures)
 
     @staticmethod
     def _work(jobs: SimpleQueue[Optional[_Run]]) -> None:
         while True:
             run = jobs.get()
             if run is None:
+                jobs.put(None)  # for the next worker
                 return
             run.drain()
 
-    def shutdown(self, *, wait: bool) -> None:
-        for _ in self.threads:
-            self.jobs.put(None)
-        if wait:
-            for thread in self.threads:
-                thread.join()
+
+# (pid, requests) of the thread that starts worker threads for this process.
+_starter: Optional[tuple[int, SimpleQueue[Any]]] = None
+
+
+def _start_threads(
+    threads: list[threading.Thread], failures: SimpleQueue[Optional[BaseException]]
+) -> None:
+    """Have a helper thread start ``threads``: signal handlers run only in the main
+    thread, so no interrupt lands in the waits of ``Thread.start`` there. The helper
+    is a low-level thread (``_thread.start_new_thread`` returns without waiting), one
+    per process (made again in a forked child)."""
+    global _starter
+    starter = _starter
+    if starter is None or starter[0] != os.getpid():
+        requests: SimpleQueue[Any] = SimpleQueue()
+        _thread.start_new_thread(_start_forever, (requests,))
+        starter = _starter = (os.getpid(), requests)
+    starter[1].put((threads, failures))
+
+
+def _start_forever(requests: SimpleQueue[Any]) -> None:
+    while True:
+        threads, failures = requests.get()
+        for thread in threads:
+            try:
+                thread.start()
+            except BaseException as exc:  # e.g. "can't start new thread"
+                failures.put(exc)  # the run's main thread raises it
+                break
 
 
 class DAGExecutor:
@@ -391,188 +504,61 @@ class DAGExecutor:
         """
         self.last_trace = None
         names, succs, levels = self.dag._compile()
-        callables = self._resolve_tasks(names, tasks)
-        if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-                raise TypeError(f"timeout must be a number of seconds, not {timeout!r}")
-            if not timeout >= 0:
-                raise ValueError(f"timeout must be >= 0, not {timeout!r}")
-            if math.isinf(timeout):
-                timeout = None
-
+        callables = _resolve_tasks(names, tasks)
+        timeout = _check_timeout(timeout)
         # A traced run starts from the DAG's cached name table, so recording a node
         # neither looks up nor interns its name while the tasks run.
         trace = ExecutionTrace(_node_names=self.dag._node_names()) if self.tracing else None
-        self.last_trace = trace
-        began = time.perf_counter()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        run = _Run(names, callables, trace, cancel_event, deadline)
-        record = run.record
-        status = run.status
-        # blocked[i] is set once a predecessor of node i has ended without completing.
-        blocked = bytearray(len(names))
         cap = self.max_workers if self.max_workers is not None else default_max_workers()
         pool_size = min(cap, max(map(len, levels), default=1))
-        pool: Optional[_Pool] = None
-        open_step: Optional[int] = None
-        finished = False
+        run = _Run(names, callables, trace, cancel_event, timeout, pool_size)
+        # EXECUTION_STARTED; on the way out, whatever escapes and wherever an interrupt
+        # lands, the run is closed (RunState.__exit__) and EXECUTION_COMPLETED recorded
+        # once.
+        with run.state:
+            self.last_trace = trace
+            try:
+                for step, level in enumerate(levels):
+                    run.state.step_started(step)
+                    run.run_level(level, succs, self.fail_fast)
+                    run.state.step_completed()
+            finally:
+                if run.pool is not None:
+                    run.pool.jobs.put(None)  # stops the workers: one C call (see _Pool)
+        return run.result(trace)
 
-        if record is not None:
-            record(_EXECUTION_STARTED)
-        try:
-            stop: Optional[tuple[NodeStatus, str]] = None  # (outcome, reason) for the rest
-            for step, level in enumerate(levels):
-                step_began = time.perf_counter()
-                open_step = step
-                if record is not None:
-                    record(_STEP_STARTED, step_index=step)
-                if stop is None:
-                    stop = self._stop_reason(run)
-                if stop is not None:
-                    for i in level:
-                        run.give_up(i, *stop)
-                else:
-                    runnable = []
-                    for i in level:
-                        if callables[i] is None:
-                            run.give_up(i, _SKIPPED, "no_task")
-                        elif blocked[i]:
-                            run.give_up(i, _SKIPPED, "dependency_not_completed")
-                        else:
-                            runnable.append(i)
-                    if runnable:
-                        if pool is None:
-                            pool = _Pool(pool_size)
-                        stop = self._run_step(run, pool, runnable, timeout)
-                    if stop is None and self.fail_fast and run.any_failed:
-                        stop = (_SKIPPED, "fail_fast")
-                    if stop is None:
-                        for i in level:
-                            if status[i] is not _COMPLETED:
-                                for j in succs[i]:
-                                    blocked[j] = 1
-                if record is not None:
-                    record(
-                        _STEP_COMPLETED,
-                        step_index=step,
-                        duration=time.perf_counter() - step_began,
-                    )
-                open_step = None
-            finished = True
-        finally:
-            if not finished:
-                self._abandon(run, open_step)
-            if pool is not None:
-                pool.shutdown(wait=finished and not run.state.closed)
-            total = time.perf_counter() - began
-            if record is not None:
-                record(_EXECUTION_COMPLETED, duration=total)
-        return self._result(run, total, trace)
 
-    @staticmethod
-    def _resolve_tasks(
-        names: list[str], tasks: Mapping[str, Optional[Callable[[], Any]]]
-    ) -> list[Optional[Callable[[], Any]]]:
-        if not isinstance(tasks, Mapping):
-            raise TypeError(f"tasks must be a mapping, not {type(tasks).__name__}")
-        known = set(names)
-        unknown = [key for key in tasks if key not in known]
-        if unknown:
-            raise ValueError(f"tasks given for nodes not in the DAG: {unknown!r}")
-        callables = list(map(tasks.get, names))
-        for name, task in zip(names, callables):
-            if task is not None and not callable(task):
-                raise TypeError(f"the task for node {name!r} is not callable: {task!r}")
-        return callables
+def _resolve_tasks(
+    names: list[str], tasks: Mapping[str, Optional[Callable[[], Any]]]
+) -> list[Optional[Callable[[], Any]]]:
+    if not isinstance(tasks, Mapping):
+        raise TypeError(f"tasks must be a mapping, not {type(tasks).__name__}")
+    known = set(names)
+    unknown = [key for key in tasks if key not in known]
+    callables = list(map(tasks.get, names))
+    if unknown:
+        # A node is its text (see dagron.dag): a str subclass key that its own
+        # __eq__/__hash__ kept from matching still names the node of its text.
+        index = {name: i for i, name in enumerate(names)}
+        for key in unknown:
+            i = index.get(str.__str__(key)) if isinstance(key, str) else None
+            if i is None:
+                raise ValueError(f"tasks given for nodes not in the DAG: {unknown!r}")
+            if callables[i] is not None:
+                raise ValueError(f"tasks given twice for node {names[i]!r}")
+            callables[i] = tasks[key]
+    for name, task in zip(names, callables):
+        if task is not None and not callable(task):
+            raise TypeError(f"the task for node {name!r} is not callable: {task!r}")
+    return callables
 
-    @staticmethod
-    def _stop_reason(run: _Run) -> Optional[tuple[NodeStatus, str]]:
-        """Whether nodes that have not started must now be cancelled, and why."""
-        if run.cancel_event is not None and run.cancel_event.is_set():
-            return (_CANCELLED, "cancelled")
-        if run.deadline is not None and time.monotonic() >= run.deadline:
-            return (_CANCELLED, "timeout")
+
+def _check_timeout(timeout: object) -> Optional[float]:
+    """``timeout`` as seconds, or None for no deadline (``None`` or infinity)."""
+    if timeout is None:
         return None
-
-    @staticmethod
-    def _run_step(
-        run: _Run, pool: _Pool, runnable: list[int], timeout: Optional[float]
-    ) -> Optional[tuple[NodeStatus, str]]:
-        """Run one step's runnable nodes. Returns None, or why the nodes that have not
-        started yet must be cancelled (the cancel event, or the timeout)."""
-        status = run.status
-        run.pending.extend(runnable)
-        workers = min(len(pool.threads), len(runnable))
-        for _ in range(workers):
-            pool.jobs.put(run)
-        done = run.done
-        for _ in range(workers):
-            if run.deadline is None:
-                fatal = done.get()
-            else:
-                try:
-                    fatal = done.get(timeout=max(0.0, run.deadline - time.monotonic()))
-                except Empty:
-                    run.close(
-                        _TIMED_OUT,
-                        lambda name: TimeoutError(
-                            f"node {name!r} was still running when the "
-                            f"{timeout}s execution timeout expired"
-                        ),
-                    )
-                    for i in runnable:
-                        if status[i] is _PENDING:
-                            run.give_up(i, _CANCELLED, "timeout")
-                    run.pending.clear()
-                    return (_CANCELLED, "timeout")
-            if fatal is not None:
-                run.fatal = fatal
-                raise fatal
-        # Nodes the workers left queued because of the cancel event or the timeout.
-        leftover = [i for i in runnable if status[i] is _PENDING]
-        if not leftover:
-            return None
-        stop = DAGExecutor._stop_reason(run) or (_CANCELLED, "cancelled")
-        for i in leftover:
-            run.give_up(i, *stop)
-        run.pending.clear()
-        return stop
-
-    @staticmethod
-    def _abandon(run: _Run, open_step: Optional[int]) -> None:
-        """An exception is escaping ``execute``: end every unfinished node in the
-        trace (running ones as failed, the others as cancelled) and close the step."""
-        escaping = run.fatal
-        run.close(
-            _FAILED,
-            lambda name: RuntimeError(
-                "execution interrupted"
-                + (f" by {type(escaping).__name__}" if escaping is not None else "")
-            ),
-        )
-        for i, state in enumerate(run.status):
-            if state is _PENDING:
-                run.give_up(i, _CANCELLED, "interrupted")
-        run.pending.clear()
-        if run.record is not None and open_step is not None:
-            run.record(_STEP_COMPLETED, step_index=open_step)
-
-    @staticmethod
-    def _result(run: _Run, total: float, trace: Optional[ExecutionTrace]) -> ExecutionResult:
-        status = run.status
-        node_results = {
-            name: NodeResult(name, state, value, error, duration)
-            for name, state, value, error, duration in zip(
-                run.names, status, run.results, run.errors, run.durations
-            )
-        }
-        return ExecutionResult(
-            node_results=node_results,
-            succeeded=status.count(_COMPLETED),
-            failed=status.count(_FAILED),
-            skipped=status.count(_SKIPPED),
-            timed_out=status.count(_TIMED_OUT),
-            cancelled=status.count(_CANCELLED),
-            total_duration_seconds=total,
-            trace=trace,
-        )
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds, not {timeout!r}")
+    if not timeout >= 0:
+        raise ValueError(f"timeout must be >= 0, not {timeout!r}")
+    return None if math.isinf(timeout) else timeout

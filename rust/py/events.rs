@@ -11,9 +11,9 @@ use super::registry::Registry;
 use crate::export::CHECKPOINT_EVERY;
 use crate::trace::{EventView, StepView};
 
-/// Build many events without triggering the cyclic GC on every few hundred new
-/// objects: none of them is garbage, and collections would make this quadratic-ish.
-const PAUSE_GC_FROM: usize = 4_096;
+/// From this many events on, each new event is kept out of the cyclic GC's sight
+/// until all are built (see `Built`).
+const SPARE_GC_FROM: usize = 4_096;
 
 pub(crate) fn build_events<'py, 'a>(
     py: Python<'py>,
@@ -21,23 +21,56 @@ pub(crate) fn build_events<'py, 'a>(
     views: impl Iterator<Item = EventView<'a, PyExtra, Py<pyo3::types::PyString>>>,
 ) -> PyResult<Bound<'py, PyList>> {
     let registry = Registry::get(py)?;
-    let gc = if count >= PAUSE_GC_FROM {
-        GcPause::new(py)?
-    } else {
-        GcPause::none()
+    let mut built = Built {
+        events: Vec::new(),
+        untracked: count >= SPARE_GC_FROM,
     };
-    let mut items = Vec::new();
-    items
+    built
+        .events
         .try_reserve_exact(count)
         .map_err(|_| crate::buffer::AllocError)?;
     for (position, view) in views.enumerate() {
-        items.push(build_event(py, registry, &view)?);
+        let event = build_event(py, registry, &view)?;
+        if built.untracked {
+            // SAFETY: a live object of a GC type (TraceEvent); untracking a tracked
+            // object is always allowed. `Built::drop` tracks it again.
+            unsafe { ffi::PyObject_GC_UnTrack(event.as_ptr().cast()) };
+        }
+        built.events.push(event);
         if position % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
             py.check_signals()?;
         }
     }
-    drop(gc);
-    PyList::new(py, items)
+    PyList::new(py, &built.events)
+}
+
+/// The events built so far by `build_events`.
+///
+/// The young collections that building N objects sets off would each scan every
+/// event built so far (none of them garbage): quadratic-ish. So a large batch is
+/// built untracked, and every event is handed back to the GC (tracked again, as a
+/// young object like any other new one) when the batch is done or abandoned. The
+/// rest of the program is collected as usual all along: no GC setting is touched.
+struct Built<'py> {
+    events: Vec<Bound<'py, PyAny>>,
+    untracked: bool,
+}
+
+impl Drop for Built<'_> {
+    fn drop(&mut self) {
+        if !self.untracked {
+            return;
+        }
+        for event in &self.events {
+            // SAFETY: live objects of a GC type that we untracked; tracking one that
+            // is already tracked is a fatal error, hence the check.
+            unsafe {
+                if ffi::PyObject_GC_IsTracked(event.as_ptr()) == 0 {
+                    ffi::PyObject_GC_Track(event.as_ptr().cast());
+                }
+            }
+        }
+    }
 }
 
 fn build_event<'py>(
@@ -103,44 +136,4 @@ fn build_event<'py>(
         None => set(6, &fallible::dict(py)?)?,
     }
     Ok(event)
-}
-
-/// Disables the cyclic GC until dropped, if it was enabled.
-struct GcPause<'py> {
-    gc: Option<Bound<'py, PyModule>>,
-}
-
-impl<'py> GcPause<'py> {
-    fn none() -> Self {
-        GcPause { gc: None }
-    }
-
-    fn new(py: Python<'py>) -> PyResult<Self> {
-        let gc = py.import("gc")?;
-        if gc.call_method0("isenabled")?.is_truthy()? {
-            gc.call_method0("disable")?;
-            Ok(GcPause { gc: Some(gc) })
-        } else {
-            Ok(GcPause::none())
-        }
-    }
-}
-
-impl Drop for GcPause<'_> {
-    fn drop(&mut self) {
-        if let Some(gc) = &self.gc {
-            // Re-enabling alone would make the next allocation run a young
-            // collection over every event just built (none of them garbage).
-            // freeze + unfreeze moves them straight to the oldest generation and
-            // resets the young count; skipped if the program uses gc.freeze itself.
-            let frozen = gc
-                .call_method0("get_freeze_count")
-                .and_then(|n| n.extract::<usize>());
-            if matches!(frozen, Ok(0)) {
-                let _ = gc.call_method0("freeze");
-                let _ = gc.call_method0("unfreeze");
-            }
-            let _ = gc.call_method0("enable");
-        }
-    }
 }

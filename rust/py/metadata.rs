@@ -23,6 +23,8 @@ use crate::export::{newline_indent, Objects};
 pub(crate) struct PyExtra {
     pub metadata: Option<Py<PyDict>>,
     pub big_step: Option<Py<PyAny>>,
+    /// Their text for the journal writer (journaled traces only).
+    pub journal: Option<Box<super::journal::JournalText>>,
 }
 
 /// Nesting deeper than this raises `RecursionError` whatever Python's limit, so a
@@ -340,17 +342,25 @@ impl<'py> JsonObjects<'py> {
             // A subclass may override items(), which json calls.
             let items = dict.call_method0("items")?;
             for (position, item) in items.try_iter()?.enumerate() {
-                let (key, value): (Bound<'py, PyAny>, Bound<'py, PyAny>) = item?.extract()?;
+                let (key, value) = unpack_pair(&item?)?;
                 self.write_key(position, &key, emit)?;
                 self.write_value(&value, emit)?;
                 emit.end_item();
             }
             return Ok(());
         }
+        // json walks `dct.items()`; its iterator's checks are repeated here: the
+        // size before each step, and no more entries than the size it started with.
         let size = dict.len();
+        let mut unseen = size;
         let mut position: ffi::Py_ssize_t = 0;
         let mut written = 0;
         loop {
+            if dict.len() != size {
+                return Err(PyRuntimeError::new_err(
+                    "dictionary changed size during iteration",
+                ));
+            }
             let mut key_ptr = std::ptr::null_mut();
             let mut value_ptr = std::ptr::null_mut();
             // SAFETY: `dict` is a dict, the GIL is held; the borrowed pointers are
@@ -361,6 +371,12 @@ impl<'py> JsonObjects<'py> {
             if more == 0 {
                 break;
             }
+            if unseen == 0 {
+                return Err(PyRuntimeError::new_err(
+                    "dictionary keys changed during iteration",
+                ));
+            }
+            unseen -= 1;
             // SAFETY: PyDict_Next returned borrowed references to live objects.
             let (key, value) = unsafe {
                 (
@@ -372,11 +388,6 @@ impl<'py> JsonObjects<'py> {
             written += 1;
             self.write_value(&value, emit)?;
             emit.end_item();
-            if dict.len() != size {
-                return Err(PyRuntimeError::new_err(
-                    "dictionary changed size during iteration",
-                ));
-            }
         }
         Ok(())
     }
@@ -426,9 +437,11 @@ impl<'py> Objects<PyExtra> for JsonObjects<'py> {
         }
     }
 
+    /// The contract's rule, "non-empty": by its length, whatever a subclass's
+    /// `__bool__` says (nested containers follow json's own truth test).
     fn has_metadata(&mut self, object: &PyExtra) -> PyResult<bool> {
         match &object.metadata {
-            Some(dict) => Ok(!is_empty(dict.bind(self.py).as_any())?),
+            Some(dict) => Ok(dict.bind(self.py).as_any().len()? > 0),
             None => Ok(false),
         }
     }
@@ -491,6 +504,49 @@ fn not_serializable(value: &Bound<'_, PyAny>) -> PyResult<PyErr> {
         "Object of type {} is not JSON serializable",
         class_name(value)?
     )))
+}
+
+/// `key, value = item`, with Python's errors for an item that is not a pair.
+fn unpack_pair<'py>(item: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let count_error = |got: usize| match got {
+        0 | 1 => PyValueError::new_err(format!(
+            "not enough values to unpack (expected 2, got {got})"
+        )),
+        _ => PyValueError::new_err("too many values to unpack (expected 2)"),
+    };
+    if item.is_exact_instance_of::<PyTuple>() || item.is_exact_instance_of::<PyList>() {
+        let len = item.len()?;
+        if len != 2 {
+            return Err(count_error(len));
+        }
+        return Ok((item.get_item(0)?, item.get_item(1)?));
+    }
+    let not_iterable = |error: PyErr| -> PyResult<PyErr> {
+        let kind = item.get_type();
+        Ok(
+            if error.is_instance_of::<PyTypeError>(item.py())
+                && !kind.hasattr("__iter__")?
+                && !kind.hasattr("__getitem__")?
+            {
+                PyTypeError::new_err(format!(
+                    "cannot unpack non-iterable {} object",
+                    super::recorder::type_name(item)
+                ))
+            } else {
+                error
+            },
+        )
+    };
+    let mut values = match item.try_iter() {
+        Ok(values) => values,
+        Err(error) => return Err(not_iterable(error)?),
+    };
+    let key = values.next().ok_or_else(|| count_error(0))??;
+    let value = values.next().ok_or_else(|| count_error(1))??;
+    if values.next().transpose()?.is_some() {
+        return Err(count_error(3));
+    }
+    Ok((key, value))
 }
 
 /// `not container`, as json tests it: the size for the built-in types, the

@@ -7,6 +7,7 @@ mod events;
 mod fallible;
 mod fastcall;
 mod graph;
+mod journal;
 mod metadata;
 mod node_names;
 mod output;
@@ -43,6 +44,8 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     run::install(&module.py().get_type::<run::RunState>())?;
     fastcall::install(&module.py().get_type::<recorder::TraceRecorder>())?;
     module.add_function(wrap_pyfunction!(registry::_register_types, module)?)?;
+    module.add_function(wrap_pyfunction!(journal::read_journal, module)?)?;
+    module.add_function(wrap_pyfunction!(journal::_flush_journals, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,20 +1,26 @@
 //! Where exports go: a Python `str` written in place, a file path (optionally
-//! gzip-compressed, written to a temporary name and renamed on success), or a
-//! Python file object. Writers stream fixed-size chunks here, so an export to a
-//! file needs memory independent of the trace length.
+//! gzip-compressed), or a Python file object. Writers stream fixed-size chunks
+//! here, so an export to a file needs memory independent of the trace length.
+//!
+//! A path naming a regular file (or nothing yet) is replaced atomically: each export
+//! writes its own exclusively created temporary beside the file (through symlinks,
+//! beside their target), with the file's permissions, and renames it into place on
+//! success, so readers only ever see one whole export. Any other kind of file (FIFO,
+//! device, `/dev/stdout`) is written straight into, as `open(path, "w")` would.
 
 use std::ffi::c_char;
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::fs::{File, OpenOptions, Permissions};
+use std::io::{BufWriter, ErrorKind, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use pyo3::exceptions::{PyOSError, PyTypeError};
+use pyo3::exceptions::{PyBlockingIOError, PyOSError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PyMemoryView, PySlice, PyString};
 
 /// Bytes handed to a sink at a time.
 pub(crate) const CHUNK: usize = 1 << 18;
@@ -188,17 +194,38 @@ impl StrOutput {
     }
 }
 
-/// A file destination: a path (atomic replace, `.gz` compressed) or a file object.
+/// A file destination: a path or a file object.
 pub(crate) enum FileOutput<'py> {
     Path {
-        writer: FileWriter,
-        temporary: PathBuf,
+        writer: Box<FileWriter>,
+        /// The path as given, for error messages.
         target: PathBuf,
+        /// `None`: written straight into `target` (not a regular file).
+        replace: Option<Replace>,
     },
     Object {
         object: Bound<'py, PyAny>,
-        text: bool,
+        kind: ObjectKind,
+        /// Bytes the object has accepted so far (for `BlockingIOError`).
+        written: usize,
     },
+}
+
+/// The temporary an atomic replace writes, and the file it then replaces.
+pub(crate) struct Replace {
+    temporary: PathBuf,
+    destination: PathBuf,
+}
+
+/// What a file object's `write` takes and how it reports what it took.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum ObjectKind {
+    /// `str` chunks, return value ignored (as `json.dump` does).
+    Text,
+    /// `io.BufferedIOBase`: bytes; a short count is continued.
+    Buffered,
+    /// `io.RawIOBase`: bytes; may take fewer than offered, `None` if it would block.
+    Raw,
 }
 
 pub(crate) enum FileWriter {
@@ -214,14 +241,18 @@ impl FileWriter {
         }
     }
 
-    /// Write everything out (the gzip trailer included) and close the file.
-    fn complete(self) -> std::io::Result<()> {
+    /// Write everything out (the gzip trailer included) and close the file;
+    /// `sync` it to disk first (regular files only: FIFOs and ttys refuse fsync).
+    fn complete(self, sync: bool) -> std::io::Result<()> {
         let buffered = match self {
             FileWriter::Plain(writer) => writer,
             FileWriter::Gzip(writer) => writer.finish()?,
         };
         let file = buffered.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()
+        if sync {
+            file.sync_all()?;
+        }
+        Ok(())
     }
 }
 
@@ -234,47 +265,182 @@ fn os_error(action: &str, path: &Path, error: std::io::Error) -> PyErr {
     }
 }
 
+/// The path `dest` names, as `open()` reads it: errors raised by `__fspath__`
+/// reach the caller unchanged; a NUL in the path is a `ValueError`.
+fn fs_path(dest: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
+    let py = dest.py();
+    let os = py.import("os")?;
+    let is_path = dest.is_instance_of::<PyString>()
+        || dest.is_instance_of::<PyBytes>()
+        || dest.get_type().hasattr("__fspath__")?;
+    if !is_path {
+        return Err(PyTypeError::new_err(format!(
+            "dest must be a path or a file object with write(), not {}",
+            super::recorder::type_name(dest)
+        )));
+    }
+    let path = os.call_method1("fsdecode", (os.call_method1("fspath", (dest,))?,))?;
+    let path: String = path.extract()?;
+    if path.contains('\0') {
+        return Err(PyValueError::new_err("embedded null byte"));
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// Where a path export goes: `Ok(Some(file))` when the path exists and is not a
+/// regular file (written straight into); else `Ok(None)` and the regular file to
+/// replace (symlinks followed), with its permission bits if it exists.
+fn resolve(target: &Path) -> PyResult<(Option<File>, PathBuf, Option<u32>)> {
+    match std::fs::metadata(target) {
+        // Not a regular file, or one reached through /proc/*/fd or /dev/fd (such as
+        // /dev/stdout redirected to a file): replacing it would leave the holder of
+        // that descriptor writing to a file no longer there.
+        Ok(meta) if !meta.is_file() || through_descriptor_link(target) => {
+            // Opening a FIFO blocks until a reader comes: let other threads run.
+            let file = Python::attach(|py| {
+                py.detach(|| {
+                    OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .open(target)
+                })
+            })
+            .map_err(|e| os_error("open", target, e))?;
+            Ok((Some(file), target.to_path_buf(), None))
+        }
+        Ok(meta) => {
+            let destination = std::fs::canonicalize(target).unwrap_or_else(|_| target.into());
+            Ok((None, destination, Some(meta.permissions().mode() & 0o7777)))
+        }
+        // Nothing there, or a dangling symlink: create what the link names.
+        Err(_) => Ok((None, dangling_target(target), None)),
+    }
+}
+
+/// Whether `path`, or a symlink on the way from it, is under `/proc/` or `/dev/fd/`.
+fn through_descriptor_link(path: &Path) -> bool {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        if current.starts_with("/proc") || current.starts_with("/dev/fd") {
+            return true;
+        }
+        match std::fs::read_link(&current) {
+            Ok(link) => {
+                current = match current.parent() {
+                    Some(parent) if link.is_relative() => parent.join(link),
+                    _ => link,
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// The path a chain of symlinks starting at `path` ends at (`path` if none).
+fn dangling_target(path: &Path) -> PathBuf {
+    let mut current = path.to_path_buf();
+    // As the kernel does, give up after 40 links (then `open` reports the loop).
+    for _ in 0..40 {
+        match std::fs::read_link(&current) {
+            Ok(link) => {
+                current = match current.parent() {
+                    Some(parent) if link.is_relative() => parent.join(link),
+                    _ => link,
+                }
+            }
+            Err(_) => return current,
+        }
+    }
+    path.to_path_buf()
+}
+
+/// Numbers the temporaries of this process, so concurrent exports never share one.
+static TEMPORARIES: AtomicU64 = AtomicU64::new(0);
+
+/// Create, exclusively, a new temporary beside `destination`, with permission
+/// bits `mode` (those of the file it replaces) or the default for a new file.
+fn create_temporary(destination: &Path, mode: Option<u32>) -> std::io::Result<(File, PathBuf)> {
+    let name = destination
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    loop {
+        let number = TEMPORARIES.fetch_add(1, Ordering::Relaxed);
+        let temporary =
+            destination.with_file_name(format!(".{name}.{}.{number}.partial", std::process::id()));
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        if mode.is_some() {
+            // Readable by nobody else until it has the replaced file's bits.
+            options.mode(0o600);
+        }
+        match options.open(&temporary) {
+            Ok(file) => {
+                if let Some(mode) = mode {
+                    if let Err(error) = file.set_permissions(Permissions::from_mode(mode)) {
+                        let _ = std::fs::remove_file(&temporary);
+                        return Err(error);
+                    }
+                }
+                return Ok((file, temporary));
+            }
+            // Another process's (or a stale) temporary: take the next number.
+            Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(error),
+        }
+    }
+}
+
 impl<'py> FileOutput<'py> {
     pub(crate) fn open(dest: &Bound<'py, PyAny>) -> PyResult<Self> {
         let py = dest.py();
         if dest.hasattr("write")? {
             // Like json.dump, write str, except to files known to take bytes.
             let io = py.import("io")?;
-            let binary = dest.is_instance(&io.getattr("BufferedIOBase")?)?
-                || dest.is_instance(&io.getattr("RawIOBase")?)?;
+            let kind = if dest.is_instance(&io.getattr("RawIOBase")?)? {
+                ObjectKind::Raw
+            } else if dest.is_instance(&io.getattr("BufferedIOBase")?)? {
+                ObjectKind::Buffered
+            } else {
+                ObjectKind::Text
+            };
             return Ok(FileOutput::Object {
                 object: dest.clone(),
-                text: !binary,
+                kind,
+                written: 0,
             });
         }
-        let os = py.import("os")?;
-        let target: PathBuf = os
-            .call_method1("fspath", (dest,))
-            .and_then(|path| os.call_method1("fsdecode", (path,)))
-            .and_then(|path| path.extract())
-            .map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "dest must be a path or a file object with write(), not {}",
-                    super::recorder::type_name(dest)
-                ))
-            })?;
-        let file_name = target
+        let target = fs_path(dest)?;
+        let gzip = target
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temporary =
-            target.with_file_name(format!(".{file_name}.{}.partial", std::process::id()));
-        let file = File::create(&temporary).map_err(|e| os_error("create", &target, e))?;
+            .is_some_and(|name| name.to_string_lossy().ends_with(".gz"));
+        let (direct, destination, mode) = resolve(&target)?;
+        let (file, replace) = match direct {
+            Some(file) => (file, None),
+            None => {
+                let (file, temporary) = create_temporary(&destination, mode)
+                    .map_err(|e| os_error("create", &target, e))?;
+                (
+                    file,
+                    Some(Replace {
+                        temporary,
+                        destination,
+                    }),
+                )
+            }
+        };
         let buffered = BufWriter::with_capacity(CHUNK, file);
-        let writer = if file_name.ends_with(".gz") {
+        let writer = if gzip {
             FileWriter::Gzip(GzEncoder::new(buffered, Compression::fast()))
         } else {
             FileWriter::Plain(buffered)
         };
         Ok(FileOutput::Path {
-            writer,
-            temporary,
+            writer: Box::new(writer),
             target,
+            replace,
         })
     }
 
@@ -282,32 +448,48 @@ impl<'py> FileOutput<'py> {
     /// file is refused.
     pub(crate) fn open_binary(dest: &Bound<'py, PyAny>) -> PyResult<Self> {
         let mut output = Self::open(dest)?;
-        if let FileOutput::Object { object, text } = &mut output {
-            if object.is_instance(&object.py().import("io")?.getattr("TextIOBase")?)? {
-                return Err(PyTypeError::new_err(
-                    "dest is a text file; this export is binary: open it with 'wb'",
-                ));
+        if let FileOutput::Object { object, kind, .. } = &mut output {
+            if *kind == ObjectKind::Text {
+                if object.is_instance(&object.py().import("io")?.getattr("TextIOBase")?)? {
+                    return Err(PyTypeError::new_err(
+                        "dest is a text file; this export is binary: open it with 'wb'",
+                    ));
+                }
+                // Neither raw nor buffered by class, not text either: hand it bytes.
+                *kind = ObjectKind::Buffered;
             }
-            *text = false;
         }
         Ok(output)
     }
 
     pub(crate) fn write(&mut self, bytes: &[u8]) -> PyResult<()> {
         match self {
-            FileOutput::Path { writer, target, .. } => writer
-                .write_all(bytes)
-                .map_err(|e| os_error("write", target, e)),
-            FileOutput::Object { object, text } => {
+            FileOutput::Path {
+                writer,
+                target,
+                replace,
+            } => {
+                let result = if replace.is_some() {
+                    writer.write_all(bytes)
+                } else {
+                    // A FIFO's reader may be a thread of this process.
+                    Python::attach(|py| py.detach(|| writer.write_all(bytes)))
+                };
+                result.map_err(|e| os_error("write", target, e))
+            }
+            FileOutput::Object {
+                object,
+                kind,
+                written,
+            } => {
                 let py = object.py();
-                if *text {
+                if *kind == ObjectKind::Text {
                     // SAFETY: exports are ASCII, hence valid UTF-8.
                     let chunk = PyString::new(py, unsafe { std::str::from_utf8_unchecked(bytes) });
                     object.call_method1("write", (chunk,))?;
-                } else {
-                    object.call_method1("write", (PyBytes::new(py, bytes),))?;
+                    return Ok(());
                 }
-                Ok(())
+                write_bytes(object, *kind, bytes, written)
             }
         }
     }
@@ -317,14 +499,26 @@ impl<'py> FileOutput<'py> {
         match self {
             FileOutput::Path {
                 writer,
-                temporary,
                 target,
+                replace,
             } => {
-                if let Err(error) = writer.complete().map_err(|e| os_error("write", &target, e)) {
+                // The last flush may block (a FIFO's reader may be a thread of
+                // this process) and fsync takes a while: let other threads run.
+                let sync = replace.is_some();
+                let completed = Python::attach(|py| py.detach(|| writer.complete(sync)))
+                    .map_err(|e| os_error("write", &target, e));
+                let Some(Replace {
+                    temporary,
+                    destination,
+                }) = replace
+                else {
+                    return completed;
+                };
+                if let Err(error) = completed {
                     let _ = std::fs::remove_file(&temporary);
                     return Err(error);
                 }
-                std::fs::rename(&temporary, &target).map_err(|e| {
+                std::fs::rename(&temporary, &destination).map_err(|e| {
                     let _ = std::fs::remove_file(&temporary);
                     os_error("rename into", &target, e)
                 })
@@ -336,11 +530,76 @@ impl<'py> FileOutput<'py> {
     /// Give up: remove the partial file.
     pub(crate) fn abandon(self) {
         if let FileOutput::Path {
-            writer, temporary, ..
+            writer,
+            replace: Some(Replace { temporary, .. }),
+            ..
         } = self
         {
             drop(writer);
             let _ = std::fs::remove_file(&temporary);
         }
     }
+}
+
+/// Hand `bytes` to a binary file object's `write` until it has taken them all,
+/// as `io.BufferedWriter` does with a raw file: a short count is followed by a
+/// call with the rest; `None` from a raw file (it would block) raises
+/// `BlockingIOError` with `characters_written`.
+fn write_bytes(
+    object: &Bound<'_, PyAny>,
+    kind: ObjectKind,
+    bytes: &[u8],
+    written: &mut usize,
+) -> PyResult<()> {
+    let py = object.py();
+    let chunk = PyBytes::new(py, bytes);
+    let mut view: Option<Bound<'_, PyAny>> = None;
+    let mut offset = 0;
+    while offset < bytes.len() {
+        let remaining = bytes.len() - offset;
+        let returned = if offset == 0 {
+            object.call_method1("write", (&chunk,))?
+        } else {
+            // The rest without copying it: a memoryview slice, as BufferedWriter passes.
+            let whole = match &view {
+                Some(whole) => whole,
+                None => view.insert(PyMemoryView::from(chunk.as_any())?.into_any()),
+            };
+            let rest =
+                whole.get_item(PySlice::new(py, offset as isize, bytes.len() as isize, 1))?;
+            object.call_method1("write", (rest,))?
+        };
+        if returned.is_none() {
+            if kind == ObjectKind::Raw {
+                return Err(PyBlockingIOError::new_err((
+                    libc::EAGAIN,
+                    "write could not complete without blocking",
+                    *written,
+                )));
+            }
+            // A buffered file takes everything or raises; None is a write()
+            // that does not report a count.
+            *written += remaining;
+            return Ok(());
+        }
+        let taken = match returned.extract::<isize>() {
+            Ok(taken) => taken,
+            Err(_) if kind == ObjectKind::Buffered => remaining as isize,
+            Err(_) => {
+                return Err(PyTypeError::new_err(format!(
+                    "write() should return an int or None, not {}",
+                    super::recorder::type_name(&returned)
+                )))
+            }
+        };
+        if taken <= 0 || taken as usize > remaining {
+            return Err(PyOSError::new_err(format!(
+                "write() returned invalid length {taken} (should have been between 1 and \
+                 {remaining})"
+            )));
+        }
+        offset += taken as usize;
+        *written += taken as usize;
+    }
+    Ok(())
 }

@@ -143,6 +143,7 @@ pub(crate) fn merge<'py>(
             // Kept by reference, as `record` keeps them.
             metadata: extra.metadata.as_ref().map(|m| m.clone_ref(py)),
             big_step: extra.big_step.as_ref().map(|s| s.clone_ref(py)),
+            journal: None,
         },
         |text| text.clone_ref(py),
     )

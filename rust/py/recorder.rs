@@ -19,6 +19,7 @@ use super::strings::{exact_str, str_bytes};
 use crate::bounded::BoundedTrace;
 use crate::event::{EventKind, NewEvent, StepArg};
 use crate::export::{self, Out};
+use crate::journal::Journal;
 use crate::trace::{Snapshot, TraceCore, TraceError};
 
 pub(crate) type Core = TraceCore<PyExtra, Py<PyString>>;
@@ -37,6 +38,9 @@ pub(crate) enum Store {
 /// subclasses it; see that class for the documented API.
 #[pyclass(subclass, frozen, module = "dagron._core")]
 pub struct TraceRecorder {
+    /// Declared before `store` so that it drops first: its writer thread reads the
+    /// store's core until the journal stops.
+    pub(crate) journal: Option<Box<Journal>>,
     pub(crate) store: Store,
 }
 
@@ -172,8 +176,22 @@ fn check_max_events(value: &Bound<'_, PyAny>) -> PyResult<usize> {
             value,
         ));
     }
-    match value.extract::<i128>() {
-        Ok(n) if n >= 1 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+    // The int's own value (not a subclass's __index__ or comparisons).
+    let mut overflow = 0;
+    // SAFETY: `value` is an int (checked above); the GIL is held.
+    let n = unsafe { pyo3::ffi::PyLong_AsLongLongAndOverflow(value.as_ptr(), &mut overflow) };
+    if overflow == 0 && n == -1 && PyErr::occurred(value.py()) {
+        return Err(PyErr::fetch(value.py()));
+    }
+    if overflow > 0 {
+        return Err(PyValueError::new_err(format!(
+            "ExecutionTrace() argument 'max_events' is too large: {} (at most {})",
+            value.repr()?,
+            i64::MAX
+        )));
+    }
+    match usize::try_from(n) {
+        Ok(n) if overflow == 0 && n >= 1 => Ok(n),
         _ => Err(PyValueError::new_err(format!(
             "ExecutionTrace() argument 'max_events' must be at least 1, not {}",
             value.repr()?
@@ -213,7 +231,11 @@ fn check_duration(function: &str, value: &Bound<'_, PyAny>) -> PyResult<f64> {
 impl TraceRecorder {
     /// Intern strings and build the core's event from checked arguments.
     #[inline]
-    pub(crate) fn new_event(&self, checked: Checked<'_, '_>) -> PyResult<NewEvent<PyExtra>> {
+    pub(crate) fn new_event(
+        &self,
+        py: Python<'_>,
+        checked: Checked<'_, '_>,
+    ) -> PyResult<NewEvent<PyExtra>> {
         let node = match checked.node_name {
             Some(name) => Some(self.intern(name)?),
             None => None,
@@ -222,10 +244,15 @@ impl TraceRecorder {
             Some(text) => Some(self.intern(text)?),
             None => None,
         };
-        let object = (checked.metadata.is_some() || checked.big_step.is_some()).then(|| PyExtra {
-            metadata: checked.metadata,
-            big_step: checked.big_step.map(Bound::unbind),
-        });
+        let mut object =
+            (checked.metadata.is_some() || checked.big_step.is_some()).then(|| PyExtra {
+                metadata: checked.metadata,
+                big_step: checked.big_step.map(Bound::unbind),
+                journal: None,
+            });
+        if let (Some(extra), Some(_)) = (&mut object, &self.journal) {
+            extra.journal = Some(super::journal::journal_text(py, extra)?);
+        }
         Ok(NewEvent {
             kind: checked.kind,
             node,
@@ -254,12 +281,35 @@ impl TraceRecorder {
         let checked = check_arguments(
             "record", registry, event_type, node_name, step_index, duration, error, metadata,
         )?;
-        let event = self.new_event(checked)?;
+        let event = self.new_event(py, checked)?;
         match &self.store {
             Store::Unbounded(core) => core.record(event).map(drop),
             Store::Bounded(bounded) => bounded.record(event),
         }
-        .map_err(trace_error)
+        .map_err(trace_error)?;
+        if let Some(journal) = &self.journal {
+            if !journal.is_started() {
+                self.start_journal(journal)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Start the journal's writer once the trace has an event (and so an origin).
+    #[cold]
+    fn start_journal(&self, journal: &Journal) -> PyResult<()> {
+        let Store::Unbounded(core) = &self.store else {
+            return Ok(());
+        };
+        // SAFETY: the core lives inside this frozen pyclass, which never moves once
+        // created, and `journal` (a field declared before `store`) is dropped, which
+        // stops and joins the writer, before the core is.
+        unsafe { journal.start(core as *const Core) }.map_err(|error| {
+            pyo3::exceptions::PyOSError::new_err(format!(
+                "{}: cannot start the journal writer: {error}",
+                journal.path().display()
+            ))
+        })
     }
 
     /// Record an event for node `node` of the `_node_names` this trace was made
@@ -274,29 +324,71 @@ impl TraceRecorder {
         duration: Option<f64>,
         error: Option<&Bound<'_, PyString>>,
     ) -> PyResult<()> {
+        self.record_for_run(
+            py,
+            now_ns,
+            kind,
+            Some(node),
+            StepArg::None,
+            duration,
+            error,
+            None,
+        )
+    }
+
+    /// Record any event of an executor's run at clock reading `now_ns`: `node` is
+    /// an index into the `_node_names` this trace was made with.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(crate) fn record_for_run(
+        &self,
+        py: Python<'_>,
+        now_ns: u64,
+        kind: EventKind,
+        node: Option<usize>,
+        step: StepArg,
+        duration: Option<f64>,
+        error: Option<&Bound<'_, PyString>>,
+        metadata: Option<Py<PyDict>>,
+    ) -> PyResult<()> {
         super::fallible::check_reserve(py)?;
         let Store::Unbounded(core) = &self.store else {
             return Err(PyTypeError::new_err("a bounded trace has no _node_names"));
         };
-        if node >= core.names_len() {
-            return Err(PyIndexError::new_err(format!(
-                "node index {node} is out of range for {} node names",
-                core.names_len()
-            )));
+        if let Some(node) = node {
+            if node >= core.names_len() {
+                return Err(PyIndexError::new_err(format!(
+                    "node index {node} is out of range for {} node names",
+                    core.names_len()
+                )));
+            }
         }
         let error = match error {
             Some(text) => Some(self.intern(text.as_any())?),
             None => None,
         };
-        let event = NewEvent {
+        let mut event = NewEvent {
             kind,
-            node: Some(node as u32),
+            node: node.map(|node| node as u32),
             error,
-            step: StepArg::None,
+            step,
             duration,
-            object: None,
+            object: metadata.map(|metadata| PyExtra {
+                metadata: Some(metadata),
+                big_step: None,
+                journal: None,
+            }),
         };
-        core.record_at(now_ns, event).map(drop).map_err(trace_error)
+        if let (Some(extra), Some(_)) = (&mut event.object, &self.journal) {
+            extra.journal = Some(super::journal::journal_text(py, extra)?);
+        }
+        core.record_at(now_ns, event).map_err(trace_error)?;
+        if let Some(journal) = &self.journal {
+            if !journal.is_started() {
+                self.start_journal(journal)?;
+            }
+        }
+        Ok(())
     }
 
     #[inline]
@@ -376,12 +468,17 @@ impl TraceRecorder {
     ) -> PyResult<Self> {
         let mut max_events = None;
         let mut node_names = None;
+        let mut journal_path: Option<std::path::PathBuf> = None;
         let mut extra = !args.is_empty();
         if let Some(kwargs) = kwargs {
             for (key, value) in kwargs.iter() {
                 if key.eq("max_events")? {
                     if !value.is_none() {
                         max_events = Some(check_max_events(&value)?);
+                    }
+                } else if key.eq("journal")? {
+                    if !value.is_none() {
+                        journal_path = Some(journal_path_of(&value)?);
                     }
                 } else if key.eq("_node_names")? {
                     // Internal (the executor's): start from a DAG's shared names.
@@ -413,6 +510,7 @@ impl TraceRecorder {
                 )));
             }
         }
+        let node_names_given = node_names.is_some();
         let store = match (max_events, node_names) {
             (None, None) => Store::Unbounded(Core::new()),
             (None, Some(names)) => Store::Unbounded(Core::with_names(names).map_err(trace_error)?),
@@ -423,7 +521,22 @@ impl TraceRecorder {
                 ))
             }
         };
-        Ok(TraceRecorder { store })
+        let journal = match journal_path {
+            None => None,
+            Some(_) if !matches!(store, Store::Unbounded(_)) || node_names_given => {
+                return Err(PyValueError::new_err(
+                    "ExecutionTrace() cannot combine journal with max_events (a journal keeps \
+                     every event) or _node_names",
+                ))
+            }
+            Some(path) => Some(Box::new(Journal::create(&path).map_err(|error| {
+                pyo3::exceptions::PyOSError::new_err(format!(
+                    "{}: cannot create the journal: {error}",
+                    path.display()
+                ))
+            })?)),
+        };
+        Ok(TraceRecorder { journal, store })
     }
 
     /// The bound given as `max_events` (the newest that many events are kept), or
@@ -431,6 +544,28 @@ impl TraceRecorder {
     #[getter(max_events)]
     fn get_max_events(&self) -> Option<usize> {
         self.max_events()
+    }
+
+    /// Wait until every event recorded so far is in the journal file (nothing to do
+    /// without a journal). Raises `OSError` if the journal could not be written.
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        py.detach(|| journal.flush()).map_err(|error| {
+            pyo3::exceptions::PyOSError::new_err(format!(
+                "{}: journal write failed: {error}",
+                journal.path().display()
+            ))
+        })
+    }
+
+    /// The journal file's path, or None.
+    #[getter]
+    fn journal(&self) -> Option<String> {
+        self.journal
+            .as_ref()
+            .map(|journal| journal.path().to_string_lossy().into_owned())
     }
 
     /// Events a `max_events` trace has let go (0 for an unbounded trace, unless it
@@ -704,4 +839,13 @@ fn write_to(
             Err(error)
         }
     }
+}
+
+/// A journal path from `str`, `bytes` or a path-like object.
+fn journal_path_of(value: &Bound<'_, PyAny>) -> PyResult<std::path::PathBuf> {
+    let os = value.py().import("os")?;
+    os.call_method1("fspath", (value,))
+        .and_then(|path| os.call_method1("fsdecode", (path,)))
+        .and_then(|path| path.extract())
+        .map_err(|_| bad_argument("ExecutionTrace", "journal", "a path or None", value))
 }

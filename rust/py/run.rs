@@ -11,20 +11,27 @@
 //!
 //! The node lists (status, results, errors, durations) stay Python lists that the
 //! executor reads; only this object writes the transitions below.
+//!
+//! The run's own frame is here too, so that an interrupt (`KeyboardInterrupt` from
+//! a signal handler, which can land between any two bytecodes of the executor)
+//! never leaves the trace half-closed: used as a context manager, `__enter__`
+//! records `EXECUTION_STARTED` and `__exit__` ends whatever is still open (running
+//! nodes, nodes not started, the open step) and records `EXECUTION_COMPLETED`,
+//! once; each step's start and end, and each node given up, is one call.
 
 use std::sync::{Mutex, MutexGuard};
 
-use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTimeoutError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyList, PyString, PyType};
+use pyo3::types::{PyDict, PyInt, PyList, PyString, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
 use super::fallible;
 use super::fastcall::{add_method, finish, positional, FastCall, METH_FASTCALL};
 use super::recorder::{type_name, TraceRecorder};
 use crate::clock;
-use crate::event::EventKind;
+use crate::event::{EventKind, StepArg};
 
 /// One run's node states: see the module comment.
 #[pyclass(frozen, module = "dagron._core")]
@@ -38,14 +45,31 @@ pub struct RunState {
     failed: Py<PyAny>,
     /// A trace made with the DAG's `_node_names`, or None when tracing is off.
     trace: Option<Py<TraceRecorder>>,
+    /// What the run's frame needs (see the module comment); None if not given.
+    frame: Option<Frame>,
     nodes: usize,
     inner: Mutex<Inner>,
+}
+
+/// The node names and the other status values, for the run's frame.
+struct Frame {
+    names: Py<PyList>,
+    pending: Py<PyAny>,
+    skipped: Py<PyAny>,
+    cancelled: Py<PyAny>,
+    timed_out: Py<PyAny>,
 }
 
 struct Inner {
     closed: bool,
     /// Clock reading (`clock::monotonic_ns`) at each node's start.
     started_ns: Vec<u64>,
+    /// When `__enter__` ran.
+    began_ns: Option<u64>,
+    /// The step started and not yet completed, and when it started.
+    open_step: Option<(i64, u64)>,
+    /// The run's duration in seconds, once `__exit__` has run.
+    finished: Option<f64>,
 }
 
 /// Old list items replaced under the lock, released after it: dropping one may run
@@ -106,6 +130,123 @@ impl RunState {
                 .record_named_node(py, now_ns, kind, node, duration, error),
             None => Ok(()),
         }
+    }
+
+    /// Record a frame event (no node) now, when traced.
+    fn record_frame(
+        &self,
+        py: Python<'_>,
+        now_ns: u64,
+        kind: EventKind,
+        step: StepArg,
+        duration: Option<f64>,
+    ) -> PyResult<()> {
+        match &self.trace {
+            Some(trace) => trace
+                .get()
+                .record_for_run(py, now_ns, kind, None, step, duration, None, None),
+            None => Ok(()),
+        }
+    }
+
+    /// Record `NODE_SKIPPED` or `NODE_CANCELLED` for `node` now, with
+    /// `metadata={"reason": reason}`, when traced.
+    fn record_given_up(
+        &self,
+        py: Python<'_>,
+        kind: EventKind,
+        node: usize,
+        reason: &Bound<'_, PyString>,
+    ) -> PyResult<()> {
+        let Some(trace) = &self.trace else {
+            return Ok(());
+        };
+        let metadata = fallible::dict(py)?.cast_into::<PyDict>()?;
+        metadata.set_item(pyo3::intern!(py, "reason"), reason)?;
+        trace.get().record_for_run(
+            py,
+            clock::monotonic_ns(),
+            kind,
+            Some(node),
+            StepArg::None,
+            None,
+            None,
+            Some(metadata.unbind()),
+        )
+    }
+
+    fn frame(&self) -> PyResult<&Frame> {
+        self.frame.as_ref().ok_or_else(|| {
+            PyTypeError::new_err("RunState() was made without names and the other statuses")
+        })
+    }
+
+    /// End each node in `ended` (indices, durations) with an exception of type
+    /// `E` whose message `message(name repr)` gives, recording `kind` with it.
+    /// An error raised on the way (a `str` subclass's `__repr__`) is returned
+    /// after every node has its event.
+    fn end_with_errors<E: pyo3::PyTypeInfo>(
+        &self,
+        py: Python<'_>,
+        ended: &[(usize, f64)],
+        kind: EventKind,
+        message: impl Fn(&str) -> String,
+        raised: &mut Option<PyErr>,
+    ) -> PyResult<()> {
+        let names = self.frame()?.names.bind(py);
+        let type_name = E::type_object(py).name()?.to_string();
+        for &(node, duration) in ended {
+            let shown = match names.get_item(node).and_then(|name| name.repr()) {
+                Ok(shown) => shown.to_string(),
+                Err(error) => {
+                    raised.get_or_insert(error);
+                    "?".to_owned()
+                }
+            };
+            let message = message(&shown);
+            let exc = PyErr::from_type(E::type_object(py), message.clone()).into_value(py);
+            let old = self.errors.bind(py).get_item(node)?;
+            self.errors.bind(py).set_item(node, exc)?;
+            drop(old);
+            let text = PyString::new(py, &format!("{type_name}: {message}"));
+            self.record(
+                py,
+                clock::monotonic_ns(),
+                kind,
+                node,
+                Some(duration),
+                Some(&text),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Close the run (no node starts or ends after this) and make every running
+    /// node `outcome`, with its duration until now; returns them with durations.
+    fn close_running(
+        &self,
+        py: Python<'_>,
+        outcome: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<(usize, f64)>> {
+        let mut released = Released::new();
+        let mut inner = self.lock();
+        inner.closed = true;
+        let now = clock::monotonic_ns();
+        let mut ended = Vec::new();
+        let result = (|| {
+            for node in 0..self.nodes {
+                if self.is_running(py, node)? {
+                    let duration = clock::seconds_between(inner.started_ns[node], now);
+                    let seconds = fallible::float(py, duration)?;
+                    replace(self.status.bind(py), node, outcome, &mut released)?;
+                    replace(self.durations.bind(py), node, &seconds, &mut released)?;
+                    ended.push((node, duration));
+                }
+            }
+            Ok(())
+        })();
+        drop(inner);
+        result.map(|()| ended)
     }
 
     /// Start node `node` (RUNNING, and `NODE_STARTED` when traced); false once the
@@ -195,9 +336,16 @@ impl RunState {
     /// `status`, `results`, `errors` and `durations` are the run's per-node lists
     /// (all as long); `running`, `completed` and `failed` the status values this
     /// object writes; `trace` a trace made with the DAG's `_node_names`, or None.
+    ///
+    /// For the run's frame (`with state:`, `step_started`, `give_up`, `time_out`),
+    /// also `names` (the node names, as long) and the `pending`, `skipped`,
+    /// `cancelled` and `timed_out` status values.
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (status, results, errors, durations, running, completed, failed, trace=None))]
+    #[pyo3(signature = (
+        status, results, errors, durations, running, completed, failed, trace=None, *,
+        names=None, pending=None, skipped=None, cancelled=None, timed_out=None
+    ))]
     fn new(
         status: Bound<'_, PyList>,
         results: Bound<'_, PyList>,
@@ -207,6 +355,11 @@ impl RunState {
         completed: Bound<'_, PyAny>,
         failed: Bound<'_, PyAny>,
         trace: Option<Bound<'_, TraceRecorder>>,
+        names: Option<Bound<'_, PyList>>,
+        pending: Option<Bound<'_, PyAny>>,
+        skipped: Option<Bound<'_, PyAny>>,
+        cancelled: Option<Bound<'_, PyAny>>,
+        timed_out: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let nodes = status.len();
         if [&results, &errors, &durations]
@@ -227,7 +380,31 @@ impl RunState {
                 )));
             }
         }
+        let frame = match (names, pending, skipped, cancelled, timed_out) {
+            (None, None, None, None, None) => None,
+            (Some(names), Some(pending), Some(skipped), Some(cancelled), Some(timed_out)) => {
+                if names.len() != nodes {
+                    return Err(PyValueError::new_err(
+                        "RunState() lists must all have one item per node",
+                    ));
+                }
+                Some(Frame {
+                    names: names.unbind(),
+                    pending: pending.unbind(),
+                    skipped: skipped.unbind(),
+                    cancelled: cancelled.unbind(),
+                    timed_out: timed_out.unbind(),
+                })
+            }
+            _ => {
+                return Err(PyTypeError::new_err(
+                    "RunState() needs all of names, pending, skipped, cancelled and \
+                     timed_out, or none",
+                ))
+            }
+        };
         Ok(RunState {
+            frame,
             status: status.unbind(),
             results: results.unbind(),
             errors: errors.unbind(),
@@ -240,6 +417,9 @@ impl RunState {
             inner: Mutex::new(Inner {
                 closed: false,
                 started_ns: vec![0; nodes],
+                began_ns: None,
+                open_step: None,
+                finished: None,
             }),
         })
     }
@@ -260,31 +440,214 @@ impl RunState {
     /// becomes `outcome`, with its duration until now; returns their indices, for
     /// the caller to set their errors and record their events.
     fn close(&self, py: Python<'_>, outcome: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
-        let mut released = Released::new();
-        let mut inner = self.lock();
-        inner.closed = true;
-        let now = clock::monotonic_ns();
-        let mut ended = Vec::new();
-        let result = (|| {
-            for node in 0..self.nodes {
-                if self.is_running(py, node)? {
-                    let duration = clock::seconds_between(inner.started_ns[node], now);
-                    let duration = fallible::float(py, duration)?;
-                    replace(self.status.bind(py), node, outcome, &mut released)?;
-                    replace(self.durations.bind(py), node, &duration, &mut released)?;
-                    ended.push(node);
-                }
-            }
-            Ok(())
-        })();
-        drop(inner);
-        result.map(|()| ended)
+        Ok(self
+            .close_running(py, outcome)?
+            .into_iter()
+            .map(|(node, _)| node)
+            .collect())
     }
 
     /// Whether `close` has run.
     #[getter]
     fn closed(&self) -> bool {
         self.lock().closed
+    }
+
+    /// Start the run: record `EXECUTION_STARTED` (when traced) and start its clock.
+    fn __enter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
+        let state = slf.get();
+        state.frame()?;
+        let mut inner = state.lock();
+        if inner.began_ns.is_some() {
+            return Err(PyValueError::new_err("a RunState frames one run only"));
+        }
+        let now = clock::monotonic_ns();
+        inner.began_ns = Some(now);
+        state.record_frame(
+            slf.py(),
+            now,
+            EventKind::ExecutionStarted,
+            StepArg::None,
+            None,
+        )?;
+        Ok(slf.clone())
+    }
+
+    /// Record `STEP_STARTED` for step `step`, which is now the open step.
+    fn step_started(&self, py: Python<'_>, step: i64) -> PyResult<()> {
+        let mut inner = self.lock();
+        let now = clock::monotonic_ns();
+        self.record_frame(py, now, EventKind::StepStarted, StepArg::Int(step), None)?;
+        inner.open_step = Some((step, now));
+        Ok(())
+    }
+
+    /// Record `STEP_COMPLETED` (with the step's duration) for the open step.
+    fn step_completed(&self, py: Python<'_>) -> PyResult<()> {
+        let mut inner = self.lock();
+        let Some((step, began)) = inner.open_step else {
+            return Err(PyValueError::new_err("no step is open"));
+        };
+        let now = clock::monotonic_ns();
+        let duration = clock::seconds_between(began, now);
+        self.record_frame(
+            py,
+            now,
+            EventKind::StepCompleted,
+            StepArg::Int(step),
+            Some(duration),
+        )?;
+        inner.open_step = None;
+        Ok(())
+    }
+
+    /// End node `node`, which will not run, as `outcome` (the `skipped` or the
+    /// `cancelled` status) and record its `NODE_SKIPPED` or `NODE_CANCELLED` with
+    /// `metadata={"reason": reason}`.
+    fn give_up(
+        &self,
+        py: Python<'_>,
+        node: usize,
+        outcome: &Bound<'_, PyAny>,
+        reason: &Bound<'_, PyString>,
+    ) -> PyResult<()> {
+        self.check_index(node)?;
+        let frame = self.frame()?;
+        let kind = if outcome.is(&frame.skipped) {
+            EventKind::NodeSkipped
+        } else if outcome.is(&frame.cancelled) {
+            EventKind::NodeCancelled
+        } else {
+            return Err(PyValueError::new_err(
+                "give_up() outcome must be the skipped or the cancelled status",
+            ));
+        };
+        let mut released = Released::new();
+        let inner = self.lock();
+        if inner.finished.is_some() {
+            return Ok(());
+        }
+        replace(self.status.bind(py), node, outcome, &mut released)?;
+        self.record_given_up(py, kind, node, reason)?;
+        drop(inner);
+        Ok(())
+    }
+
+    /// The run's timeout expired: close the run, and end every running node as
+    /// TIMED_OUT with a `TimeoutError` ("node 'x' was still running when the
+    /// {timeout_text}s execution timeout expired") and its `NODE_TIMED_OUT`.
+    fn time_out(&self, py: Python<'_>, timeout_text: &str) -> PyResult<()> {
+        let outcome = self.frame()?.timed_out.bind(py).clone();
+        let ended = self.close_running(py, &outcome)?;
+        let mut raised = None;
+        self.end_with_errors::<PyTimeoutError>(
+            py,
+            &ended,
+            EventKind::NodeTimedOut,
+            |name| {
+                format!("node {name} was still running when the {timeout_text}s execution timeout expired")
+            },
+            &mut raised,
+        )?;
+        raised.map_or(Ok(()), Err)
+    }
+
+    /// End the run, whatever happened: running nodes become FAILED
+    /// (`RuntimeError("execution interrupted by <escaping exception type>")`), nodes
+    /// not started CANCELLED (reason `"interrupted"`), the open step is completed,
+    /// and `EXECUTION_COMPLETED` recorded with the run's duration. Runs once;
+    /// never suppresses the exception.
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: &Bound<'_, PyAny>,
+        exc: &Bound<'_, PyAny>,
+        _traceback: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let frame = self.frame()?;
+        let mut released = Released::new();
+        let mut inner = self.lock();
+        if inner.finished.is_some() {
+            return Ok(false);
+        }
+        inner.closed = true;
+        let now = clock::monotonic_ns();
+        let mut running = Vec::new();
+        let mut waiting = Vec::new();
+        let result = (|| {
+            for node in 0..self.nodes {
+                let status = self.status.bind(py).get_item(node)?;
+                if status.is(&self.running) {
+                    let duration = clock::seconds_between(inner.started_ns[node], now);
+                    let seconds = fallible::float(py, duration)?;
+                    replace(
+                        self.status.bind(py),
+                        node,
+                        self.failed.bind(py),
+                        &mut released,
+                    )?;
+                    replace(self.durations.bind(py), node, &seconds, &mut released)?;
+                    running.push((node, duration));
+                } else if status.is(&frame.pending) {
+                    replace(
+                        self.status.bind(py),
+                        node,
+                        frame.cancelled.bind(py),
+                        &mut released,
+                    )?;
+                    waiting.push(node);
+                }
+            }
+            Ok::<_, PyErr>(())
+        })();
+        let open_step = inner.open_step.take();
+        let began = inner.began_ns.unwrap_or(now);
+        // Set before anything is recorded: no second call does any of this again.
+        inner.finished = Some(0.0);
+        drop(inner);
+        result?;
+        let cause = if exc.is_none() {
+            String::new()
+        } else {
+            let name = exc
+                .get_type()
+                .name()
+                .map_or_else(|_| "BaseException".to_owned(), |n| n.to_string());
+            format!(" by {name}")
+        };
+        let mut raised = None;
+        self.end_with_errors::<PyRuntimeError>(
+            py,
+            &running,
+            EventKind::NodeFailed,
+            |_| format!("execution interrupted{cause}"),
+            &mut raised,
+        )?;
+        let reason = pyo3::intern!(py, "interrupted");
+        for node in waiting {
+            self.record_given_up(py, EventKind::NodeCancelled, node, reason)?;
+        }
+        if let Some((step, _)) = open_step {
+            let now = clock::monotonic_ns();
+            self.record_frame(py, now, EventKind::StepCompleted, StepArg::Int(step), None)?;
+        }
+        let now = clock::monotonic_ns();
+        let total = clock::seconds_between(began, now);
+        self.lock().finished = Some(total);
+        self.record_frame(
+            py,
+            now,
+            EventKind::ExecutionCompleted,
+            StepArg::None,
+            Some(total),
+        )?;
+        raised.map_or(Ok(false), Err)
+    }
+
+    /// The run's duration in seconds (from `__enter__` to `__exit__`), once it ended.
+    #[getter]
+    fn duration(&self) -> Option<f64> {
+        self.lock().finished
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {

@@ -7,9 +7,10 @@
 //! duration, error, metadata or None), ...], instance __dict__ or None, (origin or
 //! None, dropped, sources or None, event sources or None))` with origins as
 //! `(host, pid, monotonic_ns, wall_ns)` tuples and event sources as little-endian
-//! u32 bytes. Version 1 states (without the last item) still restore.
+//! u32 bytes, plus a sixth item, `{slot name: value}`, when a subclass's `__slots__`
+//! hold values. Version 1 states (the first four items) still restore.
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
@@ -35,14 +36,27 @@ pub(crate) fn reduce<'py>(slf: &Bound<'py, TraceRecorder>) -> PyResult<Bound<'py
         .getattr("__dict__")
         .ok()
         .filter(|d| d.cast::<PyDict>().is_ok_and(|d| !d.is_empty()));
-    let state = (
-        STATE_VERSION,
-        recorder.epoch(),
-        PyList::new(py, saved)?,
-        instance_dict,
-        provenance,
-    )
-        .into_pyobject(py)?;
+    let slots = slot_values(slf)?;
+    let state = if slots.is_empty() {
+        (
+            STATE_VERSION,
+            recorder.epoch(),
+            PyList::new(py, saved)?,
+            instance_dict,
+            provenance,
+        )
+            .into_pyobject(py)?
+    } else {
+        (
+            STATE_VERSION,
+            recorder.epoch(),
+            PyList::new(py, saved)?,
+            instance_dict,
+            provenance,
+            slots,
+        )
+            .into_pyobject(py)?
+    };
     let kwargs = PyDict::new(py);
     if let Some(max_events) = recorder.max_events() {
         kwargs.set_item("max_events", max_events)?;
@@ -129,6 +143,25 @@ fn restored_provenance(
     })
 }
 
+/// The values held in the `__slots__` of `slf`'s class and its bases (those set),
+/// found as `copyreg` finds them for `object.__reduce_ex__`.
+fn slot_values<'py>(slf: &Bound<'py, TraceRecorder>) -> PyResult<Bound<'py, PyDict>> {
+    let py = slf.py();
+    let values = PyDict::new(py);
+    let names = py
+        .import("copyreg")?
+        .call_method1("_slotnames", (slf.get_type(),))?;
+    for name in names.try_iter()? {
+        let name = name?;
+        match slf.getattr(name.cast::<PyString>()?) {
+            Ok(value) => values.set_item(name, value)?,
+            Err(error) if error.is_instance_of::<pyo3::exceptions::PyAttributeError>(py) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(values)
+}
+
 fn saved_events<'py>(
     py: Python<'py>,
     snapshot: &Snapshot<'_, PyExtra, Py<PyString>>,
@@ -182,24 +215,32 @@ fn saved_events<'py>(
 pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = slf.py();
     let invalid = |why: &str| PyValueError::new_err(format!("invalid ExecutionTrace state: {why}"));
-    let parts = state
-        .cast::<PyTuple>()
-        .map_err(|_| invalid("expected (version, epoch, events, dict, provenance)"))?;
+    // A value of the wrong type or range is an invalid state; anything else raised
+    // while converting (KeyboardInterrupt in an `__index__`, MemoryError) propagates.
+    let invalid_unless_raised = |error: PyErr, why: &str| {
+        if error.is_instance_of::<PyTypeError>(py)
+            || error.is_instance_of::<PyValueError>(py)
+            || error.is_instance_of::<PyOverflowError>(py)
+        {
+            invalid(why)
+        } else {
+            error
+        }
+    };
+    let layout = "expected (version, epoch, events, dict, provenance[, slots])";
+    let parts = state.cast::<PyTuple>().map_err(|_| invalid(layout))?;
     let version: u32 = parts
         .get_item(0)
         .and_then(|v| v.extract())
-        .map_err(|_| invalid("expected (version, epoch, events, dict, provenance)"))?;
-    // Version 1 had no provenance item.
-    let expected = match version {
-        1 => 4,
-        STATE_VERSION => 5,
+        .map_err(|e| invalid_unless_raised(e, layout))?;
+    // Version 1 had no provenance item; only version 2 saves slots.
+    let (has_provenance, has_slots) = match (version, parts.len()) {
+        (1, 4) => (false, false),
+        (STATE_VERSION, 5) => (true, false),
+        (STATE_VERSION, 6) => (true, true),
+        (1 | STATE_VERSION, _) => return Err(invalid(layout)),
         _ => return Err(invalid(&format!("unsupported version {version}"))),
     };
-    if parts.len() != expected {
-        return Err(invalid(&format!(
-            "a version {version} state has {expected} items"
-        )));
-    }
     let (epoch, events, instance_dict): (
         Option<u64>,
         Bound<'_, PyList>,
@@ -207,9 +248,19 @@ pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) 
     ) = parts
         .get_slice(1, 4)
         .extract()
-        .map_err(|_| invalid("expected (version, epoch, events, dict, provenance)"))?;
-    let provenance_item = (expected == 5).then(|| parts.get_item(4)).transpose()?;
+        .map_err(|e| invalid_unless_raised(e, layout))?;
+    let provenance_item = has_provenance.then(|| parts.get_item(4)).transpose()?;
     let restored = restored_provenance(provenance_item.as_ref(), epoch, events.len())?;
+    let slots = if has_slots {
+        Some(
+            parts
+                .get_item(5)?
+                .cast_into::<PyDict>()
+                .map_err(|_| invalid("slots must be a dict"))?,
+        )
+    } else {
+        None
+    };
     let registry = Registry::get(py)?;
     let recorder = slf.get();
     let mut saved = Vec::new();
@@ -232,7 +283,7 @@ pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) 
         let ts: f64 = fields
             .get_item(1)?
             .extract()
-            .map_err(|_| invalid("timestamp must be a float"))?;
+            .map_err(|e| invalid_unless_raised(e, "timestamp must be a float"))?;
         let member = registry.member(kind).bind(py).clone();
         let optional = |i: usize| -> PyResult<Option<Bound<'_, PyAny>>> {
             let value = fields.get_item(i)?;
@@ -257,13 +308,18 @@ pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) 
         )?;
         saved.push(SavedEvent {
             ts,
-            event: recorder.new_event(checked)?,
+            event: recorder.new_event(py, checked)?,
         });
     }
     recorder.restore_with(restored, saved)?;
     if let Some(dict) = instance_dict {
         if let Ok(own) = slf.getattr("__dict__") {
             own.cast::<PyDict>()?.update(dict.as_mapping())?;
+        }
+    }
+    if let Some(slots) = slots {
+        for (name, value) in slots.iter() {
+            slf.as_any().setattr(name.cast::<PyString>()?, value)?;
         }
     }
     Ok(())

@@ -9,13 +9,16 @@ pid=0, monotonic_ns=0, wall_ns=0)``, so merging lines it up at its start (pass
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import os
+import warnings
 import zlib
 from typing import Any, Callable, Optional, TypeVar, Union
 
-from dagron.errors import TraceFileError
+from dagron import _core
+from dagron.errors import TraceFileError, TraceJournalWarning
 
 __all__ = ["load", "loads", "TraceJournalWarning"]
 
@@ -26,11 +29,6 @@ JOURNAL_MAGIC = b"DAGRONJ\x00"
 GZIP_MAGIC = b"\x1f\x8b"
 READ_CHUNK = 1 << 20
 FIELDS = ("event_type", "timestamp", "node_name", "step_index", "duration", "error", "metadata")
-
-
-class TraceJournalWarning(UserWarning):
-    """A journal was cut (its process was killed mid-write): the events up to its
-    last whole block were loaded, and the rest dropped."""
 
 
 def read_file(path: PathArg, progress: Optional[Callable[[int], None]] = None) -> bytes:
@@ -51,16 +49,45 @@ def load(cls: type[T], path: PathArg) -> T:
     return loads(cls, read_file(path), os.fsdecode(path))
 
 
-def loads(cls: type[T], data: bytes, name: str) -> T:
-    """A trace of ``cls`` from the bytes of file ``name`` (named in errors)."""
+Progress = Callable[[int, int], object]
+
+
+def loads(cls: type[T], data: bytes, name: str, progress: Optional[Progress] = None) -> T:
+    """A trace of ``cls`` from the bytes of file ``name`` (named in errors);
+    ``progress(done, total)`` is told how many events are converted so far."""
+    # Millions of new objects, none of them garbage: no collections meanwhile.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _loads(cls, data, name, progress)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _loads(cls: type[T], data: bytes, name: str, progress: Optional[Progress]) -> T:
     if not data:
         raise TraceFileError(f"{name}: empty file, not a trace")
+    # A journal, or one cut inside its magic bytes.
+    if data.startswith(JOURNAL_MAGIC) or JOURNAL_MAGIC.startswith(data):
+        try:
+            state, lost = _core.read_journal(data, name, progress)
+        except ValueError as error:
+            raise TraceFileError(str(error)) from None
+        if lost:
+            warnings.warn(
+                f"{name}: journal cut at offset {len(data) - lost}: loaded the events up to "
+                f"its last whole block, dropped {lost} bytes",
+                TraceJournalWarning,
+                stacklevel=5,
+            )
+        return _restore(cls, state, name)
     if data.startswith(GZIP_MAGIC):
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as error:
             raise TraceFileError(f"{name}: damaged gzip data ({error})") from None
-    return _restore(cls, _json_state(data, os.path.basename(name), name), name)
+    return _restore(cls, _json_state(data, os.path.basename(name), name, progress), name)
 
 
 def _restore(cls: type[T], state: tuple[Any, ...], name: str) -> T:
@@ -72,7 +99,9 @@ def _restore(cls: type[T], state: tuple[Any, ...], name: str) -> T:
     return trace  # type: ignore[no-any-return]
 
 
-def _json_state(data: bytes, host: str, name: str) -> tuple[Any, ...]:
+def _json_state(
+    data: bytes, host: str, name: str, progress: Optional[Progress] = None
+) -> tuple[Any, ...]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -90,6 +119,8 @@ def _json_state(data: bytes, host: str, name: str) -> tuple[Any, ...]:
         )
     events = []
     for position, record in enumerate(records):
+        if progress is not None and position % 65_536 == 0:
+            progress(position, len(records))
         if not isinstance(record, dict):
             raise TraceFileError(f"{name}: event {position}: expected an object")
         unknown = set(record) - set(FIELDS)
@@ -103,6 +134,8 @@ def _json_state(data: bytes, host: str, name: str) -> tuple[Any, ...]:
         problem = _field_problem(event)
         if problem:
             raise TraceFileError(f"{name}: event {position}: {problem}")
+    if progress is not None:
+        progress(len(records), len(records))
     origin = (host, 0, 0, 0)
     return (2, None, events, None, (origin, 0, None, None))
 

@@ -9,6 +9,7 @@ pickle protocol all run in Rust with no Python frame in between.
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass, field
 from enum import Enum
@@ -117,3 +118,5 @@ class ExecutionTrace(_core.TraceRecorder):
 # The Rust core needs the enum members (to map them to compact codes) and the
 # dataclass (to build ``TraceEvent`` objects for ``events``).
 _core._register_types(TraceEventType, TraceEvent)
+# Journals write in the background: a normal exit writes what is left.
+atexit.register(_core._flush_journals)
