@@ -14,8 +14,7 @@
 //!   <node>` on its lane;
 //! - debug annotations: on an end or instant, `status` (the event type's value),
 //!   then `step_index`, `duration`, `error`, `metadata` when present; a start's own
-//!   fields go in a `start` dict, so they never collide with its end's.
-//!
+//!   fields go in a `start` dict, so they never collide with its end's;
 //! - when the trace let events go (`dropped`): a `TraceStats` packet counting them
 //!   as `trace_writer_packet_loss` of buffer 0, the first packet after the clock
 //!   flagged `previous_packet_dropped`, and the `TraceStats` naming the sequence in
