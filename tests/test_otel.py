@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import http.server
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -272,6 +273,52 @@ def test_bounded_recorder_trace_exports_what_it_holds():
     assert spans["step 0"].start_time == origin + ns(events[2].timestamp) - ns(0.002)
     assert spans["execution"].end_time == origin + ns(events[3].timestamp)
     assert spans["x"].parent.span_id == spans["execution"].context.span_id
+
+
+def test_node_endings_status_and_error_text():
+    trace = ExecutionTrace()
+    for name in ("ok", "warned", "bad", "mute", "late"):
+        trace.record(T.NODE_STARTED, node_name=name)
+    trace.record(T.NODE_COMPLETED, node_name="ok", duration=0.5)
+    trace.record(T.NODE_COMPLETED, node_name="warned", error="retried once")
+    trace.record(T.NODE_FAILED, node_name="bad", error="boom")
+    trace.record(T.NODE_FAILED, node_name="mute")
+    trace.record(T.NODE_TIMED_OUT, node_name="late", duration=2.0)
+    spans = collect(trace)
+    got = {}
+    for name in ("ok", "warned", "bad", "mute", "late"):
+        attributes = dict(spans[name].attributes)
+        # This process recorded the trace: every span names it.
+        assert attributes.pop("process.pid") == os.getpid()
+        assert isinstance(attributes.pop("host.name"), str)
+        got[name] = (attributes, spans[name].status.status_code, spans[name].status.description)
+    assert got == {
+        "ok": (
+            {"dagron.node": "ok", "dagron.status": "completed", "dagron.duration_s": 0.5},
+            StatusCode.UNSET,
+            None,
+        ),
+        "warned": (
+            {
+                "dagron.node": "warned",
+                "dagron.status": "completed",
+                "dagron.error": "retried once",
+            },
+            StatusCode.UNSET,
+            None,
+        ),
+        "bad": ({"dagron.node": "bad", "dagron.status": "failed"}, StatusCode.ERROR, "boom"),
+        "mute": (
+            {"dagron.node": "mute", "dagron.status": "failed"},
+            StatusCode.ERROR,
+            "node_failed",
+        ),
+        "late": (
+            {"dagron.node": "late", "dagron.status": "timed_out", "dagron.duration_s": 2.0},
+            StatusCode.ERROR,
+            "node_timed_out",
+        ),
+    }
 
 
 def test_empty_trace_and_bad_arguments():

@@ -53,9 +53,6 @@ if TYPE_CHECKING:
 __all__ = ["export_trace"]
 
 T = TraceEventType
-_NODE_ENDS = {T.NODE_COMPLETED: "completed", T.NODE_FAILED: "failed"}
-_NODE_ENDS[T.NODE_TIMED_OUT] = "timed_out"
-_ERRORS = (T.NODE_FAILED, T.NODE_TIMED_OUT)
 _INT64 = (-(2**63), 2**63 - 1)
 _Attributes = dict[str, Any]
 
@@ -187,15 +184,54 @@ def _plan(trace: Any, events: list[TraceEvent]) -> list[_Span]:
     open_steps: list[int] = []  # step indices started and not completed
     open_nodes: dict[str, int] = {}  # node name -> index of its running span
     last_run: dict[str, int] = {}  # node name -> index of its latest span
-    # Members as locals: the loop runs once per event.
+    # Members as locals, compared by identity (an Enum's hash is a Python call), and
+    # node events first: the loop runs once per event, and most events are a node's.
     execution_started, execution_completed = T.EXECUTION_STARTED, T.EXECUTION_COMPLETED
     step_started, step_completed = T.STEP_STARTED, T.STEP_COMPLETED
-    node_started, node_ends = T.NODE_STARTED, _NODE_ENDS
+    node_started, node_completed = T.NODE_STARTED, T.NODE_COMPLETED
+    node_failed, node_timed_out = T.NODE_FAILED, T.NODE_TIMED_OUT
     for at, event in enumerate(events):
         kind = event.event_type
         ts = round(event.timestamp * 1e9)  # _ns, inlined
         name = event.node_name
-        if kind is execution_started:
+        if kind is node_started and name is not None:
+            parent = _step_parent(event, steps, open_steps)
+            node = _Span(name, parent, ts, None)
+            node.attributes["dagron.node"] = name
+            if sources is not None:
+                _set_source(node, sources, at)
+            if event.metadata:
+                _flatten(event.metadata, node.attributes)
+            open_nodes[name] = last_run[name] = len(spans)
+            spans.append(node)
+        elif (
+            kind is node_completed or kind is node_failed or kind is node_timed_out
+        ) and name is not None:
+            index = open_nodes.pop(name, None)
+            if index is None:  # its start was let go
+                node = _Span(name, _step_parent(event, steps, open_steps), None, None)
+                node.attributes["dagron.node"] = name
+                if sources is not None:
+                    _set_source(node, sources, at)
+                index = last_run[name] = len(spans)
+                spans.append(node)
+            node = spans[index]
+            node.end, node.duration = ts, event.duration
+            held = node.attributes
+            if kind is node_completed:
+                held["dagron.status"] = "completed"
+            else:
+                held["dagron.status"] = "failed" if kind is node_failed else "timed_out"
+            if event.duration is not None:
+                held["dagron.duration_s"] = event.duration
+            if kind is not node_completed:
+                node.failed = True
+                node.error = event.error or kind.value
+            elif event.error:
+                held["dagron.error"] = event.error
+            if event.metadata:
+                _flatten(event.metadata, held)
+        elif kind is execution_started:
             if root.start is None:
                 root.start = ts
                 if sources is not None:
@@ -228,37 +264,6 @@ def _plan(trace: Any, events: list[TraceEvent]) -> list[_Span]:
                 spans.append(lost)
             step = spans[steps[k]]
             step.end, step.duration = ts, event.duration
-        elif kind is node_started and name is not None:
-            parent = _step_parent(event, steps, open_steps)
-            node = _Span(name, parent, ts, None)
-            node.attributes["dagron.node"] = name
-            if sources is not None:
-                _set_source(node, sources, at)
-            if event.metadata:
-                _flatten(event.metadata, node.attributes)
-            open_nodes[name] = last_run[name] = len(spans)
-            spans.append(node)
-        elif kind in node_ends and name is not None:
-            index = open_nodes.pop(name, None)
-            if index is None:  # its start was let go
-                node = _Span(name, _step_parent(event, steps, open_steps), None, None)
-                node.attributes["dagron.node"] = name
-                if sources is not None:
-                    _set_source(node, sources, at)
-                index = last_run[name] = len(spans)
-                spans.append(node)
-            node = spans[index]
-            node.end, node.duration = ts, event.duration
-            node.attributes["dagron.status"] = _NODE_ENDS[kind]
-            if event.duration is not None:
-                node.attributes["dagron.duration_s"] = event.duration
-            if kind in _ERRORS:
-                node.failed = True
-                node.error = event.error or kind.value
-            elif event.error:
-                node.attributes["dagron.error"] = event.error
-            if event.metadata:
-                _flatten(event.metadata, node.attributes)
         else:
             # Skipped, cancelled, cache, gate, resource: a point in time on the node's
             # span if the node ran, else on the run's.
