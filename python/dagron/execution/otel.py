@@ -35,6 +35,12 @@ SDK one; otherwise a provider is made for this export with the resource
 ``OTEL_EXPORTER_OTLP_*`` environment variables (``opentelemetry-exporter-otlp-proto-http``),
 flushed and shut down before returning. The root span's ``SpanContext`` is returned
 (``None`` for an empty trace).
+
+Every span goes through the provider's ``Tracer.start_span`` and ``Span.end``, so its
+sampler, span limits, id generator and span processors apply as to any other span.
+The cyclic garbage collector is paused while an export runs (a large export makes
+a few small objects per span, none in a cycle, and each full collection would walk
+them all) and left as it was found when the export returns or raises.
 """
 
 from __future__ import annotations
