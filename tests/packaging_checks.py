@@ -82,7 +82,9 @@ def check_metadata(meta: Message, *, readme_as_built: bool = False) -> None:
     content_type = meta["Description-Content-Type"] or ""
     assert content_type.startswith("text/markdown"), content_type
     readme = (ROOT / "README.md").read_text()
-    body = meta.get_payload()
+    # The long description is the body; the importlib_metadata backport (which some
+    # dependencies install as a distribution finder) moves it to a Description header.
+    body = meta.get_payload() or meta["Description"]
     assert isinstance(body, str), "no long description"
     if readme_as_built:
         assert body.startswith(readme.splitlines()[0] + "\n"), "long description is not README"

@@ -53,7 +53,7 @@ def saved_state(trace: ExecutionTrace) -> tuple:
 def test_restore_lets_interrupts_through(exc, where):
     trace = ExecutionTrace()
     trace.record(T.EXECUTION_STARTED)
-    version, epoch, events, instance_dict = saved_state(trace)
+    version, epoch, events, instance_dict, provenance = saved_state(trace)
     if where == "version":
         version = Raising(exc)
     elif where == "epoch":
@@ -62,7 +62,7 @@ def test_restore_lets_interrupts_through(exc, where):
         events = [(events[0][0], Raising(exc), *events[0][2:])]
     fresh = ExecutionTrace.__new__(ExecutionTrace)
     with pytest.raises(type(exc)) as info:
-        fresh.__setstate__((version, epoch, events, instance_dict))
+        fresh.__setstate__((version, epoch, events, instance_dict, provenance))
     assert info.value is exc
 
 
@@ -70,14 +70,14 @@ def test_restore_lets_interrupts_through(exc, where):
 def test_restore_of_a_bad_value_is_still_an_invalid_state(where):
     trace = ExecutionTrace()
     trace.record(T.EXECUTION_STARTED)
-    version, epoch, events, instance_dict = saved_state(trace)
+    version, epoch, events, instance_dict, provenance = saved_state(trace)
     if where == "version":
         version = "one"
     else:
         events = [(events[0][0], "zero", *events[0][2:])]
     with pytest.raises(ValueError, match="invalid ExecutionTrace state"):
         ExecutionTrace.__new__(ExecutionTrace).__setstate__(
-            (version, epoch, events, instance_dict)
+            (version, epoch, events, instance_dict, provenance)
         )
 
 
@@ -88,14 +88,14 @@ def test_negative_zero_timestamps_are_read_as_zero():
     trace = ExecutionTrace()
     trace.record(T.NODE_STARTED, node_name="a")
     trace.record(T.NODE_COMPLETED, node_name="a")
-    version, epoch, events, instance_dict = saved_state(trace)
+    version, epoch, events, instance_dict, provenance = saved_state(trace)
     events = [
         (events[0][0], -0.0, *events[0][2:]),
         (events[1][0], 0.0, *events[1][2:]),
         (events[1][0], 2.5, *events[1][2:]),
     ]
     restored = ExecutionTrace.__new__(ExecutionTrace)
-    restored.__setstate__((version, epoch, events, instance_dict))
+    restored.__setstate__((version, epoch, events, instance_dict, provenance))
     stamps = [e.timestamp for e in restored.events]
     assert stamps == [0.0, 0.0, 2.5]
     assert [math.copysign(1.0, ts) for ts in stamps] == [1.0, 1.0, 1.0]
@@ -232,7 +232,8 @@ def test_slots_survive_pickling_and_copies(cls, roundtrip):
 def test_state_without_slots_keeps_its_old_layout():
     trace = ExecutionTrace()
     trace.record(T.EXECUTION_STARTED)
-    assert len(saved_state(trace)) == 4
+    # (version, epoch, events, instance dict, provenance): no sixth item for slots.
+    assert len(saved_state(trace)) == 5
 
 
 # --- 8. str subclasses as node names: one rule, tracing on or off ---------------------

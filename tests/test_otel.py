@@ -4,7 +4,9 @@ span events and attributes (SDK InMemorySpanExporter), and the OTLP/HTTP wire fo
 
 from __future__ import annotations
 
+import gc
 import http.server
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ import pytest
 from dagron import ExecutionTrace, TraceEvent, TraceEventType
 from dagron.execution.otel import export_trace
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
@@ -273,10 +275,96 @@ def test_bounded_recorder_trace_exports_what_it_holds():
     assert spans["x"].parent.span_id == spans["execution"].context.span_id
 
 
+def test_node_endings_status_and_error_text():
+    trace = ExecutionTrace()
+    for name in ("ok", "warned", "bad", "mute", "late"):
+        trace.record(T.NODE_STARTED, node_name=name)
+    trace.record(T.NODE_COMPLETED, node_name="ok", duration=0.5)
+    trace.record(T.NODE_COMPLETED, node_name="warned", error="retried once")
+    trace.record(T.NODE_FAILED, node_name="bad", error="boom")
+    trace.record(T.NODE_FAILED, node_name="mute")
+    trace.record(T.NODE_TIMED_OUT, node_name="late", duration=2.0)
+    spans = collect(trace)
+    got = {}
+    for name in ("ok", "warned", "bad", "mute", "late"):
+        attributes = dict(spans[name].attributes)
+        # This process recorded the trace: every span names it.
+        assert attributes.pop("process.pid") == os.getpid()
+        assert isinstance(attributes.pop("host.name"), str)
+        got[name] = (attributes, spans[name].status.status_code, spans[name].status.description)
+    assert got == {
+        "ok": (
+            {"dagron.node": "ok", "dagron.status": "completed", "dagron.duration_s": 0.5},
+            StatusCode.UNSET,
+            None,
+        ),
+        "warned": (
+            {
+                "dagron.node": "warned",
+                "dagron.status": "completed",
+                "dagron.error": "retried once",
+            },
+            StatusCode.UNSET,
+            None,
+        ),
+        "bad": ({"dagron.node": "bad", "dagron.status": "failed"}, StatusCode.ERROR, "boom"),
+        "mute": (
+            {"dagron.node": "mute", "dagron.status": "failed"},
+            StatusCode.ERROR,
+            "node_failed",
+        ),
+        "late": (
+            {"dagron.node": "late", "dagron.status": "timed_out", "dagron.duration_s": 2.0},
+            StatusCode.ERROR,
+            "node_timed_out",
+        ),
+    }
+
+
 def test_empty_trace_and_bad_arguments():
     assert ExecutionTrace().to_otel(TracerProvider()) is None
     with pytest.raises(TypeError, match="service_name must be str"):
         ExecutionTrace().to_otel(TracerProvider(), service_name=3)  # type: ignore[arg-type]
+
+
+class GcWatcher(SpanProcessor):
+    """Notes whether the cyclic GC ran collections while each span ended; raises
+    from ``on_end`` after ``fail_after`` spans when set."""
+
+    def __init__(self, fail_after: int = -1) -> None:
+        self.collecting: list[bool] = []
+        self.fail_after = fail_after
+
+    def on_end(self, span: Any) -> None:
+        self.collecting.append(gc.isenabled())
+        if len(self.collecting) == self.fail_after:
+            raise RuntimeError("processor failed")
+
+
+def test_gc_paused_during_export_and_restored_after():
+    trace = run_diamond().trace
+    assert trace is not None
+    span_count = len(collect(trace))
+    assert span_count == 7  # the run, its three steps, and a, b, c
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            watcher = GcWatcher()
+            provider = TracerProvider()
+            provider.add_span_processor(watcher)
+            trace.to_otel(provider)
+            assert watcher.collecting == [False] * span_count
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
+    # A processor that raises: the error reaches the caller, collection resumes.
+    watcher = GcWatcher(fail_after=2)
+    provider = TracerProvider()
+    provider.add_span_processor(watcher)
+    with pytest.raises(RuntimeError, match="processor failed"):
+        trace.to_otel(provider)
+    assert watcher.collecting == [False, False]
+    assert gc.isenabled()
 
 
 # -- OTLP/HTTP to a local receiver ---------------------------------------------------

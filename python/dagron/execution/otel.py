@@ -35,14 +35,20 @@ SDK one; otherwise a provider is made for this export with the resource
 ``OTEL_EXPORTER_OTLP_*`` environment variables (``opentelemetry-exporter-otlp-proto-http``),
 flushed and shut down before returning. The root span's ``SpanContext`` is returned
 (``None`` for an empty trace).
+
+Every span goes through the provider's ``Tracer.start_span`` and ``Span.end``, so its
+sampler, span limits, id generator and span processors apply as to any other span.
+The cyclic garbage collector is paused while an export runs (a large export makes
+a few small objects per span, none in a cycle, and each full collection would walk
+them all) and left as it was found when the export returns or raises.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 from dagron.execution.tracing import TraceEvent, TraceEventType
@@ -53,26 +59,38 @@ if TYPE_CHECKING:
 __all__ = ["export_trace"]
 
 T = TraceEventType
-_NODE_ENDS = {T.NODE_COMPLETED: "completed", T.NODE_FAILED: "failed"}
-_NODE_ENDS[T.NODE_TIMED_OUT] = "timed_out"
-_ERRORS = (T.NODE_FAILED, T.NODE_TIMED_OUT)
 _INT64 = (-(2**63), 2**63 - 1)
 _Attributes = dict[str, Any]
 
 
-@dataclass
 class _Span:
     """A span to emit: times in ns since the trace's first event (None: not held)."""
 
-    name: str
-    parent: Optional[int]  # index into the plan; None for the root
-    start: Optional[int]
-    end: Optional[int]
-    attributes: _Attributes = field(default_factory=dict)
-    events: list[tuple[str, int, _Attributes]] = field(default_factory=list)
-    error: Optional[str] = None
-    failed: bool = False
-    duration: Optional[float] = None  # from the end event, to place a lost start
+    # Slots: one of these per node run, so their size and creation cost count.
+    __slots__ = (
+        "name",
+        "parent",
+        "start",
+        "end",
+        "attributes",
+        "events",
+        "error",
+        "failed",
+        "duration",
+    )
+
+    def __init__(
+        self, name: str, parent: Optional[int], start: Optional[int], end: Optional[int]
+    ) -> None:
+        self.name = name
+        self.parent = parent  # index into the plan; None for the root
+        self.start = start
+        self.end = end
+        self.attributes: _Attributes = {}
+        self.events: list[tuple[str, int, _Attributes]] = []
+        self.error: Optional[str] = None
+        self.failed = False
+        self.duration: Optional[float] = None  # from the end event, to place a lost start
 
 
 def export_trace(
@@ -91,16 +109,28 @@ def export_trace(
         raise ImportError(
             "to_otel needs the OpenTelemetry SDK: pip install 'dagron[otel]'"
         ) from None
-    events = trace.events
-    if not events:
-        return None
-    plan = _plan(trace, events)
-    provider, owned = _provider(tracer_provider, service_name, SdkTracerProvider, len(events))
+    # An export makes a few small objects per span (the SDK's spans, contexts and
+    # attribute maps, our plan); each would count towards the next cyclic-GC pass,
+    # which walks the whole heap, the trace's events and every span made so far
+    # included. None of ours forms a cycle; collection resumes when the export ends.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        return _emit(provider, plan, _wall_origin_ns(trace, events))
+        events = trace.events
+        if not events:
+            return None
+        plan = _plan(trace, events)
+        origin_ns, event_count = _wall_origin_ns(trace, events), len(events)
+        del events  # the plan holds what the spans need
+        provider, owned = _provider(tracer_provider, service_name, SdkTracerProvider, event_count)
+        try:
+            return _emit(provider, plan, origin_ns)
+        finally:
+            if owned:
+                provider.shutdown()  # flushes the batch processor
     finally:
-        if owned:
-            provider.shutdown()  # flushes the batch processor
+        if collecting:
+            gc.enable()
 
 
 def _wall_origin_ns(trace: Any, events: list[TraceEvent]) -> int:
@@ -160,27 +190,70 @@ def _plan(trace: Any, events: list[TraceEvent]) -> list[_Span]:
     open_steps: list[int] = []  # step indices started and not completed
     open_nodes: dict[str, int] = {}  # node name -> index of its running span
     last_run: dict[str, int] = {}  # node name -> index of its latest span
-    # Members as locals: the loop runs once per event.
+    # Members as locals, compared by identity (an Enum's hash is a Python call), and
+    # node events first: the loop runs once per event, and most events are a node's.
     execution_started, execution_completed = T.EXECUTION_STARTED, T.EXECUTION_COMPLETED
     step_started, step_completed = T.STEP_STARTED, T.STEP_COMPLETED
-    node_started, node_ends = T.NODE_STARTED, _NODE_ENDS
+    node_started, node_completed = T.NODE_STARTED, T.NODE_COMPLETED
+    node_failed, node_timed_out = T.NODE_FAILED, T.NODE_TIMED_OUT
     for at, event in enumerate(events):
         kind = event.event_type
-        ts = _ns(event.timestamp)
+        ts = round(event.timestamp * 1e9)  # _ns, inlined
         name = event.node_name
-        if kind is execution_started:
+        if kind is node_started and name is not None:
+            parent = _step_parent(event, steps, open_steps)
+            node = _Span(name, parent, ts, None)
+            node.attributes["dagron.node"] = name
+            if sources is not None:
+                _set_source(node, sources, at)
+            if event.metadata:
+                _flatten(event.metadata, node.attributes)
+            open_nodes[name] = last_run[name] = len(spans)
+            spans.append(node)
+        elif (
+            kind is node_completed or kind is node_failed or kind is node_timed_out
+        ) and name is not None:
+            index = open_nodes.pop(name, None)
+            if index is None:  # its start was let go
+                node = _Span(name, _step_parent(event, steps, open_steps), None, None)
+                node.attributes["dagron.node"] = name
+                if sources is not None:
+                    _set_source(node, sources, at)
+                index = last_run[name] = len(spans)
+                spans.append(node)
+            node = spans[index]
+            node.end, node.duration = ts, event.duration
+            held = node.attributes
+            if kind is node_completed:
+                held["dagron.status"] = "completed"
+            else:
+                held["dagron.status"] = "failed" if kind is node_failed else "timed_out"
+            if event.duration is not None:
+                held["dagron.duration_s"] = event.duration
+            if kind is not node_completed:
+                node.failed = True
+                node.error = event.error or kind.value
+            elif event.error:
+                held["dagron.error"] = event.error
+            if event.metadata:
+                _flatten(event.metadata, held)
+        elif kind is execution_started:
             if root.start is None:
                 root.start = ts
-                _set_source(root, sources, at)
-            _flatten(event.metadata, root.attributes)
+                if sources is not None:
+                    _set_source(root, sources, at)
+            if event.metadata:
+                _flatten(event.metadata, root.attributes)
         elif kind is execution_completed:
             root.end = ts
             root.duration = event.duration
-            _flatten(event.metadata, root.attributes)
+            if event.metadata:
+                _flatten(event.metadata, root.attributes)
         elif kind is step_started and event.step_index is not None:
             step = _Span(f"step {event.step_index}", 0, ts, None)
             step.attributes["dagron.step"] = event.step_index
-            _set_source(step, sources, at)
+            if sources is not None:
+                _set_source(step, sources, at)
             steps[event.step_index] = len(spans)
             spans.append(step)
             open_steps.append(event.step_index)
@@ -191,38 +264,12 @@ def _plan(trace: Any, events: list[TraceEvent]) -> list[_Span]:
             if k not in steps:  # its start was let go
                 lost = _Span(f"step {k}", 0, None, None)
                 lost.attributes["dagron.step"] = k
-                _set_source(lost, sources, at)
+                if sources is not None:
+                    _set_source(lost, sources, at)
                 steps[k] = len(spans)
                 spans.append(lost)
             step = spans[steps[k]]
             step.end, step.duration = ts, event.duration
-        elif kind is node_started and name is not None:
-            parent = _step_parent(event, steps, open_steps)
-            node = _Span(name, parent, ts, None)
-            node.attributes["dagron.node"] = name
-            _set_source(node, sources, at)
-            _flatten(event.metadata, node.attributes)
-            open_nodes[name] = last_run[name] = len(spans)
-            spans.append(node)
-        elif kind in node_ends and name is not None:
-            index = open_nodes.pop(name, None)
-            if index is None:  # its start was let go
-                node = _Span(name, _step_parent(event, steps, open_steps), None, None)
-                node.attributes["dagron.node"] = name
-                _set_source(node, sources, at)
-                index = last_run[name] = len(spans)
-                spans.append(node)
-            node = spans[index]
-            node.end, node.duration = ts, event.duration
-            node.attributes["dagron.status"] = _NODE_ENDS[kind]
-            if event.duration is not None:
-                node.attributes["dagron.duration_s"] = event.duration
-            if kind in _ERRORS:
-                node.failed = True
-                node.error = event.error or kind.value
-            elif event.error:
-                node.attributes["dagron.error"] = event.error
-            _flatten(event.metadata, node.attributes)
         else:
             # Skipped, cancelled, cache, gate, resource: a point in time on the node's
             # span if the node ran, else on the run's.
@@ -235,7 +282,8 @@ def _plan(trace: Any, events: list[TraceEvent]) -> list[_Span]:
                 attributes["dagron.duration_s"] = event.duration
             if event.error:
                 attributes["dagron.error"] = event.error
-            _flatten(event.metadata, attributes)
+            if event.metadata:
+                _flatten(event.metadata, attributes)
             owner = last_run.get(name, 0) if name is not None else 0
             spans[owner].events.append((kind.value, ts, attributes))
     first, last = _ns(events[0].timestamp), _ns(events[-1].timestamp)
@@ -293,9 +341,7 @@ def _sources(trace: Any, count: int) -> _Sources:
     return list(sources), indices
 
 
-def _set_source(span: _Span, sources: _Sources, at: int) -> None:
-    if sources is None:
-        return
+def _set_source(span: _Span, sources: tuple[list[Any], list[int]], at: int) -> None:
     known, indices = sources
     source = known[indices[at]]
     host = getattr(source, "host", None)
