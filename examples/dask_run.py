@@ -1,10 +1,14 @@
 """A traced run on Dask: a small pipeline on an embedded LocalCluster (2 worker
-processes), its trace written as a Chrome Trace JSON file.
+processes), its trace written as a Perfetto trace (or, for an OUT ending in
+``.json``, Chrome JSON with named lanes).
 
-    python3 examples/dask_run.py [OUT.json]       # needs: pip install 'dagron[dask]'
+    python3 examples/dask_run.py [OUT]     # default dask_run.perfetto-trace
+                                           # needs: pip install 'dagron[dask]'
 
 Each node's NODE_STARTED and NODE_COMPLETED are recorded by the worker process that
 ran it and merged on this process's clock; the summary lists where each node ran.
+The export draws one process group per process, named ``host:pid``: this one with
+the run and its steps, and each worker with the lanes of the nodes it ran.
 """
 
 from __future__ import annotations
@@ -44,7 +48,10 @@ def main(out: str) -> None:
         result = executor.execute(tasks)
     trace = result.trace
     assert trace is not None and result.succeeded == dag.node_count
-    trace.write_chrome_trace(out)
+    if out.endswith((".json", ".json.gz")):
+        trace.write_chrome_trace(out, named=True)
+    else:
+        trace.write_perfetto(out)
     print(trace.summary())
     names = {i: f"{s.host}:{s.pid}" for i, s in enumerate(trace.sources)}
     for event, source in zip(trace.events, trace.event_sources()):
@@ -54,4 +61,4 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "dask_run.json")
+    main(sys.argv[1] if len(sys.argv) > 1 else "dask_run.perfetto-trace")

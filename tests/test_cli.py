@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from dagron.execution.tracing import ExecutionTrace, TraceEventType, TraceOrigin
+from perfetto_model import decode
 
 T = TraceEventType
 SCRIPT = Path(sys.executable).parent / "dagron-trace"
@@ -80,19 +81,62 @@ def test_convert_writes_each_format(tmp_path):
     )
 
 
-def test_convert_to_named_chrome_and_perfetto(tmp_path):
+@pytest.mark.parametrize(
+    "out, args",
+    [
+        ("t.perfetto-trace", []),
+        ("t.pftrace", []),
+        ("t.pb", []),
+        ("t.pftrace.gz", []),
+        ("t.bin", ["--to", "perfetto"]),
+        ("t.bin.gz", ["--to", "perfetto"]),
+    ],
+)
+def test_convert_to_perfetto(tmp_path, out, args):
     trace = sample()
     trace.write_json(tmp_path / "in.json")
+    done = cli("convert", str(tmp_path / "in.json"), "-o", str(tmp_path / out), *args)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    data = (tmp_path / out).read_bytes()
+    assert data.startswith(b"\x1f\x8b") == out.endswith(".gz")
+    if out.endswith(".gz"):
+        data = gzip.decompress(data)
     loaded = ExecutionTrace.load(tmp_path / "in.json")
-    done = cli("convert", str(tmp_path / "in.json"), "-o", str(tmp_path / "n.json"), "--named")
-    assert (done.returncode, done.stderr) == (0, "")
-    assert (tmp_path / "n.json").read_text() == loaded.to_chrome_trace(named=True)
-    for name, args in (("p.pftrace", []), ("p.bin", ["--to", "perfetto"])):
-        done = cli("convert", str(tmp_path / "in.json"), "-o", str(tmp_path / name), *args)
-        assert (done.returncode, done.stderr) == (0, "")
-        # The clock origin differs per load; the content is the trace's.
-        written = (tmp_path / name).read_bytes()
-        assert b"extract" in written and b"ValueError: boom" in written
+    assert data == loaded.to_perfetto()
+    decoded = decode(data)
+    # A JSON file carries no pid: the process shows as pid 1.
+    assert decoded.processes == [("dagron", 1)]
+    starts = [r.name for r in decoded.records if r.phase == "B"]
+    assert starts == ["execution", "extract", "load"]
+    # A failure with no start: an instant on the node (lone surrogate as U+FFFD).
+    instants = [(r.name, r.args["status"]) for r in decoded.records if r.phase == "I"]
+    assert instants == [("x\u00e9\ufffd", "node_failed")]
+
+
+def test_convert_named_chrome(tmp_path):
+    trace = sample()
+    trace.write_json(tmp_path / "in.json")
+    out = tmp_path / "named.json"
+    done = cli("convert", str(tmp_path / "in.json"), "-o", str(out), "--named")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert out.read_text() == ExecutionTrace.load(tmp_path / "in.json").to_chrome_trace(named=True)
+    assert out.read_text() == trace.to_chrome_trace(named=True)
+
+
+def test_merge_to_perfetto_draws_a_process_per_file(tmp_path):
+    first, second = sample(("a",)), sample(("b",), failed=False)
+    first.write_json(tmp_path / "one.json")
+    second.write_json(tmp_path / "two.json.gz")
+    out = tmp_path / "merged.perfetto-trace.gz"
+    done = cli("merge", str(tmp_path / "one.json"), str(tmp_path / "two.json.gz"), "-o", str(out))
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    decoded = decode(gzip.decompress(out.read_bytes()))
+    # Each file is a source (host: its file name, pid 0, unknown, drawn as a free pid).
+    assert decoded.processes == [("one.json:0", 1), ("two.json.gz:0", 2)]
+    slices = [(r.name, decoded.processes[r.source][0]) for r in decoded.records if r.phase == "B"]
+    # Both files start at 0.0 (no clock to align them on but their starts).
+    assert slices[:2] == [("execution", "one.json:0"), ("execution", "two.json.gz:0")]
+    assert sorted(slices[2:]) == [("a", "one.json:0"), ("b", "two.json.gz:0")]
 
 
 def test_merge_puts_files_on_one_timeline(tmp_path):
@@ -147,6 +191,18 @@ def test_merge_puts_files_on_one_timeline(tmp_path):
             ["summary", "{d}/f"],
             1,
             "{d}/f: event 0: expected keys",
+        ),
+        (
+            b"[]",
+            ["convert", "{d}/f", "-o", "{d}/no/such/dir/o.json", "--to", "perfetto"],
+            1,
+            "{d}/no/such/dir/o.json: ",
+        ),
+        (
+            b"[]",
+            ["convert", "{d}/f", "-o", "{d}/no/such/dir/o.pftrace.gz"],
+            1,
+            "{d}/no/such/dir/o.pftrace.gz: ",
         ),
         (
             b"[]",

@@ -28,7 +28,9 @@ from dagron.distributed import (
     WorkerLostError,
 )
 from dagron.execution.tracing import ExecutionTrace, TraceEventType
+from perfetto_model import check as perfetto_check
 from test_aio import EXPECTED_STATUSES, node_events, run_events, scenario
+from test_chrome_named import named_reference
 from test_executor import build, check_trace, statuses
 
 T = TraceEventType
@@ -291,6 +293,24 @@ def test_dask_nodes_run_on_both_workers_overlap_and_keep_worker_times(
     assert (sources[0].host, sources[0].pid) == (host, os.getpid())
     for e, source in zip(trace.events, trace.event_sources()):
         assert sources[source].pid == (os.getpid() if e.node_name is None else pids[e.node_name])
+    # The Perfetto export: a process group per process, the run on the driver's, each
+    # node on its worker's own lanes (one, as each worker runs one node at a time).
+    decoded = perfetto_check(trace)
+    assert decoded.processes == [(f"{host}:{s.pid}", s.pid) for s in sources]
+    assert decoded.children == [
+        ["execution"],
+        ["nodes", "running nodes"],
+        ["nodes", "running nodes"],
+    ]
+    assert decoded.lanes_by_source == [[], ["lane 1"], ["lane 1"]]
+    group_pids = [pid for _, pid in decoded.processes]
+    node_slices = [r for r in decoded.records if r.phase == "B" and r.track[0] == "lane"]
+    assert sorted(r.name for r in node_slices) == sorted(dag.nodes)
+    assert all(group_pids[r.source] == pids[r.name] for r in node_slices)
+    # Named Chrome JSON: the same groups, lanes named by node.
+    assert trace.to_chrome_trace(named=True) == named_reference(
+        trace.events, trace.event_sources(), decoded.processes
+    )
 
 
 def test_dask_failure_text_and_unpicklable(dask_client: distributed.Client) -> None:

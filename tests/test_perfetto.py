@@ -331,7 +331,7 @@ def test_decode_rejects_an_undefined_iid():
     packet.sequence_flags = 2
     packet.timestamp = 0
     packet.track_event.type = 3
-    packet.track_event.track_uuid = 2
+    packet.track_event.track_uuid = 1  # the process track, always described
     packet.track_event.name_iid = 999
     with pytest.raises(AssertionError, match="event name iid 999"):
         decode(bytes(data) + extra.SerializeToString())
@@ -346,18 +346,19 @@ def test_the_perfetto_example(tmp_path, capsys):
     assert namespace["main"]([str(tmp_path)]) == 0
     data = (tmp_path / "pipeline.perfetto-trace").read_bytes()
     decoded = decode(data)
-    assert decoded.process_name == "complete example"
-    names = [r.name for r in decoded.records if r.phase == "B"]
-    assert names == [
-        "execution",
-        "step 0",
-        "extract",
-        "step 1",
-        "transform",
-        "step 2",
-        "load",
+    assert decoded.process_name == "example pipeline"
+    starts = [(r.name, r.track) for r in decoded.records if r.phase == "B"]
+    assert starts[:3] == [
+        ("execution", ("execution",)),
+        ("step 0", ("execution",)),
+        ("extract", ("lane", 0)),
     ]
-    assert decoded.lane_names == ["lane 1"]
+    # clean and enrich run side by side, on two lanes.
+    lanes = {name: track for name, track in starts}
+    assert {lanes["clean"], lanes["enrich"]} == {("lane", 0), ("lane", 1)}
+    counters = [r.counter for r in decoded.records if r.counter is not None]
+    assert len(counters) == 8 and max(counters) == 2 and counters[-1] == 0
+    assert decoded.lane_names == ["lane 1", "lane 2"]
     assert decoded.open_at_end == {}
     named = (tmp_path / "pipeline_named.json").read_text("ascii")
     assert '"name": "thread_name"' in named

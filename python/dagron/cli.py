@@ -12,7 +12,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import Any, NoReturn, Optional
+from typing import Any, Callable, NoReturn, Optional
 
 from dagron.errors import TraceFileError, TraceJournalWarning
 from dagron.execution import _files
@@ -47,8 +47,10 @@ def build_parser() -> Parser:
         command.add_argument(
             "--to",
             choices=FORMATS,
-            help="output format (default: from OUT's extension: .pftrace/.perfetto-trace "
-            "for Perfetto, else JSON events; .gz compresses)",
+            help="output format: json (the events, as write_json), chrome (Chrome Trace "
+            "JSON), perfetto (protobuf; a merged trace shows one process per source); "
+            "default: from OUT's extension, .pftrace/.perfetto-trace/.pb for Perfetto, "
+            "else json; .gz compresses",
         )
         command.add_argument(
             "--named", action="store_true", help="Chrome JSON with one process per source"
@@ -134,28 +136,14 @@ def output_format(args: argparse.Namespace) -> str:
 
 
 def write(trace: ExecutionTrace, out: str, fmt: str) -> None:
-    """Write ``trace`` to ``out`` as ``fmt`` (the named Chrome and Perfetto exports
-    come from their own build of dagron; without them this says so)."""
-    unavailable = ValueError(f"the {fmt} export is not available in this dagron build")
-    writer: Any
-    if fmt == "perfetto":
-        writer = getattr(trace, "write_perfetto", None)
-        if writer is None:
-            raise unavailable
-    elif fmt == "named":
-
-        def writer(dest: str) -> None:
-            try:
-                trace.write_chrome_trace(dest, named=True)  # type: ignore[call-arg,unused-ignore]
-            except TypeError as error:
-                if "named" in str(error):
-                    raise unavailable from None
-                raise
-
-    else:
-        writer = trace.write_json if fmt == "json" else trace.write_chrome_trace
+    writers: dict[str, Callable[[str], None]] = {
+        "json": trace.write_json,
+        "chrome": trace.write_chrome_trace,
+        "named": lambda path: trace.write_chrome_trace(path, named=True),
+        "perfetto": trace.write_perfetto,
+    }
     try:
-        writer(out)
+        writers[fmt](out)
     except OSError as error:
         raise OSError(f"{out}: {error.strerror or error}") from None
 

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use super::escape::write_json_string;
-use super::number::{write_f64, write_u64};
+use super::number::{write_f64, write_i64, write_u64};
 use super::{Objects, Out, Source, CHECKPOINT_EVERY};
 use crate::buffer::AllocError;
 use crate::event::EventKind;
@@ -24,12 +24,13 @@ pub fn write<X, S, O: Objects<X>>(
 }
 
 /// `to_chrome_trace(named=True)`: the same events, preceded by metadata events
-/// (`"ph": "M"`) naming each source's process (`process_name`, and
+/// (`"ph": "M"`) naming each source's process (`process_name`, and on the first,
 /// `process_labels` when events were dropped) and each lane (`thread_name`,
-/// `thread_sort_index`): the execution lane first, then the nodes in tid order.
-/// Execution events move from tid 0 to that lane, tid `nodes + 1`; a source's pid
-/// is its index + 1. Strings ending in a backslash end in `\u005c` (see
-/// `viewer_safe_end`).
+/// `thread_sort_index`): the execution lane first, then the nodes in tid order,
+/// each in the processes whose events use it (the execution lane in every
+/// process when there is only one). Execution events move from tid 0 to that
+/// lane, tid `nodes + 1`; a source's pid is its `pid` (index + 1 past the list).
+/// Strings ending in a backslash end in `\u005c` (see `viewer_safe_end`).
 pub fn write_named<X, S, O: Objects<X>>(
     snapshot: &Snapshot<'_, X, S>,
     mut source_of: impl FnMut(&EventView<'_, X, S>) -> usize,
@@ -43,9 +44,13 @@ pub fn write_named<X, S, O: Objects<X>>(
     let mut names = Vec::new();
     let mut used: HashSet<(usize, u32)> = HashSet::new();
     let mut source_count = sources.len().max(1);
+    let mut runs_in: HashSet<usize> = HashSet::new();
     for event in snapshot.iter() {
         let source = source_of(&event);
         source_count = source_count.max(source + 1);
+        if is_execution(event.kind) {
+            runs_in.insert(source);
+        }
         if let Some((id, entry)) = event.node {
             if !seen[id as usize] {
                 seen[id as usize] = true;
@@ -57,9 +62,10 @@ pub fn write_named<X, S, O: Objects<X>>(
     let execution_tid = names.len() as u64 + 1;
     out.buf.extend_from_slice(b"{\n  \"traceEvents\": [");
     let mut written = 0;
+    let pid_of = |source: usize| sources.get(source).map_or(source as i64 + 1, |s| s.pid);
     for source in 0..source_count {
         let buf = &mut out.buf;
-        let pid = source as u64 + 1;
+        let pid = pid_of(source);
         let name = sources.get(source).map_or(&b"dagron"[..], |s| s.name);
         metadata_event(buf, &mut written, b"process_name", pid, 0, b"name", |buf| {
             write_json_string(buf, name)?;
@@ -82,30 +88,32 @@ pub fn write_named<X, S, O: Objects<X>>(
                 },
             )?;
         }
-        metadata_event(
-            buf,
-            &mut written,
-            b"thread_name",
-            pid,
-            execution_tid,
-            b"name",
-            |buf| {
-                buf.extend_from_slice(b"\"execution\"");
-                Ok(())
-            },
-        )?;
-        metadata_event(
-            buf,
-            &mut written,
-            b"thread_sort_index",
-            pid,
-            execution_tid,
-            b"sort_index",
-            |buf| {
-                buf.push(b'0');
-                Ok(())
-            },
-        )?;
+        if source_count == 1 || runs_in.contains(&source) {
+            metadata_event(
+                buf,
+                &mut written,
+                b"thread_name",
+                pid,
+                execution_tid,
+                b"name",
+                |buf| {
+                    buf.extend_from_slice(b"\"execution\"");
+                    Ok(())
+                },
+            )?;
+            metadata_event(
+                buf,
+                &mut written,
+                b"thread_sort_index",
+                pid,
+                execution_tid,
+                b"sort_index",
+                |buf| {
+                    buf.push(b'0');
+                    Ok(())
+                },
+            )?;
+        }
         for (tid, (id, entry)) in (1u64..).zip(&names) {
             if !used.contains(&(source, *id)) {
                 continue;
@@ -142,9 +150,16 @@ pub fn write_named<X, S, O: Objects<X>>(
         snapshot,
         out,
         objects,
-        |event| source_of(event) as u64 + 1,
+        |event| pid_of(source_of(event)),
         execution_tid,
         written,
+    )
+}
+
+fn is_execution(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::ExecutionStarted | EventKind::ExecutionCompleted
     )
 }
 
@@ -170,7 +185,7 @@ fn metadata_event(
     buf: &mut Vec<u8>,
     written: &mut usize,
     name: &[u8],
-    pid: u64,
+    pid: i64,
     tid: u64,
     key: &[u8],
     value: impl FnOnce(&mut Vec<u8>) -> Result<(), AllocError>,
@@ -182,7 +197,7 @@ fn metadata_event(
     buf.extend_from_slice(b"\n    {\n      \"name\": \"");
     buf.extend_from_slice(name);
     buf.extend_from_slice(b"\",\n      \"ph\": \"M\",\n      \"pid\": ");
-    write_u64(buf, pid);
+    write_i64(buf, pid);
     buf.extend_from_slice(b",\n      \"tid\": ");
     write_u64(buf, tid);
     buf.extend_from_slice(b",\n      \"args\": {\n        \"");
@@ -199,7 +214,7 @@ fn write_events<X, S, O: Objects<X>>(
     snapshot: &Snapshot<'_, X, S>,
     out: &mut Out<'_, O::Error>,
     objects: &mut O,
-    mut pid: impl FnMut(&EventView<'_, X, S>) -> u64,
+    mut pid: impl FnMut(&EventView<'_, X, S>) -> i64,
     execution_tid: u64,
     mut written: usize,
 ) -> Result<(), O::Error> {
@@ -222,10 +237,7 @@ fn write_events<X, S, O: Objects<X>>(
         if position % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
             objects.checkpoint()?;
         }
-        let execution = matches!(
-            event.kind,
-            EventKind::ExecutionStarted | EventKind::ExecutionCompleted
-        );
+        let execution = is_execution(event.kind);
         let (cat, ph): (&[u8], &[u8]) = match event.kind {
             EventKind::NodeStarted => (b"\"node\"", b"\"B\""),
             EventKind::NodeCompleted | EventKind::NodeFailed | EventKind::NodeTimedOut => {
@@ -259,7 +271,7 @@ fn write_events<X, S, O: Objects<X>>(
         buf.extend_from_slice(b",\n      \"ts\": ");
         write_f64(buf, event.ts * 1_000_000.0);
         buf.extend_from_slice(b",\n      \"pid\": ");
-        write_u64(buf, pid(&event));
+        write_i64(buf, pid(&event));
         buf.extend_from_slice(b",\n      \"tid\": ");
         write_u64(buf, tid);
         if matches!(
@@ -334,7 +346,7 @@ mod tests {
         let mut out = Out::<crate::buffer::AllocError>::in_memory(0);
         let sources = [crate::export::Source {
             name: b"p\"",
-            pid: 7,
+            pid: 1,
         }];
         super::write_named(
             &core.snapshot(),

@@ -68,6 +68,66 @@ pub struct Source<'a> {
     pub pid: i64,
 }
 
+/// A source as the exports name it, owning its name (see [`sources_for`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedSource {
+    pub name: Vec<u8>,
+    pub pid: i64,
+}
+
+impl NamedSource {
+    pub fn borrow(&self) -> Source<'_> {
+        Source {
+            name: &self.name,
+            pid: self.pid,
+        }
+    }
+}
+
+/// The process groups the exports draw for a trace with these sources (in order
+/// of first appearance): one per source, named `host:pid`. Each keeps its own pid
+/// unless that is 0 (a trace loaded from JSON) or an earlier source took it (one pid
+/// on two hosts); those get the lowest unused pids above every source's, since
+/// viewers merge process groups that share a pid.
+pub fn sources_for(origins: &[crate::origin::Origin]) -> Vec<NamedSource> {
+    let pids: Vec<u32> = origins.iter().map(|origin| origin.pid).collect();
+    origins
+        .iter()
+        .zip(distinct_pids(&pids))
+        .map(|(origin, pid)| NamedSource {
+            name: origin.display_name().into_bytes(),
+            pid,
+        })
+        .collect()
+}
+
+/// `pids` made distinct and non-zero (see [`sources_for`]).
+pub fn distinct_pids(pids: &[u32]) -> Vec<i64> {
+    let mut taken = std::collections::HashSet::new();
+    let mut next = pids
+        .iter()
+        .copied()
+        .max()
+        .map_or(1, |max| i64::from(max) + 1);
+    pids.iter()
+        .map(|&pid| {
+            if pid != 0 && taken.insert(i64::from(pid)) {
+                return i64::from(pid);
+            }
+            // Perfetto's pids are 32-bit: past that, the lowest free number.
+            if next > i64::from(i32::MAX) {
+                next = 1;
+            }
+            while pids.contains(&(next as u32)) || taken.contains(&next) {
+                next += 1;
+            }
+            taken.insert(next);
+            next += 1;
+            next - 1
+        })
+        .collect()
+}
+
 /// A destination for streamed output.
 pub type Sink<'s, E> = &'s mut dyn FnMut(&[u8]) -> Result<(), E>;
 
@@ -135,5 +195,36 @@ pub fn newline_indent(out: &mut Vec<u8>, level: usize) {
     } else {
         out.push(b'\n');
         out.resize(out.len() + 2 * level, b' ');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::origin::Origin;
+
+    #[test]
+    fn pids_stay_unless_zero_or_taken() {
+        assert_eq!(distinct_pids(&[]), Vec::<i64>::new());
+        assert_eq!(distinct_pids(&[7, 3, 9]), [7, 3, 9]);
+        // JSON-loaded traces (pid 0) and one pid on two hosts.
+        assert_eq!(distinct_pids(&[0, 0]), [1, 2]);
+        assert_eq!(distinct_pids(&[5, 5, 0, 6]), [5, 7, 8, 6]);
+        // Beyond 32 bits' signed range: the lowest free numbers.
+        let big = i32::MAX as u32;
+        assert_eq!(distinct_pids(&[big, big, 1]), [i64::from(big), 2, 1]);
+    }
+
+    #[test]
+    fn sources_are_named_host_colon_pid() {
+        let origin = |host: &str, pid| Origin {
+            host: host.into(),
+            pid,
+            monotonic_ns: 0,
+            wall_ns: 0,
+        };
+        let named = sources_for(&[origin("a", 10), origin("b", 10), origin("t.json", 0)]);
+        let view: Vec<(&[u8], i64)> = named.iter().map(|s| (&s.name[..], s.pid)).collect();
+        assert_eq!(view, [(&b"a:10"[..], 10), (b"b:10", 11), (b"t.json:0", 12)]);
     }
 }

@@ -1,7 +1,7 @@
-//! The Python side of the Perfetto and named Chrome exports: argument checks and
-//! the sources to draw (a trace recorded in one process: one, named by
-//! `process_name`; a merged trace: one per source, named `host:pid`). The writers
-//! are `export::perfetto` and `export::chrome`.
+//! The Python side of the Perfetto and named Chrome exports: argument checks, and
+//! the process groups to draw: a plain trace's one (named by `process_name`, or
+//! `dagron` in Chrome JSON), or a merged trace's one per source (`host:pid`, see
+//! `export::sources_for`). The writers are `export::perfetto` and `export::chrome`.
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -12,44 +12,11 @@ use super::output::CHUNK;
 use super::recorder::type_name;
 use super::strings::str_bytes;
 use crate::export::perfetto::{self, Lanes};
-use crate::export::{chrome, Out, Source};
+use crate::export::{chrome, distinct_pids, sources_for, NamedSource, Out, Source};
+use crate::origin::Sources;
 use crate::trace::Snapshot;
 
 type PySnapshot<'a> = Snapshot<'a, PyExtra, Py<PyString>>;
-
-/// The snapshot's sources as the writers take them: names and pids, and the map
-/// from an event's stored source to its place in that list.
-struct SourceNames {
-    found: crate::origin::Sources,
-    names: Vec<(Vec<u8>, i64)>,
-}
-
-impl SourceNames {
-    fn of(snapshot: &PySnapshot<'_>, single_name: &[u8]) -> Self {
-        let found = snapshot.sources();
-        let names = if found.list.len() > 1 {
-            found
-                .list
-                .iter()
-                .map(|origin| (origin.display_name().into_bytes(), i64::from(origin.pid)))
-                .collect()
-        } else {
-            let pid = found
-                .list
-                .first()
-                .map_or(std::process::id(), |origin| origin.pid);
-            vec![(single_name.to_vec(), i64::from(pid))]
-        };
-        SourceNames { found, names }
-    }
-
-    fn sources(&self) -> Vec<Source<'_>> {
-        self.names
-            .iter()
-            .map(|(name, pid)| Source { name, pid: *pid })
-            .collect()
-    }
-}
 
 /// `to_perfetto` / `write_perfetto` keyword arguments, checked.
 pub(crate) struct PerfettoOptions {
@@ -101,6 +68,16 @@ impl PerfettoOptions {
     }
 }
 
+/// The process groups of an export: one per source of a merged trace, or
+/// `plain` for a trace whose events all come from one process (or none).
+fn process_groups(sources: &Sources, plain: impl FnOnce() -> NamedSource) -> Vec<NamedSource> {
+    if sources.list.len() > 1 {
+        sources_for(&sources.list)
+    } else {
+        vec![plain()]
+    }
+}
+
 /// Stream the Perfetto trace of `snapshot` (clock origin `epoch`) to `sink`.
 pub(crate) fn write(
     py: Python<'_>,
@@ -109,18 +86,30 @@ pub(crate) fn write(
     options: &PerfettoOptions,
     sink: &mut dyn FnMut(&[u8]) -> PyResult<()>,
 ) -> PyResult<()> {
-    let names = SourceNames::of(snapshot, &options.process_name);
-    let sources = names.sources();
+    let sources = snapshot.sources();
+    let origin = snapshot.origin();
+    let groups = process_groups(&sources, || NamedSource {
+        name: options.process_name.clone(),
+        // Where it was recorded (pid 0, unknown for a trace loaded from JSON, as 1,
+        // like a merged trace's); this process before any event.
+        pid: match &origin {
+            Some(origin) => distinct_pids(&[origin.pid])[0],
+            None => i64::from(std::process::id()),
+        },
+    });
+    let borrowed: Vec<Source<'_>> = groups.iter().map(NamedSource::borrow).collect();
     let layout = perfetto::Options {
-        sources: &sources,
+        sources: &borrowed,
         dropped: snapshot.dropped(),
         lanes: options.lanes,
-        clock_origin_ns: epoch.unwrap_or(0),
+        // Timestamp 0.0 is the origin's instant (for a merged trace, that of the
+        // trace it was aligned on); the epoch only for a trace with no origin yet.
+        clock_origin_ns: origin.map_or(epoch.unwrap_or(0), |origin| origin.monotonic_ns),
     };
     let mut out = Out::streaming(sink, CHUNK);
     perfetto::write(
         snapshot,
-        |event| names.found.of(event.source) as usize,
+        |event| sources.of(event.source) as usize,
         &layout,
         &mut out,
         &mut JsonObjects::new(py)?,
@@ -151,13 +140,18 @@ pub(crate) fn write_named_chrome(
     snapshot: &PySnapshot<'_>,
     sink: &mut dyn FnMut(&[u8]) -> PyResult<()>,
 ) -> PyResult<()> {
-    let names = SourceNames::of(snapshot, b"dagron");
-    let sources = names.sources();
+    let sources = snapshot.sources();
+    // A plain trace keeps the documented output's pid 1.
+    let groups = process_groups(&sources, || NamedSource {
+        name: b"dagron".to_vec(),
+        pid: 1,
+    });
+    let borrowed: Vec<Source<'_>> = groups.iter().map(NamedSource::borrow).collect();
     let mut out = Out::streaming(sink, CHUNK);
     chrome::write_named(
         snapshot,
-        |event| names.found.of(event.source) as usize,
-        &sources,
+        |event| sources.of(event.source) as usize,
+        &borrowed,
         snapshot.dropped(),
         &mut out,
         &mut ChromeObjects,

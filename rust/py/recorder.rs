@@ -680,7 +680,8 @@ impl TraceRecorder {
         self.with_snapshot(|snapshot| chrome_string(py, snapshot, named))
     }
 
-    /// The trace as a Perfetto protobuf trace (`bytes`).
+    /// The trace as a Perfetto protobuf trace (`bytes`): one process group named
+    /// `process_name`, or for a merged trace one per source, named `host:pid`.
     #[pyo3(
         signature = (*, process_name = None, lanes = None),
         text_signature = "($self, *, process_name='dagron', lanes='compact')"

@@ -1,17 +1,27 @@
 //! `to_perfetto()` / `write_perfetto()`: the trace as a Perfetto protobuf trace
 //! (`Trace` of `TracePacket`s carrying `TrackEvent`s), streamed from a snapshot.
 //!
-//! What the file holds, per source (a process; one for a plain trace):
-//! - a process track (the source's name and pid), and under it an `execution`
-//!   track (the run and its steps), a `nodes` group of lanes (see [`layout`]; the
-//!   group keeps its children's order, which viewers sort by name directly under a
-//!   process), and a `running nodes` counter (fed by the node slices' events);
+//! What the file holds, per source (a process; one for a plain trace, one per
+//! `host:pid` for a merged one):
+//! - a process track (the source's name and pid), and under it, each described
+//!   when first used (so a worker's group holds no empty `execution` track), an
+//!   `execution` track (the run and its steps), a `nodes` group of lanes (see
+//!   [`layout`]; the group keeps its children's order, which viewers sort by name
+//!   directly under a process), and a `running nodes` counter (fed by that
+//!   source's node slices);
 //! - one `TrackEvent` per trace event: a slice begin or end, or an instant; after a
 //!   failed or timed-out node slice, an instant `failed: <node>` / `timed out:
 //!   <node>` on its lane;
 //! - debug annotations: on an end or instant, `status` (the event type's value),
 //!   then `step_index`, `duration`, `error`, `metadata` when present; a start's own
-//!   fields go in a `start` dict, so they never collide with its end's.
+//!   fields go in a `start` dict, so they never collide with its end's;
+//! - when the trace let events go (`dropped`): a `TraceStats` packet counting them
+//!   as `trace_writer_packet_loss` of buffer 0, the first packet after the clock
+//!   flagged `previous_packet_dropped`, and the `TraceStats` naming the sequence in
+//!   its `writer_stats` (so readers also count a gap on it). Trace processors turn
+//!   these into data-loss stats, which the Perfetto UI flags on opening the trace;
+//!   an `events dropped` instant on the first source's execution track says how
+//!   many on the timeline.
 //!
 //! All packets share one sequence. Names, annotation keys and status strings are
 //! interned (defined in the packet that first uses them; packets using them carry
@@ -47,6 +57,14 @@ mod field {
     pub const CLOCK_SNAPSHOT: u32 = 6;
     pub const DEFAULTS: u32 = 59;
     pub const TRACK_DESCRIPTOR: u32 = 60;
+    pub const TRACE_STATS: u32 = 35;
+    pub const PREVIOUS_PACKET_DROPPED: u32 = 42;
+    // TraceStats, TraceStats.BufferStats, TraceStats.WriterStats
+    pub const BUFFER_STATS: u32 = 1;
+    pub const WRITER_STATS: u32 = 18;
+    pub const TRACE_WRITER_PACKET_LOSS: u32 = 19;
+    pub const WRITER_SEQUENCE_ID: u32 = 1;
+    pub const WRITER_BUFFER: u32 = 4;
     // TracePacketDefaults
     pub const DEFAULT_CLOCK_ID: u32 = 58;
     pub const TRACK_EVENT_DEFAULTS: u32 = 11;
@@ -222,8 +240,18 @@ struct SourceTracks {
     /// The group holding the node lanes (whose order viewers keep, unlike that
     /// of a process's own children, which they sort by name).
     nodes: u64,
+    /// Which of `execution`, `nodes`, `counter` are described yet.
+    described: [bool; 3],
     lanes: Vec<u64>,
     layout: Layout,
+}
+
+/// A source's tracks that are described when first used.
+#[derive(Clone, Copy)]
+enum Child {
+    Execution,
+    Nodes,
+    Counter,
 }
 
 struct PacketWriter {
@@ -270,14 +298,23 @@ pub fn write<X, S, O: Objects<X>>(
                 execution: first + 1,
                 counter: first + 2,
                 nodes: first + 3,
+                described: [false; 3],
                 lanes: Vec::new(),
                 layout: Layout::new(options.lanes),
             }
         })
         .collect();
-    packets.preamble(options.clock_origin_ns, tracks[0].counter, &mut out.buf);
+    packets.preamble(
+        options.clock_origin_ns,
+        tracks[0].counter,
+        options.dropped > 0,
+        &mut out.buf,
+    );
+    if options.dropped > 0 {
+        packets.trace_stats(options.dropped, &mut out.buf);
+    }
     for (source, track) in sources.iter().zip(&tracks) {
-        packets.source_tracks(source, track, &mut out.buf);
+        packets.process_track(source, track, &mut out.buf);
     }
     out.boundary()?;
     if options.dropped > 0 {
@@ -286,6 +323,7 @@ pub fn write<X, S, O: Objects<X>>(
         } else {
             snapshot.get(0).ts
         };
+        packets.describe(&mut tracks[0], Child::Execution, &mut out.buf);
         packets.dropped(options, ts, tracks[0].execution, &mut out.buf);
     }
     for (position, event) in snapshot.iter().enumerate() {
@@ -299,9 +337,16 @@ pub fn write<X, S, O: Objects<X>>(
         let placement = tracks
             .layout
             .place(event.kind, event.node.map(|(id, _)| id), step);
+        if placement.track == Track::Execution {
+            packets.describe(tracks, Child::Execution, &mut out.buf);
+        }
         if placement.new_lane {
+            packets.describe(tracks, Child::Nodes, &mut out.buf);
             let uuid = packets.new_lane(options.lanes, tracks, &event, &mut out.buf);
             tracks.lanes.push(uuid);
+        }
+        if placement.running.is_some() {
+            packets.describe(tracks, Child::Counter, &mut out.buf);
         }
         let counter = (source != 0).then_some(tracks.counter);
         packets.event(&event, &placement, tracks, counter, options, objects)?;
@@ -326,8 +371,9 @@ impl PacketWriter {
         self.writer.finish_into(out);
     }
 
-    /// The clock, the sequence's defaults and the fixed interned strings.
-    fn preamble(&mut self, origin_ns: u64, first_counter: u64, out: &mut Vec<u8>) {
+    /// The clock, the sequence's defaults and the fixed interned strings;
+    /// `dropped`: flag the packet after the clock as following a loss.
+    fn preamble(&mut self, origin_ns: u64, first_counter: u64, dropped: bool, out: &mut Vec<u8>) {
         // A clock snapshot alone in its packet (readers stop at it).
         self.open_packet();
         let w = &mut self.writer;
@@ -348,6 +394,11 @@ impl PacketWriter {
         self.open_packet();
         let w = &mut self.writer;
         w.uint(field::SEQUENCE_FLAGS, SEQ_INCREMENTAL_STATE_CLEARED);
+        if dropped {
+            // Not on the sequence's first packet: readers count a loss only
+            // after a packet of the sequence was seen.
+            w.uint(field::PREVIOUS_PACKET_DROPPED, 1);
+        }
         w.begin(field::DEFAULTS);
         w.uint(field::DEFAULT_CLOCK_ID, DELTA_CLOCK);
         w.begin(field::TRACK_EVENT_DEFAULTS);
@@ -378,7 +429,23 @@ impl PacketWriter {
         self.close_packet(out);
     }
 
-    fn source_tracks(&mut self, source: &Source<'_>, tracks: &SourceTracks, out: &mut Vec<u8>) {
+    /// `dropped` events as packets the writer lost, on this sequence's buffer.
+    fn trace_stats(&mut self, dropped: u64, out: &mut Vec<u8>) {
+        self.open_packet();
+        let w = &mut self.writer;
+        w.begin(field::TRACE_STATS);
+        w.begin(field::BUFFER_STATS);
+        w.uint(field::TRACE_WRITER_PACKET_LOSS, dropped);
+        w.end();
+        w.begin(field::WRITER_STATS);
+        w.uint(field::WRITER_SEQUENCE_ID, SEQUENCE);
+        w.uint(field::WRITER_BUFFER, 0);
+        w.end();
+        w.end();
+        self.close_packet(out);
+    }
+
+    fn process_track(&mut self, source: &Source<'_>, tracks: &SourceTracks, out: &mut Vec<u8>) {
         self.open_packet();
         let w = &mut self.writer;
         w.begin(field::TRACK_DESCRIPTOR);
@@ -390,33 +457,21 @@ impl PacketWriter {
         w.uint(field::CHILD_ORDERING, CHILD_ORDERING_EXPLICIT);
         w.end();
         self.close_packet(out);
-        self.child_track(
-            tracks.execution,
-            tracks.process,
-            b"",
-            b"execution",
-            0,
-            Kind::Slices,
-            out,
-        );
-        self.child_track(
-            tracks.nodes,
-            tracks.process,
-            b"",
-            b"nodes",
-            1,
-            Kind::Group,
-            out,
-        );
-        self.child_track(
-            tracks.counter,
-            tracks.process,
-            b"",
-            b"running nodes",
-            2,
-            Kind::Counter,
-            out,
-        );
+    }
+
+    /// Describe a source's `child` track unless it is already.
+    fn describe(&mut self, tracks: &mut SourceTracks, child: Child, out: &mut Vec<u8>) {
+        let slot = child as usize;
+        if tracks.described[slot] {
+            return;
+        }
+        tracks.described[slot] = true;
+        let (uuid, name, kind): (u64, &[u8], Kind) = match child {
+            Child::Execution => (tracks.execution, b"execution", Kind::Slices),
+            Child::Nodes => (tracks.nodes, b"nodes", Kind::Group),
+            Child::Counter => (tracks.counter, b"running nodes", Kind::Counter),
+        };
+        self.child_track(uuid, tracks.process, b"", name, slot as i64, kind, out);
     }
 
     #[allow(clippy::too_many_arguments)]
