@@ -9,6 +9,7 @@ The interrupt comes from ``SIGALRM`` at a random moment of each run. Bounded her
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from typing import Any
 
 import dagron
 import pytest
@@ -158,3 +160,191 @@ def test_interrupt_while_waiting_for_a_step() -> None:
         (T.STEP_STARTED, 0),
         (T.STEP_COMPLETED, 0),
     ]
+
+
+# --- The other executors: the same run frame (StepPlan over RunState) -----------------
+
+ASYNC_RUNS = 1_000 if os.environ.get("DAGRON_STRESS") == "1" else 60
+
+
+def fan_dag() -> dagron.DAG:
+    return (
+        dagron.DAG.builder()
+        .add_edges(
+            [("root", f"mid{i}") for i in range(4)] + [(f"mid{i}", "join") for i in range(4)]
+        )
+        .build()
+    )
+
+
+def mixed_tasks(dag: dagron.DAG) -> dict[str, Any]:
+    """Coroutines for half the nodes, plain callables (executor threads) for the rest."""
+
+    async def nap() -> None:
+        await asyncio.sleep(0.0005)
+
+    return {
+        name: nap if i % 2 else (lambda: time.sleep(0.0005)) for i, name in enumerate(dag.nodes)
+    }
+
+
+def test_async_random_interrupts_leave_a_closed_trace() -> None:
+    """KeyboardInterrupt from a signal handler at a random moment of a run: inside
+    ``execute``, a worker coroutine, or the event loop (then ``asyncio.run`` cancels
+    ``execute``)."""
+    dag = fan_dag()
+    tasks = mixed_tasks(dag)
+    executor = dagron.AsyncDAGExecutor(dag, max_workers=3, trace=True)
+    began = time.perf_counter()
+    for _ in range(3):
+        asyncio.run(executor.execute(tasks))
+    run_seconds = (time.perf_counter() - began) / 3
+    armed = False
+
+    def interrupt(signum: int, frame: object) -> None:
+        nonlocal armed
+        if armed:
+            armed = False
+            raise KeyboardInterrupt
+
+    async def interrupted_run(delay: float) -> None:
+        # Armed only while ``execute`` runs: an interrupt in asyncio.run's own set-up
+        # or tear-down can break asyncio itself, which is not what is tested here.
+        nonlocal armed
+        try:
+            armed = True
+            signal.setitimer(signal.ITIMER_REAL, delay)
+            await executor.execute(tasks)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            armed = False
+
+    unraisable: list[object] = []
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = unraisable.append
+    rng = random.Random(9)
+    outcomes: Counter[str] = Counter()
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        for _ in range(ASYNC_RUNS):
+            executor.last_trace = None
+            try:
+                asyncio.run(interrupted_run(rng.uniform(1e-6, run_seconds)))
+                outcomes["completed"] += 1
+            except (KeyboardInterrupt, asyncio.CancelledError):
+                outcomes["interrupted"] += 1
+            if executor.last_trace is None:
+                outcomes["no trace"] += 1
+                continue
+            check_closed(executor.last_trace, dag)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        sys.unraisablehook = previous_hook
+    print(dict(outcomes), f"run {run_seconds * 1e3:.2f} ms", file=sys.stderr)
+    assert all(u.exc_type is KeyboardInterrupt for u in unraisable), unraisable  # type: ignore[attr-defined]
+    assert outcomes["interrupted"] >= ASYNC_RUNS // 10
+
+
+def test_async_random_cancellations_leave_a_closed_trace() -> None:
+    """The task awaiting ``execute`` cancelled at a random moment of the run."""
+    dag = fan_dag()
+    tasks = mixed_tasks(dag)
+    executor = dagron.AsyncDAGExecutor(dag, max_workers=3, trace=True)
+    rng = random.Random(11)
+    outcomes: Counter[str] = Counter()
+
+    async def main() -> None:
+        began = time.perf_counter()
+        await executor.execute(tasks)
+        run_seconds = time.perf_counter() - began
+        for _ in range(ASYNC_RUNS):
+            executor.last_trace = None
+            run = asyncio.ensure_future(executor.execute(tasks))
+            await asyncio.sleep(rng.uniform(0, run_seconds))
+            run.cancel()
+            try:
+                await run
+                outcomes["completed"] += 1
+            except asyncio.CancelledError:
+                outcomes["cancelled"] += 1
+            assert executor.last_trace is not None
+            check_closed(executor.last_trace, dag)
+
+    asyncio.run(main())
+    print(dict(outcomes), file=sys.stderr)
+    assert outcomes["cancelled"] >= ASYNC_RUNS // 10
+
+
+def test_async_keyboard_interrupt_from_a_random_task() -> None:
+    dag = fan_dag()
+    executor = dagron.AsyncDAGExecutor(dag, max_workers=3, trace=True)
+    rng = random.Random(12)
+    nodes = list(dag.nodes)
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    async def ainterrupt() -> None:
+        await asyncio.sleep(0)
+        raise KeyboardInterrupt
+
+    for _ in range(ASYNC_RUNS // 2):
+        tasks = mixed_tasks(dag)
+        tasks[rng.choice(nodes)] = rng.choice([interrupt, ainterrupt])
+        executor.last_trace = None
+        with pytest.raises(KeyboardInterrupt):
+            asyncio.run(executor.execute(tasks))
+        assert executor.last_trace is not None
+        check_closed(executor.last_trace, dag)
+
+
+def test_distributed_random_interrupts_leave_a_closed_trace() -> None:
+    from dagron.distributed import DistributedExecutor, ThreadBackend
+
+    dag = fan_dag()
+    tasks = {name: (lambda: time.sleep(0.0005)) for name in dag.nodes}
+    with DistributedExecutor(dag, ThreadBackend(3), trace=True) as executor:
+        began = time.perf_counter()
+        for _ in range(3):
+            executor.execute(tasks)
+        run_seconds = (time.perf_counter() - began) / 3
+        armed = False
+
+        def interrupt(signum: int, frame: object) -> None:
+            nonlocal armed
+            if armed:
+                armed = False
+                raise KeyboardInterrupt
+
+        unraisable: list[object] = []
+        previous_hook = sys.unraisablehook
+        sys.unraisablehook = unraisable.append
+        rng = random.Random(13)
+        outcomes: Counter[str] = Counter()
+        previous = signal.signal(signal.SIGALRM, interrupt)
+        try:
+            for _ in range(ASYNC_RUNS):
+                executor.last_trace = None
+                try:
+                    try:
+                        armed = True
+                        signal.setitimer(signal.ITIMER_REAL, rng.uniform(1e-6, run_seconds))
+                        executor.execute(tasks)
+                    finally:
+                        signal.setitimer(signal.ITIMER_REAL, 0)
+                        armed = False
+                    outcomes["completed"] += 1
+                except KeyboardInterrupt:
+                    outcomes["interrupted"] += 1
+                if executor.last_trace is None:
+                    outcomes["no trace"] += 1
+                    continue
+                check_closed(executor.last_trace, dag)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            sys.unraisablehook = previous_hook
+    print(dict(outcomes), f"run {run_seconds * 1e3:.2f} ms", file=sys.stderr)
+    assert all(u.exc_type is KeyboardInterrupt for u in unraisable), unraisable  # type: ignore[attr-defined]
+    assert outcomes["interrupted"] >= ASYNC_RUNS // 10
