@@ -9,6 +9,7 @@ The interrupt comes from ``SIGALRM`` at a random moment of each run. Bounded her
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from typing import Any
 
 import dagron
 import pytest
@@ -158,3 +160,82 @@ def test_interrupt_while_waiting_for_a_step() -> None:
         (T.STEP_STARTED, 0),
         (T.STEP_COMPLETED, 0),
     ]
+
+
+# --- The other executors: the same run frame (StepPlan over RunState) -----------------
+
+ASYNC_RUNS = 1_000 if os.environ.get("DAGRON_STRESS") == "1" else 60
+
+
+def fan_dag() -> dagron.DAG:
+    return (
+        dagron.DAG.builder()
+        .add_edges(
+            [("root", f"mid{i}") for i in range(4)] + [(f"mid{i}", "join") for i in range(4)]
+        )
+        .build()
+    )
+
+
+def mixed_tasks(dag: dagron.DAG) -> dict[str, Any]:
+    """Coroutines for half the nodes, plain callables (executor threads) for the rest."""
+
+    async def nap() -> None:
+        await asyncio.sleep(0.0005)
+
+    return {
+        name: nap if i % 2 else (lambda: time.sleep(0.0005)) for i, name in enumerate(dag.nodes)
+    }
+
+
+def test_async_random_cancellations_leave_a_closed_trace() -> None:
+    """The task awaiting ``execute`` cancelled at a random moment of the run."""
+    dag = fan_dag()
+    tasks = mixed_tasks(dag)
+    executor = dagron.AsyncDAGExecutor(dag, max_workers=3, trace=True)
+    rng = random.Random(11)
+    outcomes: Counter[str] = Counter()
+
+    async def main() -> None:
+        began = time.perf_counter()
+        await executor.execute(tasks)
+        run_seconds = time.perf_counter() - began
+        for _ in range(ASYNC_RUNS):
+            executor.last_trace = None
+            run = asyncio.ensure_future(executor.execute(tasks))
+            await asyncio.sleep(rng.uniform(0, run_seconds))
+            run.cancel()
+            try:
+                await run
+                outcomes["completed"] += 1
+            except asyncio.CancelledError:
+                outcomes["cancelled"] += 1
+            assert executor.last_trace is not None
+            check_closed(executor.last_trace, dag)
+
+    asyncio.run(main())
+    print(dict(outcomes), file=sys.stderr)
+    assert outcomes["cancelled"] >= ASYNC_RUNS // 10
+
+
+def test_async_keyboard_interrupt_from_a_random_task() -> None:
+    dag = fan_dag()
+    executor = dagron.AsyncDAGExecutor(dag, max_workers=3, trace=True)
+    rng = random.Random(12)
+    nodes = list(dag.nodes)
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    async def ainterrupt() -> None:
+        await asyncio.sleep(0)
+        raise KeyboardInterrupt
+
+    for _ in range(ASYNC_RUNS // 2):
+        tasks = mixed_tasks(dag)
+        tasks[rng.choice(nodes)] = rng.choice([interrupt, ainterrupt])
+        executor.last_trace = None
+        with pytest.raises(KeyboardInterrupt):
+            asyncio.run(executor.execute(tasks))
+        assert executor.last_trace is not None
+        check_closed(executor.last_trace, dag)

@@ -98,7 +98,7 @@ class NodeNames:
 
 @final
 class RunState:
-    """One executor run's node states (internal to ``dagron.executor``)."""
+    """One executor run's node states and frame (internal to ``dagron._steps``)."""
 
     def __new__(
         cls,

@@ -30,58 +30,39 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import time
 from collections import deque
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
-from dagron import _core
 from dagron._steps import (
-    CANCELLED,
-    COMPLETED,
     FAILED,
-    PENDING,
-    RUNNING,
-    TIMED_OUT,
+    ExecutionResult,
     StepPlan,
     check_max_workers,
     check_timeout,
-    describe,
+    default_max_workers,
     resolve_tasks,
 )
 from dagron.dag import DAG
-from dagron.execution.tracing import ExecutionTrace, TraceEventType
-from dagron.executor import ExecutionResult, NodeStatus, default_max_workers
+from dagron.execution.tracing import ExecutionTrace
 
 __all__ = ["AsyncDAGExecutor"]
-
-_T = TraceEventType
 
 #: Returned by a thread that found the run closed before its node could start.
 _NOT_STARTED = object()
 
 
 class _AsyncRun:
-    """The state one ``execute`` call shares with its worker coroutines.
+    """What one ``execute`` call shares with its worker coroutines: the
+    :class:`~dagron._steps.StepPlan`, the queue of a step's nodes, the workers.
 
-    ``state`` (a :class:`dagron._core.RunState` over the plan's lists) makes each
-    start and end of a node, and records its event, in one call, as in
-    ``DAGExecutor``: plain callables start and end in executor threads, and after
-    ``state.close`` nothing is started or recorded.
+    ``plan.state`` makes each start and end of a node, and records its event, in one
+    call, as in ``DAGExecutor``: plain callables start and end in executor threads,
+    and once the run is closed nothing is started or recorded.
     """
 
-    def __init__(self, plan: StepPlan, trace: Optional[ExecutionTrace]) -> None:
+    def __init__(self, plan: StepPlan) -> None:
         self.plan = plan
-        self.state = _core.RunState(
-            plan.status,
-            plan.results,
-            plan.errors,
-            plan.durations,
-            RUNNING,
-            COMPLETED,
-            FAILED,
-            trace,
-        )
         self.is_coroutine = [
             task is not None and inspect.iscoroutinefunction(task) for task in plan.tasks
         ]
@@ -93,7 +74,7 @@ class _AsyncRun:
         self.closing = False
 
     def _call_in_thread(self, i: int) -> Any:
-        if not self.state.start(i):
+        if not self.plan.state.start(i):
             return _NOT_STARTED
         return self.plan.tasks[i]()  # type: ignore[misc]
 
@@ -101,7 +82,7 @@ class _AsyncRun:
         """One worker: run queued nodes until none is left or the run stops."""
         plan = self.plan
         pending = self.pending
-        state = self.state
+        state = plan.state
         tasks = plan.tasks
         loop = asyncio.get_running_loop()
         while plan.stop_reason() is None:
@@ -123,10 +104,10 @@ class _AsyncRun:
             except asyncio.CancelledError as exc:
                 if self.closing:
                     raise
-                self._fail(i, exc)  # raised by the task itself
+                plan.fail(i, exc)  # raised by the task itself
                 continue
             except BaseException as exc:
-                self._fail(i, exc)
+                plan.fail(i, exc)
                 if not isinstance(exc, Exception):
                     # KeyboardInterrupt, SystemExit...: the node failed, and the
                     # exception escapes from ``execute``.
@@ -135,11 +116,7 @@ class _AsyncRun:
                 continue
             state.complete(i, value)  # False (nothing done) if timed out meanwhile
 
-    def _fail(self, i: int, exc: BaseException) -> None:
-        if self.state.fail(i, exc, describe(exc)):
-            self.plan.any_failed = True
-
-    async def run_step(self, runnable: list[int], workers: int, timeout: Optional[float]) -> None:
+    async def run_step(self, runnable: list[int], workers: int) -> None:
         """Run one step's runnable nodes on ``workers`` worker coroutines."""
         plan = self.plan
         self.pending.extend(runnable)
@@ -148,7 +125,7 @@ class _AsyncRun:
         waiting = set(self.workers)
         while waiting:
             done, waiting = await asyncio.wait(
-                waiting, timeout=plan.remaining(), return_when=asyncio.FIRST_COMPLETED
+                waiting, timeout=plan.time_left(), return_when=asyncio.FIRST_COMPLETED
             )
             if self.fatal is not None:
                 raise self.fatal
@@ -156,54 +133,30 @@ class _AsyncRun:
                 if not worker.cancelled() and worker.exception() is not None:
                     raise worker.exception()  # type: ignore[misc]
             if not done:  # the deadline passed
-                self.close(
-                    TIMED_OUT,
-                    lambda name: TimeoutError(
-                        f"node {name!r} was still running when the "
-                        f"{timeout}s execution timeout expired"
-                    ),
-                )
-                plan.cancel_left(runnable, (CANCELLED, "timeout"))
-                self.pending.clear()
+                plan.time_out(runnable)
+                self.stop_workers()
                 return
         self.workers = set()
         # Nodes the workers left queued because of the cancel event or the timeout.
-        if any(plan.status[i] is PENDING for i in runnable):
-            plan.cancel_left(runnable)
+        plan.give_up_unstarted(runnable)
         self.pending.clear()
 
-    def close(self, outcome: NodeStatus, error: Callable[[str], BaseException]) -> None:
-        """Stop the run now: running nodes end as ``outcome`` with ``error(name)``,
-        worker coroutines are cancelled (not awaited)."""
-        plan = self.plan
-        record = plan.record
-        for i in self.state.close(outcome):
-            exc = plan.errors[i] = error(plan.names[i])
-            if record is not None:
-                kind = _T.NODE_TIMED_OUT if outcome is TIMED_OUT else _T.NODE_FAILED
-                record(
-                    kind,
-                    node_name=plan.names[i],
-                    duration=plan.durations[i],
-                    error=describe(exc),
-                )
+    def stop_workers(self) -> None:
+        """Cancel the worker coroutines (not awaited) and drop the queued nodes."""
         self.closing = True
         for worker in self.workers:
             worker.cancel()
         self.workers = set()
         self.pending.clear()
 
-    def abandon(self, escaping: BaseException) -> None:
-        """An exception escapes ``execute``: end every unfinished node and the step."""
-        if isinstance(escaping, asyncio.CancelledError):
-            self.close(FAILED, lambda name: asyncio.CancelledError("execution cancelled"))
-        else:
-            cause = self.fatal if self.fatal is not None else escaping
-            self.close(
-                FAILED,
-                lambda name: RuntimeError(f"execution interrupted by {type(cause).__name__}"),
-            )
-        self.plan.abandon()
+    def cancelled(self) -> None:
+        """The task awaiting ``execute`` was cancelled: running nodes end ``FAILED``
+        with ``CancelledError("execution cancelled")`` (the rest is left to the
+        run's frame)."""
+        plan = self.plan
+        for i in plan.state.close(FAILED):
+            error = asyncio.CancelledError("execution cancelled")
+            plan.end_running(i, FAILED, error, plan.durations[i])
 
 
 class AsyncDAGExecutor:
@@ -254,9 +207,6 @@ class AsyncDAGExecutor:
         callables = resolve_tasks(names, tasks)
         timeout = check_timeout(timeout)
         trace = ExecutionTrace(_node_names=self.dag._node_names()) if self.tracing else None
-        self.last_trace = trace
-        began = time.perf_counter()
-        deadline = None if timeout is None else time.monotonic() + timeout
         plan = StepPlan(
             names,
             succs,
@@ -265,24 +215,20 @@ class AsyncDAGExecutor:
             trace,
             fail_fast=self.fail_fast,
             cancel_event=cancel_event,
-            deadline=deadline,
+            timeout=timeout,
         )
-        run = _AsyncRun(plan, trace)
+        run = _AsyncRun(plan)
         cap = self.max_workers if self.max_workers is not None else default_max_workers()
-        record = plan.record
-        if record is not None:
-            record(_T.EXECUTION_STARTED)
-        try:
-            for step in range(len(levels)):
-                runnable = plan.begin_step(step)
-                if runnable:
-                    await run.run_step(runnable, min(cap, len(runnable)), timeout)
-                plan.end_step()
-        except BaseException as exc:
-            run.abandon(exc)
-            raise
-        finally:
-            total = time.perf_counter() - began
-            if record is not None:
-                record(_T.EXECUTION_COMPLETED, duration=total)
-        return plan.result(total, trace)
+        # As in DAGExecutor: whatever escapes (an exception, a cancellation, an
+        # interrupt), RunState.__exit__ ends what is left and closes the trace once.
+        with plan.state:
+            self.last_trace = trace
+            try:
+                for runnable in plan.steps():
+                    await run.run_step(runnable, min(cap, len(runnable)))
+            except asyncio.CancelledError:
+                run.cancelled()
+                raise
+            finally:
+                run.stop_workers()
+        return plan.result(trace)

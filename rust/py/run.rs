@@ -1,5 +1,5 @@
-//! `RunState`: the executor's per-node state machine for one run (internal to
-//! `dagron.executor`).
+//! `RunState`: the executors' per-node state machine for one run (internal to
+//! `dagron._steps`, which every executor runs on).
 //!
 //! Worker threads and the run's main thread race on a node's state: a worker ends
 //! a task while the main thread times the run out. Each transition, and the event

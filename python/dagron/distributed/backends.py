@@ -16,8 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Optional
 
-from dagron._steps import check_max_workers
-from dagron.executor import default_max_workers
+from dagron._steps import check_max_workers, default_max_workers
 
 __all__ = [
     "Backend",

@@ -32,6 +32,8 @@ from dagron._steps import (
     PENDING,
     RUNNING,
     TIMED_OUT,
+    ExecutionResult,
+    NodeStatus,
     StepPlan,
     check_timeout,
     describe,
@@ -41,12 +43,9 @@ from dagron.dag import DAG
 from dagron.distributed._traces import SyntheticStart, WorkerTraces, merge_run
 from dagron.distributed._worker import NodeOutcome, dumps, run_node
 from dagron.distributed.backends import Backend
-from dagron.execution.tracing import ExecutionTrace, TraceEventType
-from dagron.executor import ExecutionResult, NodeStatus
+from dagron.execution.tracing import ExecutionTrace
 
 __all__ = ["DistributedExecutor"]
-
-_T = TraceEventType
 
 
 class _DistributedRun:
@@ -89,8 +88,10 @@ class _DistributedRun:
                     run_node, (names[i], self.payloads[i], *args_tail), self.done.put
                 )
                 queue.popleft()
-                plan.status[i] = RUNNING
+                # In flight before RUNNING: an interrupt between the two leaves a
+                # node that abandon() ends (with its submission as its start).
                 inflight[handle] = (i, submitted)
+                plan.status[i] = RUNNING
             if not inflight:
                 break
             try:
@@ -101,8 +102,7 @@ class _DistributedRun:
                 self._take_done([first])
             if self.node_timeout is not None:
                 self._time_out()
-        if queue:  # left by the cancel event
-            plan.cancel_left(list(queue))
+        plan.give_up_unstarted(runnable)  # those left by the cancel event
 
     def _take_done(self, handles: Optional[list[Any]] = None) -> None:
         """Take the outcomes of ``handles`` and of every other handle reported done
@@ -182,15 +182,16 @@ class _DistributedRun:
                 self._give_up_running(i, submitted, TIMED_OUT, error)
 
     def abandon(self, escaping: BaseException) -> None:
-        """An exception escapes ``execute``: give up on every node in flight, cancel
-        the rest, close the step. Nodes that have ended keep their outcome."""
+        """An exception escapes ``execute``: give up on every node in flight (the
+        driver records their ends, and their starts at submission). The run's frame
+        then cancels the rest and closes the step. Nodes that have ended keep their
+        outcome."""
         self._take_done()
         for handle, (i, submitted) in list(self.inflight.items()):
             self.backend.cancel(handle)
             error = RuntimeError(f"execution interrupted by {type(escaping).__name__}")
             self._give_up_running(i, submitted, FAILED, error)
         self.inflight.clear()
-        self.plan.abandon()
 
 
 class DistributedExecutor:
@@ -294,9 +295,9 @@ class DistributedExecutor:
         names, succs, levels = self.dag._compile()
         callables = resolve_tasks(names, tasks)
         payloads = self._payloads(names, callables)
-        driver = ExecutionTrace() if self.tracing else None
-        self.last_trace = driver
-        began = time.perf_counter()
+        # Made with the DAG's names, as RunState needs; nodes' own events come from
+        # the workers' traces.
+        driver = ExecutionTrace(_node_names=self.dag._node_names()) if self.tracing else None
         plan = StepPlan(
             names,
             succs,
@@ -307,24 +308,19 @@ class DistributedExecutor:
             cancel_event=cancel_event,
         )
         run = _DistributedRun(plan, self.backend, payloads, self.tracing, self.node_timeout)
-        record = plan.record
-        merged = driver
-        if record is not None:
-            record(_T.EXECUTION_STARTED)
         try:
-            for step in range(len(levels)):
-                runnable = plan.begin_step(step)
-                if runnable:
-                    run.run_step(runnable)
-                plan.end_step()
-        except BaseException as exc:
-            run.abandon(exc)
-            raise
+            # As in DAGExecutor: whatever escapes, RunState.__exit__ ends what is
+            # left and closes the driver's trace once.
+            with plan.state:
+                self.last_trace = driver
+                try:
+                    for runnable in plan.steps():
+                        run.run_step(runnable)
+                except BaseException as exc:
+                    run.abandon(exc)
+                    raise
         finally:
-            total = time.perf_counter() - began
-            if driver is not None and record is not None:
-                record(_T.EXECUTION_COMPLETED, duration=total)
-                merged = merge_run(driver, run.parts, run.starts)
-                self.last_trace = merged
+            if driver is not None and self.last_trace is driver:
+                self.last_trace = merge_run(driver, run.parts, run.starts)
         assert all(state is not PENDING for state in plan.status)
-        return plan.result(total, merged)
+        return plan.result(self.last_trace)
