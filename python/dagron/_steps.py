@@ -29,6 +29,7 @@ from enum import Enum
 from typing import Any, Callable, Optional
 
 from dagron import _core
+from dagron.dag import DAG
 from dagron.execution.tracing import ExecutionTrace, TraceEventType
 
 __all__ = [
@@ -175,6 +176,28 @@ def check_max_workers(max_workers: object) -> Optional[int]:
     if max_workers is not None and max_workers < 1:
         raise ValueError(f"max_workers must be at least 1, not {max_workers}")
     return max_workers
+
+
+class ExecutorSettings:
+    """The constructor ``DAGExecutor`` and ``AsyncDAGExecutor`` share: it checks and
+    keeps the DAG and the options; ``last_trace`` starts empty."""
+
+    def __init__(
+        self,
+        dag: DAG,
+        max_workers: Optional[int] = None,
+        *,
+        trace: bool = False,
+        enable_tracing: bool = False,
+        fail_fast: bool = True,
+    ) -> None:
+        if not isinstance(dag, DAG):
+            raise TypeError(f"dag must be a dagron.DAG, not {type(dag).__name__}")
+        self.dag = dag
+        self.max_workers = check_max_workers(max_workers)
+        self.tracing = bool(trace or enable_tracing)
+        self.fail_fast = bool(fail_fast)
+        self.last_trace: Optional[ExecutionTrace] = None
 
 
 class StepPlan:

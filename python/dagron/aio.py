@@ -37,13 +37,12 @@ from typing import Any, Callable, Optional
 from dagron._steps import (
     FAILED,
     ExecutionResult,
+    ExecutorSettings,
     StepPlan,
-    check_max_workers,
     check_timeout,
     default_max_workers,
     resolve_tasks,
 )
-from dagron.dag import DAG
 from dagron.execution.tracing import ExecutionTrace
 
 __all__ = ["AsyncDAGExecutor"]
@@ -159,7 +158,7 @@ class _AsyncRun:
             plan.end_running(i, FAILED, error, plan.durations[i])
 
 
-class AsyncDAGExecutor:
+class AsyncDAGExecutor(ExecutorSettings):
     """Execute one task per node of ``dag``, in topological steps, on asyncio.
 
     Parameters are those of :class:`~dagron.DAGExecutor`: ``max_workers`` bounds how
@@ -169,23 +168,6 @@ class AsyncDAGExecutor:
     the nodes that depend on it. ``last_trace`` holds the latest run's trace, also
     when an exception (or cancellation) escapes from ``execute``.
     """
-
-    def __init__(
-        self,
-        dag: DAG,
-        max_workers: Optional[int] = None,
-        *,
-        trace: bool = False,
-        enable_tracing: bool = False,
-        fail_fast: bool = True,
-    ) -> None:
-        if not isinstance(dag, DAG):
-            raise TypeError(f"dag must be a dagron.DAG, not {type(dag).__name__}")
-        self.dag = dag
-        self.max_workers = check_max_workers(max_workers)
-        self.tracing = bool(trace or enable_tracing)
-        self.fail_fast = bool(fail_fast)
-        self.last_trace: Optional[ExecutionTrace] = None
 
     async def execute(
         self,

@@ -57,15 +57,14 @@ from typing import Any, Callable, Optional
 
 from dagron._steps import (
     ExecutionResult,
+    ExecutorSettings,
     NodeResult,
     NodeStatus,
     StepPlan,
-    check_max_workers,
     check_timeout,
     default_max_workers,
     resolve_tasks,
 )
-from dagron.dag import DAG
 from dagron.execution.tracing import ExecutionTrace
 
 __all__ = ["DAGExecutor", "ExecutionResult", "NodeResult", "NodeStatus"]
@@ -232,7 +231,7 @@ def _start_forever(requests: SimpleQueue[Any]) -> None:
                 break
 
 
-class DAGExecutor:
+class DAGExecutor(ExecutorSettings):
     """Execute one callable per node of ``dag``, in topological steps, on threads.
 
     Parameters
@@ -257,23 +256,6 @@ class DAGExecutor:
     tracing is off). It is set when the run starts, so it is also available when an
     exception such as ``KeyboardInterrupt`` escapes from ``execute``.
     """
-
-    def __init__(
-        self,
-        dag: DAG,
-        max_workers: Optional[int] = None,
-        *,
-        trace: bool = False,
-        enable_tracing: bool = False,
-        fail_fast: bool = True,
-    ) -> None:
-        if not isinstance(dag, DAG):
-            raise TypeError(f"dag must be a dagron.DAG, not {type(dag).__name__}")
-        self.dag = dag
-        self.max_workers = check_max_workers(max_workers)
-        self.tracing = bool(trace or enable_tracing)
-        self.fail_fast = bool(fail_fast)
-        self.last_trace: Optional[ExecutionTrace] = None
 
     def execute(
         self,
