@@ -199,6 +199,25 @@ class ExecutorSettings:
         self.fail_fast = bool(fail_fast)
         self.last_trace: Optional[ExecutionTrace] = None
 
+    def _plan(self, tasks: Any, timeout: object, cancel_event: Any) -> StepPlan:
+        """A run's checked tasks and its plan; a traced run starts from the DAG's
+        cached name table, so recording a node neither looks up nor interns its name
+        while the tasks run."""
+        self.last_trace = None
+        names, succs, levels = self.dag._compile()
+        callables = resolve_tasks(names, tasks)
+        trace = ExecutionTrace(_node_names=self.dag._node_names()) if self.tracing else None
+        return StepPlan(
+            names,
+            succs,
+            levels,
+            callables,
+            trace,
+            fail_fast=self.fail_fast,
+            cancel_event=cancel_event,
+            timeout=check_timeout(timeout),
+        )
+
 
 class StepPlan:
     """One run's node states and rules, walked step by step (see the module doc).
@@ -227,6 +246,7 @@ class StepPlan:
         "succs",
         "tasks",
         "timeout_text",
+        "trace",
     )
 
     def __init__(
@@ -243,6 +263,7 @@ class StepPlan:
     ) -> None:
         count = len(names)
         self.names = names
+        self.trace = trace
         self.succs = succs
         self.levels = levels
         self.tasks = tasks

@@ -39,11 +39,8 @@ from dagron._steps import (
     ExecutionResult,
     ExecutorSettings,
     StepPlan,
-    check_timeout,
     default_max_workers,
-    resolve_tasks,
 )
-from dagron.execution.tracing import ExecutionTrace
 
 __all__ = ["AsyncDAGExecutor"]
 
@@ -184,27 +181,13 @@ class AsyncDAGExecutor(ExecutorSettings):
         raises makes its node ``FAILED``, except ``KeyboardInterrupt``/``SystemExit``,
         which escape after the trace is closed. See the module doc for cancellation.
         """
-        self.last_trace = None
-        names, succs, levels = self.dag._compile()
-        callables = resolve_tasks(names, tasks)
-        timeout = check_timeout(timeout)
-        trace = ExecutionTrace(_node_names=self.dag._node_names()) if self.tracing else None
-        plan = StepPlan(
-            names,
-            succs,
-            levels,
-            callables,
-            trace,
-            fail_fast=self.fail_fast,
-            cancel_event=cancel_event,
-            timeout=timeout,
-        )
+        plan = self._plan(tasks, timeout, cancel_event)
         run = _AsyncRun(plan)
         cap = self.max_workers if self.max_workers is not None else default_max_workers()
         # As in DAGExecutor: whatever escapes (an exception, a cancellation, an
         # interrupt), RunState.__exit__ ends what is left and closes the trace once.
         with plan.state:
-            self.last_trace = trace
+            self.last_trace = plan.trace
             try:
                 for runnable in plan.steps():
                     await run.run_step(runnable, min(cap, len(runnable)))
@@ -213,4 +196,4 @@ class AsyncDAGExecutor(ExecutorSettings):
                 raise
             finally:
                 run.stop_workers()
-        return plan.result(trace)
+        return plan.result(plan.trace)

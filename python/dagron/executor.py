@@ -61,11 +61,8 @@ from dagron._steps import (
     NodeResult,
     NodeStatus,
     StepPlan,
-    check_timeout,
     default_max_workers,
-    resolve_tasks,
 )
-from dagron.execution.tracing import ExecutionTrace
 
 __all__ = ["DAGExecutor", "ExecutionResult", "NodeResult", "NodeStatus"]
 
@@ -284,33 +281,17 @@ class DAGExecutor(ExecutorSettings):
         still running as ``NODE_FAILED`` and the rest as ``NODE_CANCELLED``, and
         ``EXECUTION_COMPLETED``.
         """
-        self.last_trace = None
-        names, succs, levels = self.dag._compile()
-        callables = resolve_tasks(names, tasks)
-        timeout = check_timeout(timeout)
-        # A traced run starts from the DAG's cached name table, so recording a node
-        # neither looks up nor interns its name while the tasks run.
-        trace = ExecutionTrace(_node_names=self.dag._node_names()) if self.tracing else None
-        plan = StepPlan(
-            names,
-            succs,
-            levels,
-            callables,
-            trace,
-            fail_fast=self.fail_fast,
-            cancel_event=cancel_event,
-            timeout=timeout,
-        )
+        plan = self._plan(tasks, timeout, cancel_event)
         cap = self.max_workers if self.max_workers is not None else default_max_workers()
-        run = _Run(plan, min(cap, max(map(len, levels), default=1)))
+        run = _Run(plan, min(cap, max(map(len, plan.levels), default=1)))
         # EXECUTION_STARTED; on the way out, whatever escapes and wherever an interrupt
         # lands, the run is closed (RunState.__exit__) and EXECUTION_COMPLETED recorded
         # once.
         with plan.state:
-            self.last_trace = trace
+            self.last_trace = plan.trace
             try:
                 for runnable in plan.steps():
                     run.run_step(runnable)
             finally:
                 run.stop_pool()
-        return plan.result(trace)
+        return plan.result(plan.trace)
