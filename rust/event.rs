@@ -170,7 +170,7 @@ pub struct Extra<X> {
     /// Intern id of the error string.
     pub error: Option<u32>,
     /// Binding-owned data: metadata, or a step index too large for `i64`.
-    pub object: Option<X>,
+    pub payload: Option<X>,
 }
 
 /// A step index as given to `record`.
@@ -178,8 +178,8 @@ pub struct Extra<X> {
 pub enum StepArg {
     None,
     Int(i64),
-    /// Too large for `i64`; the binding keeps it in `NewEvent::object`.
-    Object,
+    /// Too large for `i64`; the binding keeps it in `NewEvent::payload`.
+    Payload,
 }
 
 /// Everything `record` needs, already validated and interned.
@@ -190,7 +190,7 @@ pub struct NewEvent<X> {
     pub error: Option<u32>,
     pub step: StepArg,
     pub duration: Option<f64>,
-    pub object: Option<X>,
+    pub payload: Option<X>,
 }
 
 impl<X> NewEvent<X> {
@@ -201,7 +201,7 @@ impl<X> NewEvent<X> {
             error: None,
             step: StepArg::None,
             duration: None,
-            object: None,
+            payload: None,
         }
     }
 }

@@ -125,12 +125,12 @@ pub fn merged_order(timestamps: &[Vec<f64>]) -> Vec<(u32, u32)> {
 }
 
 /// Fill the empty `target` with every event of `inputs`, merged (see the module
-/// comment). `clone_object` and `clone_string` copy the bindings' payloads
+/// comment). `clone_payload` and `clone_string` copy the bindings' payloads
 /// (metadata is shared, not copied).
 pub fn merge_into<X, S>(
     target: &TraceCore<X, S>,
     inputs: &[MergeInput<'_, X, S>],
-    mut clone_object: impl FnMut(&X) -> X,
+    mut clone_payload: impl FnMut(&X) -> X,
     mut clone_string: impl FnMut(&S) -> S,
 ) -> Result<(), TraceError> {
     let origins: Vec<Option<Origin>> = inputs
@@ -234,7 +234,7 @@ pub fn merge_into<X, S>(
         let step = match event.step {
             StepView::None => StepArg::None,
             StepView::Int(value) => StepArg::Int(value),
-            StepView::Object(_) => StepArg::Object,
+            StepView::Payload(_) => StepArg::Payload,
         };
         saved.push(SavedEvent {
             ts: timestamps[input][position],
@@ -244,7 +244,7 @@ pub fn merge_into<X, S>(
                 error,
                 step,
                 duration: event.duration,
-                object: event.object.map(&mut clone_object),
+                payload: event.payload.map(&mut clone_payload),
             },
         });
     }

@@ -129,7 +129,7 @@ impl<X, S> Default for TraceCore<X, S> {
 pub enum StepView<'a, X> {
     None,
     Int(i64),
-    Object(&'a X),
+    Payload(&'a X),
 }
 
 /// One event as read back from a snapshot.
@@ -141,7 +141,7 @@ pub struct EventView<'a, X, S> {
     pub step: StepView<'a, X>,
     pub duration: Option<f64>,
     pub error: Option<&'a InternEntry<S>>,
-    pub object: Option<&'a X>,
+    pub payload: Option<&'a X>,
     /// Stored source index: map it with the snapshot's [`Sources`] (see
     /// [`Snapshot::sources`]).
     pub source: u32,
@@ -301,7 +301,7 @@ impl<X, S> TraceCore<X, S> {
             error,
             step,
             duration,
-            object,
+            payload,
         } = event;
         let mut record_flags = 0u8;
         if duration.is_some() {
@@ -315,7 +315,7 @@ impl<X, S> TraceCore<X, S> {
             _ => None,
         };
         let aux = if error.is_some()
-            || object.is_some()
+            || payload.is_some()
             || (step != StepArg::None && inline_step.is_none())
         {
             record_flags |= flags::EXTRA;
@@ -326,7 +326,7 @@ impl<X, S> TraceCore<X, S> {
             let index = self.extras.push(Extra {
                 step: extra_step,
                 error,
-                object,
+                payload,
             })?;
             // Extras beyond u32 would need a wider record; 4 billion events with
             // errors or metadata is far past any machine this runs on.
@@ -367,14 +367,14 @@ impl<X, S> TraceCore<X, S> {
 
     /// Visit the binding payloads of every published event (for the bindings' GC
     /// support). Never waits: an event still being written is skipped.
-    pub fn for_each_object(&self, mut f: impl FnMut(&X)) {
+    pub fn for_each_payload(&self, mut f: impl FnMut(&X)) {
         for index in 0..self.extras.claimed() {
             if let Some(Extra {
-                object: Some(object),
+                payload: Some(payload),
                 ..
             }) = self.extras.get(index)
             {
-                f(object);
+                f(payload);
             }
         }
     }
@@ -490,9 +490,9 @@ impl<X, S> TraceCore<X, S> {
                     step: Some(value), ..
                 }) => StepView::Int(*value),
                 Some(Extra {
-                    object: Some(object),
+                    payload: Some(payload),
                     ..
-                }) => StepView::Object(object),
+                }) => StepView::Payload(payload),
                 _ => StepView::None,
             }
         };
@@ -504,7 +504,7 @@ impl<X, S> TraceCore<X, S> {
             step,
             duration: record.duration(),
             error: extra.and_then(|e| e.error).map(|id| self.strings.get(id)),
-            object: extra.and_then(|e| e.object.as_ref()),
+            payload: extra.and_then(|e| e.payload.as_ref()),
             source: self.source_of(index),
         }
     }

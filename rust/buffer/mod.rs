@@ -46,7 +46,7 @@ mod sync;
 #[cfg(all(test, loom))]
 mod loom_tests;
 
-pub use raw::{AllocError, RawBuffer as AppendBuffer};
+pub use raw::{AllocError, AppendBuffer};
 
 impl<T> AppendBuffer<T> {
     /// Visit the first `len` values (a `claimed()` value) in index order, waiting

@@ -65,7 +65,7 @@ fn padded<T>(value: T) -> CachePadded<T> {
     }
 }
 
-pub struct RawBuffer<T> {
+pub struct AppendBuffer<T> {
     /// Number of slots claimed so far (claimed, not necessarily published).
     claimed: CachePadded<AtomicUsize>,
     /// Every slot below this index is known to be published (a lower bound).
@@ -76,13 +76,13 @@ pub struct RawBuffer<T> {
 
 // SAFETY: values are moved in by one writer and afterwards only shared by reference,
 // so the buffer is `Send`/`Sync` exactly when `T` may be sent and shared.
-unsafe impl<T: Send> Send for RawBuffer<T> {}
+unsafe impl<T: Send> Send for AppendBuffer<T> {}
 // SAFETY: as above; all shared mutation goes through atomics and the protocol in mod.rs.
-unsafe impl<T: Send + Sync> Sync for RawBuffer<T> {}
+unsafe impl<T: Send + Sync> Sync for AppendBuffer<T> {}
 
-impl<T> RawBuffer<T> {
+impl<T> AppendBuffer<T> {
     pub fn new() -> Self {
-        RawBuffer {
+        AppendBuffer {
             claimed: padded(AtomicUsize::new(0)),
             watermark: padded(AtomicUsize::new(0)),
             buckets: padded(std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut()))),
@@ -291,13 +291,13 @@ impl<T> RawBuffer<T> {
     }
 }
 
-impl<T> Default for RawBuffer<T> {
+impl<T> Default for AppendBuffer<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T> Drop for RawBuffer<T> {
+impl<T> Drop for AppendBuffer<T> {
     fn drop(&mut self) {
         for bucket in 0..BUCKETS {
             let base = self.buckets.value[bucket].load(Acquire);

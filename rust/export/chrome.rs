@@ -7,20 +7,20 @@ use std::collections::HashSet;
 
 use super::escape::write_json_string;
 use super::number::{write_f64, write_i64, write_u64};
-use super::{Objects, Out, Source, CHECKPOINT_EVERY};
+use super::{OutputBuffer, PayloadWriter, Source, CHECKPOINT_EVERY};
 use crate::buffer::AllocError;
 use crate::event::EventKind;
 use crate::trace::{EventView, Snapshot};
 
 pub const EVENT_SIZE_HINT: usize = 150;
 
-pub fn write<X, S, O: Objects<X>>(
+pub fn write<X, S, O: PayloadWriter<X>>(
     snapshot: &Snapshot<'_, X, S>,
-    out: &mut Out<'_, O::Error>,
-    objects: &mut O,
+    out: &mut OutputBuffer<'_, O::Error>,
+    payloads: &mut O,
 ) -> Result<(), O::Error> {
     out.buf.extend_from_slice(b"{\n  \"traceEvents\": [");
-    write_events(snapshot, out, objects, |_| 1, 0, 0)
+    write_events(snapshot, out, payloads, |_| 1, 0, 0)
 }
 
 /// `to_chrome_trace(named=True)`: the same events, preceded by metadata events
@@ -31,13 +31,13 @@ pub fn write<X, S, O: Objects<X>>(
 /// process when there is only one). Execution events move from tid 0 to that
 /// lane, tid `nodes + 1`; a source's pid is its `pid` (index + 1 past the list).
 /// Strings ending in a backslash end in `\u005c` (see `viewer_safe_end`).
-pub fn write_named<X, S, O: Objects<X>>(
+pub fn write_named<X, S, O: PayloadWriter<X>>(
     snapshot: &Snapshot<'_, X, S>,
     mut source_of: impl FnMut(&EventView<'_, X, S>) -> usize,
     sources: &[Source<'_>],
     dropped: u64,
-    out: &mut Out<'_, O::Error>,
-    objects: &mut O,
+    out: &mut OutputBuffer<'_, O::Error>,
+    payloads: &mut O,
 ) -> Result<(), O::Error> {
     // The node names in tid order, and which sources use each.
     let mut seen = vec![false; snapshot.string_count()];
@@ -149,7 +149,7 @@ pub fn write_named<X, S, O: Objects<X>>(
     write_events(
         snapshot,
         out,
-        objects,
+        payloads,
         |event| pid_of(source_of(event)),
         execution_tid,
         written,
@@ -210,10 +210,10 @@ fn metadata_event(
 
 /// The events after the opening bracket, and the closing: `pid` per event, the
 /// execution events' tid, and how many array elements precede them.
-fn write_events<X, S, O: Objects<X>>(
+fn write_events<X, S, O: PayloadWriter<X>>(
     snapshot: &Snapshot<'_, X, S>,
-    out: &mut Out<'_, O::Error>,
-    objects: &mut O,
+    out: &mut OutputBuffer<'_, O::Error>,
+    payloads: &mut O,
     mut pid: impl FnMut(&EventView<'_, X, S>) -> i64,
     execution_tid: u64,
     mut written: usize,
@@ -235,7 +235,7 @@ fn write_events<X, S, O: Objects<X>>(
             None => 0,
         };
         if position % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
-            objects.checkpoint()?;
+            payloads.checkpoint()?;
         }
         let execution = is_execution(event.kind);
         let (cat, ph): (&[u8], &[u8]) = match event.kind {
@@ -301,12 +301,12 @@ fn write_events<X, S, O: Objects<X>>(
 #[cfg(test)]
 mod tests {
     use crate::event::{EventKind, NewEvent};
-    use crate::export::{NoObjects, Out};
+    use crate::export::{NoPayload, OutputBuffer};
     use crate::trace::TraceCore;
 
     fn chrome(core: &TraceCore<(), ()>) -> String {
-        let mut out = Out::<crate::buffer::AllocError>::in_memory(0);
-        super::write(&core.snapshot(), &mut out, &mut NoObjects).unwrap();
+        let mut out = OutputBuffer::<crate::buffer::AllocError>::in_memory(0);
+        super::write(&core.snapshot(), &mut out, &mut NoPayload).unwrap();
         String::from_utf8(out.finish().unwrap()).unwrap()
     }
 
@@ -343,7 +343,7 @@ mod tests {
         let mut event = NewEvent::new(EventKind::NodeSkipped);
         event.node = Some(core.intern(b"a", || ()).unwrap());
         core.record(event).unwrap();
-        let mut out = Out::<crate::buffer::AllocError>::in_memory(0);
+        let mut out = OutputBuffer::<crate::buffer::AllocError>::in_memory(0);
         let sources = [crate::export::Source {
             name: b"p\"",
             pid: 1,
@@ -354,7 +354,7 @@ mod tests {
             &sources,
             3,
             &mut out,
-            &mut NoObjects,
+            &mut NoPayload,
         )
         .unwrap();
         let text = String::from_utf8(out.finish().unwrap()).unwrap();

@@ -3,7 +3,7 @@
 //! when present and `metadata` when non-empty.
 
 use super::number::{write_f64, write_i64};
-use super::{Objects, Out, CHECKPOINT_EVERY};
+use super::{OutputBuffer, PayloadWriter, CHECKPOINT_EVERY};
 use crate::event::{EventKind, KIND_COUNT};
 use crate::trace::{Snapshot, StepView};
 
@@ -21,10 +21,10 @@ fn openers() -> [Vec<u8>; KIND_COUNT] {
 /// Rough size of one event, to size the output buffer up front.
 pub const EVENT_SIZE_HINT: usize = 120;
 
-pub fn write<X, S, O: Objects<X>>(
+pub fn write<X, S, O: PayloadWriter<X>>(
     snapshot: &Snapshot<'_, X, S>,
-    out: &mut Out<'_, O::Error>,
-    objects: &mut O,
+    out: &mut OutputBuffer<'_, O::Error>,
+    payloads: &mut O,
 ) -> Result<(), O::Error> {
     if snapshot.is_empty() {
         out.buf.extend_from_slice(b"[]");
@@ -49,9 +49,9 @@ pub fn write<X, S, O: Objects<X>>(
                 buf.extend_from_slice(b",\n    \"step_index\": ");
                 write_i64(buf, value);
             }
-            StepView::Object(object) => {
+            StepView::Payload(payload) => {
                 buf.extend_from_slice(b",\n    \"step_index\": ");
-                objects.write_big_step(object, buf)?;
+                payloads.write_big_step(payload, buf)?;
             }
         }
         if let Some(duration) = event.duration {
@@ -62,15 +62,15 @@ pub fn write<X, S, O: Objects<X>>(
             buf.extend_from_slice(b",\n    \"error\": ");
             error.write_json(buf)?;
         }
-        if let Some(object) = event.object {
-            if objects.has_metadata(object)? {
+        if let Some(payload) = event.payload {
+            if payloads.has_metadata(payload)? {
                 buf.extend_from_slice(b",\n    \"metadata\": ");
-                objects.write_metadata(object, buf)?;
+                payloads.write_metadata(payload, buf)?;
             }
         }
         buf.extend_from_slice(b"\n  }");
         if position % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
-            objects.checkpoint()?;
+            payloads.checkpoint()?;
         }
         out.boundary()?;
     }
@@ -81,14 +81,14 @@ pub fn write<X, S, O: Objects<X>>(
 #[cfg(test)]
 mod tests {
     use crate::event::{EventKind, NewEvent, StepArg};
-    use crate::export::{NoObjects, Out};
+    use crate::export::{NoPayload, OutputBuffer};
     use crate::trace::TraceCore;
 
     #[test]
     fn writes_the_documented_shape() {
         let core: TraceCore<(), ()> = TraceCore::new();
-        let mut out = Out::<crate::buffer::AllocError>::in_memory(0);
-        super::write(&core.snapshot(), &mut out, &mut NoObjects).unwrap();
+        let mut out = OutputBuffer::<crate::buffer::AllocError>::in_memory(0);
+        super::write(&core.snapshot(), &mut out, &mut NoPayload).unwrap();
         assert_eq!(out.finish().unwrap(), b"[]");
 
         core.record(NewEvent::new(EventKind::ExecutionStarted))
@@ -99,8 +99,8 @@ mod tests {
         event.step = StepArg::Int(2);
         event.duration = Some(0.5);
         core.record(event).unwrap();
-        let mut out = Out::<crate::buffer::AllocError>::in_memory(0);
-        super::write(&core.snapshot(), &mut out, &mut NoObjects).unwrap();
+        let mut out = OutputBuffer::<crate::buffer::AllocError>::in_memory(0);
+        super::write(&core.snapshot(), &mut out, &mut NoPayload).unwrap();
         let text = String::from_utf8(out.finish().unwrap()).unwrap();
         let ts = text
             .split("\"timestamp\": ")

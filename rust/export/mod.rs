@@ -2,7 +2,7 @@
 //! the Chrome Trace Event export (4.2), byte-identical to Python's
 //! `json.dumps(..., indent=2)`, and the Perfetto protobuf export.
 //!
-//! Both writers append to one output buffer ([`Out`]). In memory it grows to the
+//! Both writers append to one output buffer ([`OutputBuffer`]). In memory it grows to the
 //! whole document; when streaming it is handed to a sink every `chunk` bytes, so
 //! memory stays bounded whatever the trace length.
 
@@ -17,20 +17,20 @@ pub mod perfetto;
 use crate::buffer::AllocError;
 
 /// What a writer needs from the bindings: metadata and oversized step indices
-/// (Python objects the core cannot read), and a periodic checkpoint (for signals).
-pub trait Objects<X> {
+/// (each event's payload: Python objects the core cannot read), and a periodic checkpoint (for signals).
+pub trait PayloadWriter<X> {
     /// Also what an allocation failure while writing becomes.
     type Error: From<AllocError>;
-    fn write_big_step(&mut self, object: &X, out: &mut Vec<u8>) -> Result<(), Self::Error>;
+    fn write_big_step(&mut self, payload: &X, out: &mut Vec<u8>) -> Result<(), Self::Error>;
     /// Whether the event's metadata is present and non-empty right now.
-    fn has_metadata(&mut self, object: &X) -> Result<bool, Self::Error>;
+    fn has_metadata(&mut self, payload: &X) -> Result<bool, Self::Error>;
     /// Write the metadata value (a dict nested at `json.dumps` indent level 2).
-    fn write_metadata(&mut self, object: &X, out: &mut Vec<u8>) -> Result<(), Self::Error>;
+    fn write_metadata(&mut self, payload: &X, out: &mut Vec<u8>) -> Result<(), Self::Error>;
     /// Write the metadata value into the Perfetto `DebugAnnotation` being written
     /// (see `perfetto::value`). Only the Perfetto writer calls it.
     fn write_metadata_annotation(
         &mut self,
-        _object: &X,
+        _payload: &X,
         _writer: &mut perfetto::wire::Writer,
     ) -> Result<(), Self::Error> {
         Ok(())
@@ -41,13 +41,13 @@ pub trait Objects<X> {
     }
 }
 
-/// How often writers call [`Objects::checkpoint`].
+/// How often writers call [`PayloadWriter::checkpoint`].
 pub const CHECKPOINT_EVERY: usize = 1 << 16;
 
-/// Objects for traces without Python payloads (tests, Rust users).
-pub struct NoObjects;
+/// The payload writer for traces without Python payloads (tests, Rust users).
+pub struct NoPayload;
 
-impl<X> Objects<X> for NoObjects {
+impl<X> PayloadWriter<X> for NoPayload {
     type Error = AllocError;
     fn write_big_step(&mut self, _: &X, _: &mut Vec<u8>) -> Result<(), Self::Error> {
         Ok(())
@@ -132,16 +132,16 @@ pub fn distinct_pids(pids: &[u32]) -> Vec<i64> {
 pub type Sink<'s, E> = &'s mut dyn FnMut(&[u8]) -> Result<(), E>;
 
 /// The output buffer writers append to.
-pub struct Out<'s, E> {
+pub struct OutputBuffer<'s, E> {
     pub buf: Vec<u8>,
     sink: Option<Sink<'s, E>>,
     chunk: usize,
 }
 
-impl<'s, E> Out<'s, E> {
+impl<'s, E> OutputBuffer<'s, E> {
     /// Build the whole document in memory.
     pub fn in_memory(capacity: usize) -> Self {
-        Out {
+        OutputBuffer {
             buf: Vec::with_capacity(capacity),
             sink: None,
             chunk: usize::MAX,
@@ -150,7 +150,7 @@ impl<'s, E> Out<'s, E> {
 
     /// Hand the output to `sink` in pieces of about `chunk` bytes.
     pub fn streaming(sink: Sink<'s, E>, chunk: usize) -> Self {
-        Out {
+        OutputBuffer {
             buf: Vec::with_capacity(chunk + 4096),
             sink: Some(sink),
             chunk,

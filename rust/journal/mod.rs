@@ -322,7 +322,7 @@ impl BlockWriter {
             let step = match event.step {
                 StepView::None => JournalStepRef::None,
                 StepView::Int(value) => JournalStepRef::Int(value),
-                StepView::Object(object) => match object.journal_big_step() {
+                StepView::Payload(payload) => match payload.journal_big_step() {
                     Some(text) => JournalStepRef::Big(text),
                     None => JournalStepRef::None,
                 },
@@ -334,7 +334,7 @@ impl BlockWriter {
                 step,
                 duration: event.duration,
                 error,
-                metadata: event.object.and_then(JournalPayload::journal_metadata),
+                metadata: event.payload.and_then(JournalPayload::journal_metadata),
             });
             if self.block.events() == MAX_BLOCK_EVENTS {
                 self.block.finish_into(&mut self.out);

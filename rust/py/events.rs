@@ -117,7 +117,7 @@ fn build_event<'py>(
     match view.step {
         StepView::None => set(3, &none)?,
         StepView::Int(value) => set(3, &fallible::int(py, value)?)?,
-        StepView::Object(extra) => set(
+        StepView::Payload(extra) => set(
             3,
             extra.big_step.as_ref().map_or(&none, |step| step.bind(py)),
         )?,
@@ -131,7 +131,7 @@ fn build_event<'py>(
         view.error
             .map_or(&none, |entry| entry.payload.bind(py).as_any()),
     )?;
-    match view.object.and_then(|extra| extra.metadata.as_ref()) {
+    match view.payload.and_then(|extra| extra.metadata.as_ref()) {
         Some(dict) => set(6, dict.bind(py).as_any())?,
         None => set(6, &fallible::dict(py)?)?,
     }

@@ -7,10 +7,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use super::fallible;
-use super::metadata::{JsonObjects, PyExtra};
+use super::metadata::{JsonPayloadWriter, PyExtra};
 use super::provenance::origin_tuple;
 use super::strings::decode;
-use crate::export::Objects;
+use crate::export::PayloadWriter;
 use crate::journal::format::{self, JournalStep};
 use crate::journal::JournalPayload;
 
@@ -41,7 +41,7 @@ pub(crate) fn journal_text(py: Python<'_>, extra: &PyExtra) -> PyResult<Box<Jour
     let metadata = match &extra.metadata {
         Some(_) => {
             let mut out = Vec::new();
-            let mut objects = JsonObjects::new(py)?;
+            let mut objects = JsonPayloadWriter::new(py)?;
             match objects.write_metadata(extra, &mut out) {
                 Ok(()) => Some(out.into_boxed_slice()),
                 Err(error) if error.is_instance_of::<pyo3::exceptions::PyMemoryError>(py) => {

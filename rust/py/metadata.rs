@@ -16,7 +16,7 @@ use crate::export::escape::write_json_string;
 use crate::export::number::{write_f64, write_i64, write_u64};
 use crate::export::perfetto::value;
 use crate::export::perfetto::wire::Writer;
-use crate::export::{newline_indent, Objects};
+use crate::export::{newline_indent, PayloadWriter};
 
 /// The Python-owned part of an event: its metadata dict (kept by reference) and a
 /// step index too large for `i64`.
@@ -181,7 +181,7 @@ impl Emit for AnnotationValue<'_> {
 }
 
 /// Walks metadata for the JSON and Perfetto exports (with the GIL held).
-pub(crate) struct JsonObjects<'py> {
+pub(crate) struct JsonPayloadWriter<'py> {
     py: Python<'py>,
     int_repr: Bound<'py, PyAny>,
     /// Containers being written (for "Circular reference detected").
@@ -190,10 +190,10 @@ pub(crate) struct JsonObjects<'py> {
     key_text: Vec<u8>,
 }
 
-impl<'py> JsonObjects<'py> {
+impl<'py> JsonPayloadWriter<'py> {
     pub fn new(py: Python<'py>) -> PyResult<Self> {
         let int_repr = Registry::get(py)?.int_repr.bind(py).clone();
-        Ok(JsonObjects {
+        Ok(JsonPayloadWriter {
             py,
             int_repr,
             open: Vec::new(),
@@ -427,7 +427,7 @@ impl<'py> JsonObjects<'py> {
     }
 }
 
-impl<'py> Objects<PyExtra> for JsonObjects<'py> {
+impl<'py> PayloadWriter<PyExtra> for JsonPayloadWriter<'py> {
     type Error = PyErr;
 
     fn write_big_step(&mut self, object: &PyExtra, out: &mut Vec<u8>) -> PyResult<()> {
@@ -466,9 +466,9 @@ impl<'py> Objects<PyExtra> for JsonObjects<'py> {
 }
 
 /// For the Chrome export, which writes no metadata and runs without the GIL.
-pub(crate) struct ChromeObjects;
+pub(crate) struct ChromePayloadWriter;
 
-impl Objects<PyExtra> for ChromeObjects {
+impl PayloadWriter<PyExtra> for ChromePayloadWriter {
     type Error = PyErr;
 
     fn write_big_step(&mut self, _: &PyExtra, _: &mut Vec<u8>) -> PyResult<()> {

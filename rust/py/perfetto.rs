@@ -7,12 +7,12 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use super::metadata::{ChromeObjects, JsonObjects, PyExtra};
+use super::metadata::{ChromePayloadWriter, JsonPayloadWriter, PyExtra};
 use super::output::CHUNK;
 use super::recorder::type_name;
 use super::strings::str_bytes;
 use crate::export::perfetto::{self, Lanes};
-use crate::export::{chrome, distinct_pids, sources_for, NamedSource, Out, Source};
+use crate::export::{chrome, distinct_pids, sources_for, NamedSource, OutputBuffer, Source};
 use crate::origin::Sources;
 use crate::trace::Snapshot;
 
@@ -106,13 +106,13 @@ pub(crate) fn write(
         // trace it was aligned on); the epoch only for a trace with no origin yet.
         clock_origin_ns: origin.map_or(epoch.unwrap_or(0), |origin| origin.monotonic_ns),
     };
-    let mut out = Out::streaming(sink, CHUNK);
+    let mut out = OutputBuffer::streaming(sink, CHUNK);
     perfetto::write(
         snapshot,
         |event| sources.of(event.source) as usize,
         &layout,
         &mut out,
-        &mut JsonObjects::new(py)?,
+        &mut JsonPayloadWriter::new(py)?,
     )?;
     out.finish().map(drop)
 }
@@ -147,14 +147,14 @@ pub(crate) fn write_named_chrome(
         pid: 1,
     });
     let borrowed: Vec<Source<'_>> = groups.iter().map(NamedSource::borrow).collect();
-    let mut out = Out::streaming(sink, CHUNK);
+    let mut out = OutputBuffer::streaming(sink, CHUNK);
     chrome::write_named(
         snapshot,
         |event| sources.of(event.source) as usize,
         &borrowed,
         snapshot.dropped(),
         &mut out,
-        &mut ChromeObjects,
+        &mut ChromePayloadWriter,
     )?;
     out.finish().map(drop)
 }

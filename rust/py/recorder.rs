@@ -9,7 +9,7 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyT
 use pyo3::{PyTraverseError, PyVisit};
 
 use super::events::build_events;
-use super::metadata::{ChromeObjects, JsonObjects, PyExtra};
+use super::metadata::{ChromePayloadWriter, JsonPayloadWriter, PyExtra};
 use super::node_names::NodeNames;
 use super::output::{FileOutput, StrOutput, CHUNK};
 use super::perfetto::{self, PerfettoOptions};
@@ -18,7 +18,7 @@ use super::state;
 use super::strings::{exact_str, str_bytes};
 use crate::bounded::BoundedTrace;
 use crate::event::{EventKind, NewEvent, StepArg};
-use crate::export::{self, Out};
+use crate::export::{self, OutputBuffer};
 use crate::journal::Journal;
 use crate::trace::{Snapshot, TraceCore, TraceError};
 
@@ -163,7 +163,7 @@ fn check_step<'py>(
     let exact = unsafe {
         Bound::from_owned_ptr_or_err(step.py(), pyo3::ffi::PyNumber_Index(step.as_ptr()))
     }?;
-    Ok((StepArg::Object, Some(exact)))
+    Ok((StepArg::Payload, Some(exact)))
 }
 
 #[inline]
@@ -244,13 +244,13 @@ impl TraceRecorder {
             Some(text) => Some(self.intern(text)?),
             None => None,
         };
-        let mut object =
+        let mut payload =
             (checked.metadata.is_some() || checked.big_step.is_some()).then(|| PyExtra {
                 metadata: checked.metadata,
                 big_step: checked.big_step.map(Bound::unbind),
                 journal: None,
             });
-        if let (Some(extra), Some(_)) = (&mut object, &self.journal) {
+        if let (Some(extra), Some(_)) = (&mut payload, &self.journal) {
             extra.journal = Some(super::journal::journal_text(py, extra)?);
         }
         Ok(NewEvent {
@@ -259,7 +259,7 @@ impl TraceRecorder {
             error,
             step: checked.step,
             duration: checked.duration,
-            object,
+            payload,
         })
     }
 
@@ -373,13 +373,13 @@ impl TraceRecorder {
             error,
             step,
             duration,
-            object: metadata.map(|metadata| PyExtra {
+            payload: metadata.map(|metadata| PyExtra {
                 metadata: Some(metadata),
                 big_step: None,
                 journal: None,
             }),
         };
-        if let (Some(extra), Some(_)) = (&mut event.object, &self.journal) {
+        if let (Some(extra), Some(_)) = (&mut event.payload, &self.journal) {
             extra.journal = Some(super::journal::journal_text(py, extra)?);
         }
         core.record_at(now_ns, event).map_err(trace_error)?;
@@ -756,13 +756,13 @@ impl TraceRecorder {
             }
         };
         match &self.store {
-            Store::Unbounded(core) => core.for_each_object(&mut visit_extra),
+            Store::Unbounded(core) => core.for_each_payload(&mut visit_extra),
             Store::Bounded(bounded) => {
                 let generations = bounded.generations();
                 if let Some(previous) = &generations.previous {
-                    previous.for_each_object(&mut visit_extra);
+                    previous.for_each_payload(&mut visit_extra);
                 }
-                generations.current.for_each_object(&mut visit_extra);
+                generations.current.for_each_payload(&mut visit_extra);
             }
         }
         result
@@ -802,8 +802,8 @@ fn write_json(
     snapshot: &PySnapshot<'_>,
     sink: &mut dyn FnMut(&[u8]) -> PyResult<()>,
 ) -> PyResult<()> {
-    let mut out = Out::streaming(sink, CHUNK);
-    export::json::write(snapshot, &mut out, &mut JsonObjects::new(py)?)?;
+    let mut out = OutputBuffer::streaming(sink, CHUNK);
+    export::json::write(snapshot, &mut out, &mut JsonPayloadWriter::new(py)?)?;
     out.finish().map(drop)
 }
 
@@ -815,8 +815,8 @@ fn write_chrome(
     if named {
         return perfetto::write_named_chrome(snapshot, sink);
     }
-    let mut out = Out::streaming(sink, CHUNK);
-    export::chrome::write(snapshot, &mut out, &mut ChromeObjects)?;
+    let mut out = OutputBuffer::streaming(sink, CHUNK);
+    export::chrome::write(snapshot, &mut out, &mut ChromePayloadWriter)?;
     out.finish().map(drop)
 }
 

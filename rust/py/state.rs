@@ -182,7 +182,7 @@ fn saved_events<'py>(
         let step = match event.step {
             StepView::None => None,
             StepView::Int(value) => Some(fallible::int(py, value)?),
-            StepView::Object(extra) => extra.big_step.as_ref().map(|step| step.bind(py).clone()),
+            StepView::Payload(extra) => extra.big_step.as_ref().map(|step| step.bind(py).clone()),
         };
         let duration = match event.duration {
             Some(value) => Some(fallible::float(py, value)?),
@@ -202,7 +202,7 @@ fn saved_events<'py>(
                     .error
                     .map(|entry| entry.payload.bind(py).clone().into_any()),
                 event
-                    .object
+                    .payload
                     .and_then(|extra| extra.metadata.as_ref())
                     .map(|dict| dict.bind(py).clone().into_any()),
             ],

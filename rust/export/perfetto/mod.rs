@@ -37,7 +37,7 @@ use layout::{Layout, Placement, Role, SliceKind, StepKey, Track};
 use wire::Writer;
 
 pub use super::Source;
-use super::{Objects, Out, CHECKPOINT_EVERY};
+use super::{OutputBuffer, PayloadWriter, CHECKPOINT_EVERY};
 use crate::event::{EventKind, KIND_COUNT};
 use crate::export::number::{write_i64, write_u64};
 use crate::trace::{EventView, Snapshot, StepView};
@@ -264,12 +264,12 @@ struct PacketWriter {
     scratch: Vec<u8>,
 }
 
-pub fn write<X, S, O: Objects<X>>(
+pub fn write<X, S, O: PayloadWriter<X>>(
     snapshot: &Snapshot<'_, X, S>,
     mut source_of: impl FnMut(&EventView<'_, X, S>) -> usize,
     options: &Options<'_>,
-    out: &mut Out<'_, O::Error>,
-    objects: &mut O,
+    out: &mut OutputBuffer<'_, O::Error>,
+    payloads: &mut O,
 ) -> Result<(), O::Error> {
     let default_source = [Source {
         name: b"dagron",
@@ -332,7 +332,7 @@ pub fn write<X, S, O: Objects<X>>(
         let step = match event.step {
             StepView::None => StepKey::None,
             StepView::Int(value) => StepKey::Int(value),
-            StepView::Object(_) => StepKey::Big,
+            StepView::Payload(_) => StepKey::Big,
         };
         let placement = tracks
             .layout
@@ -349,11 +349,11 @@ pub fn write<X, S, O: Objects<X>>(
             packets.describe(tracks, Child::Counter, &mut out.buf);
         }
         let counter = (source != 0).then_some(tracks.counter);
-        packets.event(&event, &placement, tracks, counter, options, objects)?;
+        packets.event(&event, &placement, tracks, counter, options, payloads)?;
         packets.mark_failure(&event, &placement, tracks);
         packets.writer.finish_into(&mut out.buf);
         if position % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
-            objects.checkpoint()?;
+            payloads.checkpoint()?;
         }
         out.boundary()?;
     }
@@ -589,14 +589,14 @@ impl PacketWriter {
     }
 
     /// One event's packet (left open in the writer until `finish_into`).
-    fn event<X, S, O: Objects<X>>(
+    fn event<X, S, O: PayloadWriter<X>>(
         &mut self,
         event: &EventView<'_, X, S>,
         placement: &Placement,
         tracks: &SourceTracks,
         counter: Option<u64>,
         options: &Options<'_>,
-        objects: &mut O,
+        payloads: &mut O,
     ) -> Result<(), O::Error> {
         self.writer.begin(field::TRACE_PACKET);
         self.timestamp(options.clock_origin_ns, event.ts);
@@ -637,9 +637,9 @@ impl PacketWriter {
                         text.push(b' ');
                         write_i64(&mut text, value);
                     }
-                    StepView::Object(object) => {
+                    StepView::Payload(payload) => {
                         text.push(b' ');
-                        objects.write_big_step(object, &mut text)?;
+                        payloads.write_big_step(payload, &mut text)?;
                     }
                 }
                 self.writer.text(field::NAME, &text);
@@ -654,10 +654,10 @@ impl PacketWriter {
         }
         match placement.role {
             Role::Begin(_) => {
-                if has_fields(event, objects)? {
+                if has_fields(event, payloads)? {
                     self.writer.begin(field::DEBUG_ANNOTATIONS);
                     self.writer.uint(field::ANNOTATION_NAME_IID, KEY_START);
-                    self.fields(event, field::DICT_ENTRIES, objects)?;
+                    self.fields(event, field::DICT_ENTRIES, payloads)?;
                     self.writer.end();
                 }
             }
@@ -667,7 +667,7 @@ impl PacketWriter {
                 self.writer
                     .uint(field::STRING_VALUE_IID, event.kind as u64 + 1);
                 self.writer.end();
-                self.fields(event, field::DEBUG_ANNOTATIONS, objects)?;
+                self.fields(event, field::DEBUG_ANNOTATIONS, payloads)?;
             }
         }
         self.writer.end();
@@ -728,11 +728,11 @@ impl PacketWriter {
 
     /// `step_index`, `duration`, `error`, `metadata` as annotations in `container`
     /// (the event's annotations, or a dict's entries).
-    fn fields<X, S, O: Objects<X>>(
+    fn fields<X, S, O: PayloadWriter<X>>(
         &mut self,
         event: &EventView<'_, X, S>,
         container: u32,
-        objects: &mut O,
+        payloads: &mut O,
     ) -> Result<(), O::Error> {
         let w = &mut self.writer;
         match event.step {
@@ -743,10 +743,10 @@ impl PacketWriter {
                 w.int(field::INT_VALUE, value);
                 w.end();
             }
-            StepView::Object(object) => {
+            StepView::Payload(payload) => {
                 let mut text = std::mem::take(&mut self.scratch);
                 text.clear();
-                objects.write_big_step(object, &mut text)?;
+                payloads.write_big_step(payload, &mut text)?;
                 w.begin(container);
                 w.uint(field::ANNOTATION_NAME_IID, KEY_STEP_INDEX);
                 // Beyond i64: unsigned if it fits, as metadata ints are.
@@ -773,11 +773,11 @@ impl PacketWriter {
             w.text(field::STRING_VALUE, &error.text);
             w.end();
         }
-        if let Some(object) = event.object {
-            if objects.has_metadata(object)? {
+        if let Some(payload) = event.payload {
+            if payloads.has_metadata(payload)? {
                 w.begin(container);
                 w.uint(field::ANNOTATION_NAME_IID, KEY_METADATA);
-                objects.write_metadata_annotation(object, w)?;
+                payloads.write_metadata_annotation(payload, w)?;
                 w.end();
             }
         }
@@ -808,15 +808,15 @@ fn lane_kind(kind: SliceKind) -> usize {
 }
 
 /// Whether a start has anything to annotate.
-fn has_fields<X, S, O: Objects<X>>(
+fn has_fields<X, S, O: PayloadWriter<X>>(
     event: &EventView<'_, X, S>,
-    objects: &mut O,
+    payloads: &mut O,
 ) -> Result<bool, O::Error> {
     if !matches!(event.step, StepView::None) || event.duration.is_some() || event.error.is_some() {
         return Ok(true);
     }
-    match event.object {
-        Some(object) => objects.has_metadata(object),
+    match event.payload {
+        Some(payload) => payloads.has_metadata(payload),
         None => Ok(false),
     }
 }

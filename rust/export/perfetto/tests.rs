@@ -4,7 +4,7 @@
 use super::*;
 use crate::buffer::AllocError;
 use crate::event::NewEvent;
-use crate::export::NoObjects;
+use crate::export::NoPayload;
 use crate::trace::TraceCore;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -97,7 +97,7 @@ fn perfetto_from(
         Ok(())
     };
     // A tiny chunk size: output is streamed packet by packet.
-    let mut out = Out::streaming(&mut sink, 1);
+    let mut out = OutputBuffer::streaming(&mut sink, 1);
     let mut position = 0;
     let by_position = |_: &EventView<'_, (), ()>| {
         position += 1;
@@ -108,7 +108,7 @@ fn perfetto_from(
         by_position,
         &options,
         &mut out,
-        &mut NoObjects,
+        &mut NoPayload,
     )
     .unwrap();
     out.finish().unwrap();
