@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::error::TraceError;
 use crate::event::NewEvent;
-use crate::trace::{Part, Restored, SavedEvent, Snapshot, TraceCore, TraceError};
+use crate::trace::{Part, Restored, SavedEvent, Snapshot, TraceCore};
 
 pub struct Generations<X, S> {
     pub previous: Option<Arc<TraceCore<X, S>>>,

@@ -21,42 +21,17 @@ use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, OnceLock};
 
-use crate::buffer::{AllocError, AppendBuffer};
+use crate::buffer::AppendBuffer;
 use crate::clock;
+use crate::error::{InternError, TraceError};
 use crate::event::{
     flags, EventKind, EventRecord, Extra, NewEvent, StepArg, NO_PREV, PREV_OVERFLOW,
 };
-use crate::intern::{InternEntry, InternError, Interner, NameTable};
+use crate::intern::{InternEntry, Interner, NameTable};
 use crate::origin::{Origin, Provenance, Sources};
 use crate::summary::Summary;
 
 const UNSET_EPOCH: u64 = u64::MAX;
-
-/// Errors the core reports; the bindings turn them into Python exceptions.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TraceError {
-    /// An allocation failed; nothing was recorded.
-    Alloc,
-    /// More distinct strings than ids.
-    TooManyStrings,
-    /// A saved state that cannot be restored, with the reason.
-    InvalidState(String),
-}
-
-impl From<AllocError> for TraceError {
-    fn from(_: AllocError) -> Self {
-        TraceError::Alloc
-    }
-}
-
-impl From<InternError> for TraceError {
-    fn from(error: InternError) -> Self {
-        match error {
-            InternError::Alloc => TraceError::Alloc,
-            InternError::Full => TraceError::TooManyStrings,
-        }
-    }
-}
 
 /// Counters kept at record time so `summary()` costs O(1). Padded (not aligned:
 /// see `buffer::raw::CachePadded`) to keep them off the other fields' cache lines.

@@ -21,14 +21,14 @@ mod strings;
 
 use pyo3::prelude::*;
 
-impl From<crate::buffer::AllocError> for PyErr {
-    fn from(_: crate::buffer::AllocError) -> PyErr {
+impl From<crate::error::AllocError> for PyErr {
+    fn from(_: crate::error::AllocError) -> PyErr {
         Python::attach(fallible::no_memory)
     }
 }
 
-impl From<crate::intern::InternError> for PyErr {
-    fn from(error: crate::intern::InternError) -> PyErr {
+impl From<crate::error::InternError> for PyErr {
+    fn from(error: crate::error::InternError) -> PyErr {
         recorder::trace_error(error.into())
     }
 }

@@ -17,10 +17,11 @@ use super::registry::Registry;
 use super::state;
 use super::strings::{exact_str, str_bytes};
 use crate::bounded::BoundedTrace;
+use crate::error::TraceError;
 use crate::event::{EventKind, NewEvent, StepArg};
 use crate::export::{self, OutputBuffer};
 use crate::journal::Journal;
-use crate::trace::{Snapshot, TraceCore, TraceError};
+use crate::trace::{Snapshot, TraceCore};
 
 pub(crate) type Core = TraceCore<PyExtra, Py<PyString>>;
 type Bounded = BoundedTrace<PyExtra, Py<PyString>>;
