@@ -16,6 +16,7 @@ pub mod journal;
 pub mod json_text;
 pub mod merge;
 pub mod origin;
+pub mod store;
 pub mod summary;
 pub mod trace;
 

@@ -531,7 +531,7 @@ fn unpack_pair<'py>(item: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyAny>, Bo
             {
                 PyTypeError::new_err(format!(
                     "cannot unpack non-iterable {} object",
-                    super::recorder::type_name(item)
+                    super::errors::type_name(item)
                 ))
             } else {
                 error
