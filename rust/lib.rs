@@ -3,6 +3,7 @@
 //!
 //! Everything but `py` is plain Rust with no Python types, tested by `cargo test`.
 
+pub mod admission;
 pub mod alloc;
 pub mod bounded;
 pub mod buffer;
