@@ -26,9 +26,8 @@ pub struct EventView<'a, X, S> {
     pub duration: Option<f64>,
     pub error: Option<&'a InternEntry<S>>,
     pub payload: Option<&'a X>,
-    /// Stored source index: map it with the snapshot's
-    /// [`Sources`](crate::origin::Sources) (see
-    /// [`Snapshot::sources`](super::Snapshot::sources)).
+    /// Stored source index: map it with the snapshot's `Sources` (see
+    /// `Snapshot::sources`).
     pub source: u32,
 }
 
