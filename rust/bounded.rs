@@ -2,8 +2,8 @@
 //! the newest `N` events and lets the oldest go.
 //!
 //! Events go into a generation (a [`TraceCore`] that admits at most `N` events,
-//! see `admission`).
-//! When it is full, a writer starts the next generation and swaps it in with one
+//! counted by its `admission::AdmissionLimit`). When it is full, a writer starts
+//! the next generation and swaps it in with one
 //! compare-and-swap on an `ArcSwap`; the full one becomes "previous", and the one
 //! before that is dropped once no reader holds it. A snapshot is the newest `N`
 //! events: the tail of the previous generation followed by the current one. So
