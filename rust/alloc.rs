@@ -5,8 +5,8 @@
 //! allocation). A few small ones inside dependencies (a hash-map node in papaya, a
 //! panic message) are not: when one of those fails, the reserve is given back to the
 //! system and the allocation retried, and `reserve_spent()` turns true. The bindings
-//! check it before recording or exporting, raise `MemoryError` while the reserve
-//! cannot be refilled, and carry on once it can.
+//! check it before recording an event (exports do not), raise `MemoryError` while
+//! the reserve cannot be refilled, and carry on once it can.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ptr;

@@ -1,8 +1,9 @@
 //! Bounded traces (`ExecutionTrace(max_events=N)`): a flight recorder that keeps
 //! the newest `N` events and lets the oldest go.
 //!
-//! Events go into a generation (a [`TraceCore`] that admits at most `N` events).
-//! When it is full, a writer starts the next generation and swaps it in with one
+//! Events go into a generation (a [`TraceCore`] that admits at most `N` events,
+//! counted by its `admission::AdmissionLimit`). When it is full, a writer starts
+//! the next generation and swaps it in with one
 //! compare-and-swap on an `ArcSwap`; the full one becomes "previous", and the one
 //! before that is dropped once no reader holds it. A snapshot is the newest `N`
 //! events: the tail of the previous generation followed by the current one. So
@@ -13,9 +14,31 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::error::TraceError;
 use crate::event::NewEvent;
-use crate::trace::{Part, Restored, SavedEvent, Snapshot, TraceCore, TraceError};
+use crate::trace::{Restored, SavedEvent, Snapshot, SnapshotSegment, TraceCore};
 
+/// What a generation did with an event offered to it.
+pub enum Admission<X> {
+    /// Recorded, at this buffer index.
+    Recorded(usize),
+    /// The generation is full: the event, handed back.
+    Full(NewEvent<X>),
+}
+
+impl<X, S> TraceCore<X, S> {
+    /// Record an event now if this core has room; a full core hands the event back.
+    #[inline]
+    pub fn record_within(&self, event: NewEvent<X>) -> Result<Admission<X>, TraceError> {
+        if !self.admission().admit() {
+            return Ok(Admission::Full(event));
+        }
+        self.record(event).map(Admission::Recorded)
+    }
+}
+
+/// A bounded trace's newest generations: the full one before (if any) and the one
+/// new events go to.
 pub struct Generations<X, S> {
     pub previous: Option<Arc<TraceCore<X, S>>>,
     pub current: Arc<TraceCore<X, S>>,
@@ -54,8 +77,8 @@ impl<X, S> BoundedTrace<X, S> {
         loop {
             let generations = self.generations.load();
             match generations.current.record_within(event)? {
-                Ok(_) => return Ok(()),
-                Err(returned) => {
+                Admission::Recorded(_) => return Ok(()),
+                Admission::Full(returned) => {
                     event = returned;
                     let next = Generations {
                         previous: Some(Arc::clone(&generations.current)),
@@ -97,25 +120,25 @@ impl<X, S> Generations<X, S> {
     /// The newest `capacity` events.
     pub fn snapshot(&self, capacity: usize) -> Snapshot<'_, X, S> {
         let current_len = self.current.len();
-        let mut parts = Vec::with_capacity(2);
+        let mut segments = Vec::with_capacity(2);
         if let Some(previous) = &self.previous {
             let previous_len = previous.len();
             let keep = capacity.saturating_sub(current_len).min(previous_len);
-            parts.push(Part {
+            segments.push(SnapshotSegment {
                 core: previous,
                 start: previous_len - keep,
                 len: keep,
             });
         }
-        parts.push(Part {
+        segments.push(SnapshotSegment {
             core: &self.current,
             start: 0,
             len: current_len,
         });
-        let kept: usize = parts.iter().map(|part| part.len).sum();
+        let kept: usize = segments.iter().map(|segment| segment.len).sum();
         // Every event before the current generation's, plus its own, minus those kept.
         let recorded = self.current.dropped_before() + current_len as u64;
-        Snapshot::new(parts).with_dropped(recorded - kept as u64)
+        Snapshot::new(segments).with_dropped(recorded - kept as u64)
     }
 }
 

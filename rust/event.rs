@@ -2,7 +2,8 @@
 //!
 //! A record is 30 bytes (32 with the buffer's state byte): everything an event
 //! without metadata needs. Strings are intern ids; anything rarer (an error string,
-//! metadata, a step index beyond `i32`) moves to an [`Extra`] referenced by `aux`.
+//! metadata, a step index beyond `i32`) moves to an [`Extra`] whose index the
+//! record keeps in `step_or_extra`.
 
 /// The sixteen event types, in the documented order; the discriminant is the code
 /// stored in records and the index of the enum member on the Python side.
@@ -98,9 +99,10 @@ impl EventKind {
 pub mod flags {
     /// `duration` holds a value.
     pub const DURATION: u8 = 1;
-    /// The event has a step index: inline in `aux` (as `i32`) unless `EXTRA` is set.
+    /// The event has a step index: inline in `step_or_extra` (as `i32`) unless
+    /// `EXTRA` is set.
     pub const STEP: u8 = 2;
-    /// `aux` is an index into the extras buffer.
+    /// `step_or_extra` is an index into the extras buffer.
     pub const EXTRA: u8 = 4;
 }
 
@@ -121,7 +123,7 @@ pub struct EventRecord {
     /// Intern id + 1 of the node name; 0 for none.
     pub node: u32,
     /// Step index as `i32` bits, or an extras index (see `flags`).
-    pub aux: u32,
+    pub step_or_extra: u32,
     /// Index + 1 of the previous event naming the same node (see `NO_PREV`,
     /// `PREV_OVERFLOW`), so one node's events are found without a full scan.
     pub prev: u32,
@@ -148,12 +150,13 @@ impl EventRecord {
 
     #[inline]
     pub fn extra_index(&self) -> Option<usize> {
-        (self.flags & flags::EXTRA != 0).then_some(self.aux as usize)
+        (self.flags & flags::EXTRA != 0).then_some(self.step_or_extra as usize)
     }
 
     #[inline]
     pub fn inline_step(&self) -> Option<i64> {
-        (self.flags & (flags::STEP | flags::EXTRA) == flags::STEP).then_some(self.aux as i32 as i64)
+        (self.flags & (flags::STEP | flags::EXTRA) == flags::STEP)
+            .then_some(self.step_or_extra as i32 as i64)
     }
 
     #[inline]

@@ -23,8 +23,9 @@ use std::sync::{Arc, OnceLock};
 
 use hashbrown::HashTable;
 
-use crate::buffer::{AllocError, AppendBuffer};
-use crate::export::escape::{json_string, write_json_string};
+use crate::buffer::AppendBuffer;
+use crate::error::{AllocError, InternError};
+use crate::json_text::escape::{json_string, write_json_string};
 
 /// Longest string whose JSON form is kept after the first export.
 const KEEP_JSON_UP_TO: usize = 1 << 12;
@@ -179,19 +180,6 @@ impl<S> NameTableBuilder<S> {
             entries: self.entries.into_boxed_slice(),
             ..self.table
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InternError {
-    Alloc,
-    /// More than `u32::MAX` distinct strings.
-    Full,
-}
-
-impl From<AllocError> for InternError {
-    fn from(_: AllocError) -> Self {
-        InternError::Alloc
     }
 }
 

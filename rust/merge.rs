@@ -18,9 +18,10 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
+use crate::error::TraceError;
 use crate::event::{NewEvent, StepArg};
 use crate::origin::{Origin, Provenance, Sources};
-use crate::trace::{Restored, SavedEvent, Snapshot, StepView, TraceCore, TraceError};
+use crate::trace::{Restored, SavedEvent, Snapshot, StepView, TraceCore};
 
 /// Which clock the inputs' origins are compared on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

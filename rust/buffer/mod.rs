@@ -46,7 +46,9 @@ mod sync;
 #[cfg(all(test, loom))]
 mod loom_tests;
 
-pub use raw::{AllocError, AppendBuffer};
+pub use raw::AppendBuffer;
+
+use crate::error::AllocError;
 
 impl<T> AppendBuffer<T> {
     /// Visit the first `len` values (a `claimed()` value) in index order, waiting

@@ -8,6 +8,7 @@ use std::ptr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 use super::sync::{backoff, AtomicPtr, AtomicU8, AtomicUsize, UnsafeCell};
+use crate::error::AllocError;
 
 /// Slot states. A slot's memory starts zeroed, so `EMPTY` must be 0.
 const EMPTY: u8 = 0;
@@ -37,10 +38,6 @@ pub(crate) fn locate(index: usize) -> (usize, usize) {
 pub(crate) const fn bucket_len(bucket: usize) -> usize {
     FIRST_BUCKET_LEN << bucket
 }
-
-/// The allocator could not supply a bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AllocError;
 
 #[repr(C)]
 struct Slot<T> {

@@ -2,8 +2,8 @@
 //! compare the real writers against them. Used by unit tests (random inputs) and by
 //! the `cargo fuzz` target in `fuzz/` (feature `fuzzing`).
 
-use super::escape::json_string;
-use super::number::write_f64;
+use crate::json_text::escape::json_string;
+use crate::json_text::number::write_f64;
 
 /// `json.dumps(s)` with `ensure_ascii`, the obvious way: decode each code point,
 /// then escape it.

@@ -5,11 +5,11 @@
 
 use std::collections::HashSet;
 
-use super::escape::write_json_string;
-use super::number::{write_f64, write_i64, write_u64};
 use super::{OutputBuffer, PayloadWriter, Source, CHECKPOINT_EVERY};
-use crate::buffer::AllocError;
+use crate::error::AllocError;
 use crate::event::EventKind;
+use crate::json_text::escape::write_json_string;
+use crate::json_text::number::{write_f64, write_i64, write_u64};
 use crate::trace::{EventView, Snapshot};
 
 pub const EVENT_SIZE_HINT: usize = 150;
@@ -305,7 +305,7 @@ mod tests {
     use crate::trace::TraceCore;
 
     fn chrome(core: &TraceCore<(), ()>) -> String {
-        let mut out = OutputBuffer::<crate::buffer::AllocError>::in_memory(0);
+        let mut out = OutputBuffer::<crate::error::AllocError>::in_memory(0);
         super::write(&core.snapshot(), &mut out, &mut NoPayload).unwrap();
         String::from_utf8(out.finish().unwrap()).unwrap()
     }
@@ -324,7 +324,7 @@ mod tests {
             core.record(event).unwrap();
         }
         let mut ts = Vec::new();
-        crate::export::number::write_f64(&mut ts, core.snapshot().get(1).ts * 1_000_000.0);
+        crate::json_text::number::write_f64(&mut ts, core.snapshot().get(1).ts * 1_000_000.0);
         let ts = String::from_utf8(ts).unwrap();
         assert_eq!(
             chrome(&core),
@@ -343,7 +343,7 @@ mod tests {
         let mut event = NewEvent::new(EventKind::NodeSkipped);
         event.node = Some(core.intern(b"a", || ()).unwrap());
         core.record(event).unwrap();
-        let mut out = OutputBuffer::<crate::buffer::AllocError>::in_memory(0);
+        let mut out = OutputBuffer::<crate::error::AllocError>::in_memory(0);
         let sources = [crate::export::Source {
             name: b"p\"",
             pid: 1,

@@ -2,9 +2,9 @@
 //! `event_type`, `timestamp`, then `node_name`, `step_index`, `duration`, `error`
 //! when present and `metadata` when non-empty.
 
-use super::number::{write_f64, write_i64};
 use super::{OutputBuffer, PayloadWriter, CHECKPOINT_EVERY};
 use crate::event::{EventKind, KIND_COUNT};
+use crate::json_text::number::{write_f64, write_i64};
 use crate::trace::{Snapshot, StepView};
 
 /// Per kind: the bytes that open an event object, up to the timestamp value.
@@ -87,7 +87,7 @@ mod tests {
     #[test]
     fn writes_the_documented_shape() {
         let core: TraceCore<(), ()> = TraceCore::new();
-        let mut out = OutputBuffer::<crate::buffer::AllocError>::in_memory(0);
+        let mut out = OutputBuffer::<crate::error::AllocError>::in_memory(0);
         super::write(&core.snapshot(), &mut out, &mut NoPayload).unwrap();
         assert_eq!(out.finish().unwrap(), b"[]");
 
@@ -99,7 +99,7 @@ mod tests {
         event.step = StepArg::Int(2);
         event.duration = Some(0.5);
         core.record(event).unwrap();
-        let mut out = OutputBuffer::<crate::buffer::AllocError>::in_memory(0);
+        let mut out = OutputBuffer::<crate::error::AllocError>::in_memory(0);
         super::write(&core.snapshot(), &mut out, &mut NoPayload).unwrap();
         let text = String::from_utf8(out.finish().unwrap()).unwrap();
         let ts = text

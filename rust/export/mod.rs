@@ -9,12 +9,10 @@
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod check;
 pub mod chrome;
-pub mod escape;
 pub mod json;
-pub mod number;
 pub mod perfetto;
 
-use crate::buffer::AllocError;
+use crate::error::AllocError;
 
 /// What a writer needs from the bindings: metadata and oversized step indices
 /// (each event's payload: Python objects the core cannot read), and a periodic checkpoint (for signals).
@@ -182,19 +180,6 @@ impl<'s, E> OutputBuffer<'s, E> {
             self.flush()?;
         }
         Ok(self.buf)
-    }
-}
-
-/// Append a newline and `level` two-space indents.
-#[inline]
-pub fn newline_indent(out: &mut Vec<u8>, level: usize) {
-    const SPACES: &[u8; 65] = b"\n                                                                ";
-    let width = 1 + 2 * level;
-    if width <= SPACES.len() {
-        out.extend_from_slice(&SPACES[..width]);
-    } else {
-        out.push(b'\n');
-        out.resize(out.len() + 2 * level, b' ');
     }
 }
 

@@ -9,7 +9,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
-use super::recorder::type_name;
+use super::errors::type_name;
 use crate::graph::{top_k, Graph};
 
 /// `schedule`'s answer: earliest starts, latest starts, slacks, makespan.

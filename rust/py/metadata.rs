@@ -12,11 +12,12 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use super::registry::Registry;
 use super::strings::str_bytes;
-use crate::export::escape::write_json_string;
-use crate::export::number::{write_f64, write_i64, write_u64};
 use crate::export::perfetto::value;
 use crate::export::perfetto::wire::Writer;
-use crate::export::{newline_indent, PayloadWriter};
+use crate::export::PayloadWriter;
+use crate::json_text::escape::write_json_string;
+use crate::json_text::newline_indent;
+use crate::json_text::number::{write_f64, write_i64, write_u64};
 
 /// The Python-owned part of an event: its metadata dict (kept by reference) and a
 /// step index too large for `i64`.
@@ -530,7 +531,7 @@ fn unpack_pair<'py>(item: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyAny>, Bo
             {
                 PyTypeError::new_err(format!(
                     "cannot unpack non-iterable {} object",
-                    super::recorder::type_name(item)
+                    super::errors::type_name(item)
                 ))
             } else {
                 error

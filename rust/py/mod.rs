@@ -3,33 +3,40 @@
 //! that knows about Python; it checks arguments, converts between Python objects
 //! and the core's plain data, and maps core errors to Python exceptions.
 
+mod arguments;
+mod constructor;
+mod errors;
 mod events;
+mod exports;
 mod fallible;
 mod fastcall;
 mod graph;
 mod journal;
+mod merge;
 mod metadata;
 mod node_names;
 mod output;
 mod perfetto;
+mod pickle;
 mod provenance;
+mod record_call;
 mod recorder;
+mod recorder_methods;
 mod registry;
 mod run;
-mod state;
 mod strings;
 
 use pyo3::prelude::*;
 
-impl From<crate::buffer::AllocError> for PyErr {
-    fn from(_: crate::buffer::AllocError) -> PyErr {
+impl From<crate::error::AllocError> for PyErr {
+    fn from(_: crate::error::AllocError) -> PyErr {
         Python::attach(fallible::no_memory)
     }
 }
 
-impl From<crate::intern::InternError> for PyErr {
-    fn from(error: crate::intern::InternError) -> PyErr {
-        recorder::trace_error(error.into())
+impl From<crate::error::InternError> for PyErr {
+    fn from(error: crate::error::InternError) -> PyErr {
+        errors::trace_error(error.into())
     }
 }
 
@@ -42,7 +49,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<run::RunState>()?;
     module.add_class::<graph::GraphIndex>()?;
     run::install(&module.py().get_type::<run::RunState>())?;
-    fastcall::install(&module.py().get_type::<recorder::TraceRecorder>())?;
+    record_call::install(&module.py().get_type::<recorder::TraceRecorder>())?;
     module.add_function(wrap_pyfunction!(registry::_register_types, module)?)?;
     module.add_function(wrap_pyfunction!(journal::read_journal, module)?)?;
     module.add_function(wrap_pyfunction!(journal::_flush_journals, module)?)?;

@@ -276,7 +276,7 @@ fn fs_path(dest: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
     if !is_path {
         return Err(PyTypeError::new_err(format!(
             "dest must be a path or a file object with write(), not {}",
-            super::recorder::type_name(dest)
+            super::errors::type_name(dest)
         )));
     }
     let path = os.call_method1("fsdecode", (os.call_method1("fspath", (dest,))?,))?;
@@ -588,7 +588,7 @@ fn write_bytes(
             Err(_) => {
                 return Err(PyTypeError::new_err(format!(
                     "write() should return an int or None, not {}",
-                    super::recorder::type_name(&returned)
+                    super::errors::type_name(&returned)
                 )))
             }
         };

@@ -7,9 +7,9 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use super::errors::type_name;
 use super::metadata::{ChromePayloadWriter, JsonPayloadWriter, PyExtra};
 use super::output::CHUNK;
-use super::recorder::type_name;
 use super::strings::str_bytes;
 use crate::export::perfetto::{self, Lanes};
 use crate::export::{chrome, distinct_pids, sources_for, NamedSource, OutputBuffer, Source};

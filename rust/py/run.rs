@@ -27,9 +27,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyList, PyString, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
+use super::errors::type_name;
 use super::fallible;
 use super::fastcall::{add_method, finish, positional, FastCall, METH_FASTCALL};
-use super::recorder::{type_name, TraceRecorder};
+use super::recorder::TraceRecorder;
 use crate::clock;
 use crate::event::{EventKind, StepArg};
 

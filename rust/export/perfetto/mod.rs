@@ -39,7 +39,7 @@ use wire::Writer;
 pub use super::Source;
 use super::{OutputBuffer, PayloadWriter, CHECKPOINT_EVERY};
 use crate::event::{EventKind, KIND_COUNT};
-use crate::export::number::{write_i64, write_u64};
+use crate::json_text::number::{write_i64, write_u64};
 use crate::trace::{EventView, Snapshot, StepView};
 
 /// Rough bytes per event, to size an in-memory export.

@@ -2,7 +2,7 @@
 //! decode it with Perfetto's own generated classes).
 
 use super::*;
-use crate::buffer::AllocError;
+use crate::error::AllocError;
 use crate::event::NewEvent;
 use crate::export::NoPayload;
 use crate::trace::TraceCore;

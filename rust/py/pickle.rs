@@ -14,10 +14,11 @@ use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
+use super::arguments::check_arguments;
 use super::fallible;
 use super::metadata::PyExtra;
 use super::provenance::{origin_from, origin_tuple};
-use super::recorder::{check_arguments, TraceRecorder};
+use super::recorder::TraceRecorder;
 use super::registry::Registry;
 use crate::event::EventKind;
 use crate::export::CHECKPOINT_EVERY;
@@ -311,7 +312,7 @@ pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) 
             event: recorder.new_event(py, checked)?,
         });
     }
-    recorder.restore_with(restored, saved)?;
+    recorder.restore(restored, saved)?;
     if let Some(dict) = instance_dict {
         if let Ok(own) = slf.getattr("__dict__") {
             own.cast::<PyDict>()?.update(dict.as_mapping())?;

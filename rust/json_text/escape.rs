@@ -6,7 +6,7 @@
 //! Input is generalized UTF-8 (see `intern`), so lone surrogates arrive as ordinary
 //! three-byte sequences.
 
-use crate::buffer::AllocError;
+use crate::error::AllocError;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
