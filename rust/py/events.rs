@@ -1,12 +1,13 @@
 //! Building `TraceEvent` dataclass instances from the core's event views, without
-//! running the dataclass `__init__` (its fields are set as one instance dict).
+//! running the dataclass `__init__`: each field is set as an attribute, so the
+//! instance keeps CPython's compact per-instance storage (see `build_event`).
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use super::fallible;
-use super::metadata::PyExtra;
+use super::new_objects;
+use super::payload::PyExtra;
 use super::registry::Registry;
 use crate::export::CHECKPOINT_EVERY;
 use crate::trace::{EventView, StepView};
@@ -108,7 +109,7 @@ fn build_event<'py>(
     };
     let none = py.None().into_bound(py);
     set(0, registry.member(view.kind).bind(py))?;
-    set(1, &fallible::float(py, view.ts)?)?;
+    set(1, &new_objects::float(py, view.ts)?)?;
     set(
         2,
         view.node
@@ -116,14 +117,14 @@ fn build_event<'py>(
     )?;
     match view.step {
         StepView::None => set(3, &none)?,
-        StepView::Int(value) => set(3, &fallible::int(py, value)?)?,
+        StepView::Int(value) => set(3, &new_objects::int(py, value)?)?,
         StepView::Payload(extra) => set(
             3,
             extra.big_step.as_ref().map_or(&none, |step| step.bind(py)),
         )?,
     }
     match view.duration {
-        Some(value) => set(4, &fallible::float(py, value)?)?,
+        Some(value) => set(4, &new_objects::float(py, value)?)?,
         None => set(4, &none)?,
     }
     set(
@@ -133,7 +134,7 @@ fn build_event<'py>(
     )?;
     match view.payload.and_then(|extra| extra.metadata.as_ref()) {
         Some(dict) => set(6, dict.bind(py).as_any())?,
-        None => set(6, &fallible::dict(py)?)?,
+        None => set(6, &new_objects::dict(py)?)?,
     }
     Ok(event)
 }

@@ -4,13 +4,16 @@
 //! and the core's plain data, and maps core errors to Python exceptions.
 
 mod events;
-mod fallible;
 mod fastcall;
+mod ffi;
 mod graph;
 mod journal;
+mod journal_text;
 mod metadata;
+mod new_objects;
 mod node_names;
 mod output;
+mod payload;
 mod perfetto;
 mod provenance;
 mod recorder;
@@ -23,7 +26,7 @@ use pyo3::prelude::*;
 
 impl From<crate::buffer::AllocError> for PyErr {
     fn from(_: crate::buffer::AllocError) -> PyErr {
-        Python::attach(fallible::no_memory)
+        Python::attach(new_objects::no_memory)
     }
 }
 
@@ -36,7 +39,7 @@ impl From<crate::intern::InternError> for PyErr {
 #[pymodule(gil_used = false)]
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     crate::alloc::refill();
-    output::init(module.py());
+    output::self_test_in_place_str(module.py());
     module.add_class::<recorder::TraceRecorder>()?;
     module.add_class::<node_names::NodeNames>()?;
     module.add_class::<run::RunState>()?;

@@ -9,7 +9,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple, PyType};
 
-use super::metadata::PyExtra;
+use super::payload::PyExtra;
 use super::recorder::{trace_error, type_name, Store, TraceRecorder};
 use crate::bounded::Generations;
 use crate::merge::{merge_into, MergeInput};

@@ -9,9 +9,10 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyT
 use pyo3::{PyTraverseError, PyVisit};
 
 use super::events::build_events;
-use super::metadata::{ChromePayloadWriter, JsonPayloadWriter, PyExtra};
+use super::metadata::{ChromePayloadWriter, JsonPayloadWriter};
 use super::node_names::NodeNames;
 use super::output::{FileOutput, StrOutput, CHUNK};
+use super::payload::PyExtra;
 use super::perfetto::{self, PerfettoOptions};
 use super::registry::Registry;
 use super::state;
@@ -46,7 +47,7 @@ pub struct TraceRecorder {
 
 pub(crate) fn trace_error(error: TraceError) -> PyErr {
     match error {
-        TraceError::Alloc => Python::attach(super::fallible::no_memory),
+        TraceError::Alloc => Python::attach(super::new_objects::no_memory),
         TraceError::TooManyStrings => {
             PyMemoryError::new_err("too many distinct node names and error strings (limit 2**32)")
         }
@@ -251,7 +252,7 @@ impl TraceRecorder {
                 journal: None,
             });
         if let (Some(extra), Some(_)) = (&mut payload, &self.journal) {
-            extra.journal = Some(super::journal::journal_text(py, extra)?);
+            extra.journal = Some(super::journal_text::journal_text(py, extra)?);
         }
         Ok(NewEvent {
             kind: checked.kind,
@@ -276,7 +277,7 @@ impl TraceRecorder {
         error: Option<&Bound<'_, PyAny>>,
         metadata: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        super::fallible::check_reserve(py)?;
+        super::new_objects::check_reserve(py)?;
         let registry = Registry::get(py)?;
         let checked = check_arguments(
             "record", registry, event_type, node_name, step_index, duration, error, metadata,
@@ -351,7 +352,7 @@ impl TraceRecorder {
         error: Option<&Bound<'_, PyString>>,
         metadata: Option<Py<PyDict>>,
     ) -> PyResult<()> {
-        super::fallible::check_reserve(py)?;
+        super::new_objects::check_reserve(py)?;
         let Store::Unbounded(core) = &self.store else {
             return Err(PyTypeError::new_err("a bounded trace has no _node_names"));
         };
@@ -380,7 +381,7 @@ impl TraceRecorder {
             }),
         };
         if let (Some(extra), Some(_)) = (&mut event.payload, &self.journal) {
-            extra.journal = Some(super::journal::journal_text(py, extra)?);
+            extra.journal = Some(super::journal_text::journal_text(py, extra)?);
         }
         core.record_at(now_ns, event).map_err(trace_error)?;
         if let Some(journal) = &self.journal {
