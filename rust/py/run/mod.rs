@@ -19,10 +19,10 @@
 //! nodes, nodes not started, the open step) and records `EXECUTION_COMPLETED`,
 //! once; each step's start and end, and each node given up, is one call.
 
-mod fastcall;
 mod frame;
+mod node_methods;
 mod nodes;
 mod pymethods;
 
-pub(crate) use fastcall::install;
+pub(crate) use node_methods::install;
 pub(crate) use nodes::RunState;

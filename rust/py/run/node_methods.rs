@@ -1,5 +1,5 @@
 //! `RunState.start` and `RunState.complete`, the executor's per-node calls, as raw
-//! `METH_FASTCALL` methods (see `fastcall` for why).
+//! `METH_FASTCALL` methods (`crate::py::fastcall` says why).
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
@@ -13,7 +13,7 @@ const START_DOC: &std::ffi::CStr = c"start($self, node, /)\n--\n\nMark node inde
 
 const COMPLETE_DOC: &std::ffi::CStr = c"complete($self, node, value, /)\n--\n\nEnd running node `node` as COMPLETED with result `value` (recording\nNODE_COMPLETED when traced) and return True; False if it is no longer running.";
 
-/// Install the per-node methods as raw METH_FASTCALL methods (see `fastcall`).
+/// Install the per-node methods as raw METH_FASTCALL methods.
 pub(crate) fn install(class: &Bound<'_, PyType>) -> PyResult<()> {
     let start: FastCall = start_fastcall;
     // SAFETY: CPython calls `ml_meth` with the signature its flags name
