@@ -13,7 +13,7 @@ use crate::export::CHECKPOINT_EVERY;
 use crate::trace::{EventView, StepView};
 
 /// From this many events on, each new event is kept out of the cyclic GC's sight
-/// until all are built (see `Built`).
+/// until all are built (see `BuiltEvents`).
 const SPARE_GC_FROM: usize = 4_096;
 
 pub(crate) fn build_events<'py, 'a>(
@@ -22,7 +22,7 @@ pub(crate) fn build_events<'py, 'a>(
     views: impl Iterator<Item = EventView<'a, PyExtra, Py<pyo3::types::PyString>>>,
 ) -> PyResult<Bound<'py, PyList>> {
     let registry = Registry::get(py)?;
-    let mut built = Built {
+    let mut built = BuiltEvents {
         events: Vec::new(),
         untracked: count >= SPARE_GC_FROM,
     };
@@ -34,7 +34,7 @@ pub(crate) fn build_events<'py, 'a>(
         let event = build_event(py, registry, &view)?;
         if built.untracked {
             // SAFETY: a live object of a GC type (TraceEvent); untracking a tracked
-            // object is always allowed. `Built::drop` tracks it again.
+            // object is always allowed. `BuiltEvents::drop` tracks it again.
             unsafe { ffi::PyObject_GC_UnTrack(event.as_ptr().cast()) };
         }
         built.events.push(event);
@@ -52,12 +52,12 @@ pub(crate) fn build_events<'py, 'a>(
 /// built untracked, and every event is handed back to the GC (tracked again, as a
 /// young object like any other new one) when the batch is done or abandoned. The
 /// rest of the program is collected as usual all along: no GC setting is touched.
-struct Built<'py> {
+struct BuiltEvents<'py> {
     events: Vec<Bound<'py, PyAny>>,
     untracked: bool,
 }
 
-impl Drop for Built<'_> {
+impl Drop for BuiltEvents<'_> {
     fn drop(&mut self) {
         if !self.untracked {
             return;

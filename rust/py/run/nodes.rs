@@ -27,7 +27,7 @@ pub struct RunState {
     /// What the run's frame needs (see the module comment); None if not given.
     pub(super) frame: Option<Frame>,
     pub(super) nodes: usize,
-    pub(super) inner: Mutex<Inner>,
+    pub(super) progress: Mutex<Progress>,
 }
 
 /// The node names and the other status values, for the run's frame.
@@ -39,7 +39,9 @@ pub(super) struct Frame {
     pub(super) timed_out: Py<PyAny>,
 }
 
-pub(super) struct Inner {
+/// What the lock guards: whether the run is closed, when each node and the run
+/// started, the open step, and the run's duration once it ended.
+pub(super) struct Progress {
     pub(super) closed: bool,
     /// Clock reading (`clock::monotonic_ns`) at each node's start.
     pub(super) started_ns: Vec<u64>,
@@ -69,9 +71,9 @@ pub(super) fn replace<'py>(
 
 impl RunState {
     #[inline]
-    pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Progress> {
         // Nothing is left half-done by a panic under this lock worth refusing.
-        self.inner
+        self.progress
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -118,14 +120,14 @@ impl RunState {
         outcome: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<(usize, f64)>> {
         let mut released = Released::new();
-        let mut inner = self.lock();
-        inner.closed = true;
+        let mut progress = self.lock();
+        progress.closed = true;
         let now = clock::monotonic_ns();
         let mut ended = Vec::new();
         let result = (|| {
             for node in 0..self.nodes {
                 if self.is_running(py, node)? {
-                    let duration = clock::seconds_between(inner.started_ns[node], now);
+                    let duration = clock::seconds_between(progress.started_ns[node], now);
                     let seconds = new_objects::float(py, duration)?;
                     replace(self.status.bind(py), node, outcome, &mut released)?;
                     replace(self.durations.bind(py), node, &seconds, &mut released)?;
@@ -134,7 +136,7 @@ impl RunState {
             }
             Ok(())
         })();
-        drop(inner);
+        drop(progress);
         result.map(|()| ended)
     }
 
@@ -143,20 +145,20 @@ impl RunState {
     pub(super) fn start(&self, py: Python<'_>, node: usize) -> PyResult<bool> {
         self.check_index(node)?;
         let mut released = Released::new();
-        let mut inner = self.lock();
-        if inner.closed {
+        let mut progress = self.lock();
+        if progress.closed {
             return Ok(false);
         }
         let now = clock::monotonic_ns();
         self.record(py, now, EventKind::NodeStarted, node, None, None)?;
-        inner.started_ns[node] = now;
+        progress.started_ns[node] = now;
         let result = replace(
             self.status.bind(py),
             node,
             self.running.bind(py),
             &mut released,
         );
-        drop(inner);
+        drop(progress);
         result.map(|()| true)
     }
 
@@ -176,12 +178,12 @@ impl RunState {
     pub(super) fn end(&self, py: Python<'_>, node: usize, how: Ended<'_, '_>) -> PyResult<bool> {
         self.check_index(node)?;
         let mut released = Released::new();
-        let inner = self.lock();
+        let progress = self.lock();
         if !self.is_running(py, node)? {
             return Ok(false);
         }
         let now = clock::monotonic_ns();
-        let duration = clock::seconds_between(inner.started_ns[node], now);
+        let duration = clock::seconds_between(progress.started_ns[node], now);
         let (status, list, value) = match how {
             Ended::Completed(value) => {
                 self.record(
@@ -212,7 +214,7 @@ impl RunState {
             let duration = new_objects::float(py, duration)?;
             replace(self.durations.bind(py), node, &duration, &mut released)
         })();
-        drop(inner);
+        drop(progress);
         result.map(|()| true)
     }
 }

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use pyo3::{PyTraverseError, PyVisit};
 
-use super::nodes::{node_index, replace, Ended, Frame, Inner, Released, RunState};
+use super::nodes::{node_index, replace, Ended, Frame, Progress, Released, RunState};
 use crate::clock;
 use crate::event::{EventKind, StepArg};
 use crate::py::new_objects;
@@ -98,7 +98,7 @@ impl RunState {
             failed: failed.unbind(),
             trace: trace.map(Bound::unbind),
             nodes,
-            inner: Mutex::new(Inner {
+            progress: Mutex::new(Progress {
                 closed: false,
                 started_ns: vec![0; nodes],
                 began_ns: None,
@@ -141,12 +141,12 @@ impl RunState {
     fn __enter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
         let state = slf.get();
         state.frame()?;
-        let mut inner = state.lock();
-        if inner.began_ns.is_some() {
+        let mut progress = state.lock();
+        if progress.began_ns.is_some() {
             return Err(PyValueError::new_err("a RunState frames one run only"));
         }
         let now = clock::monotonic_ns();
-        inner.began_ns = Some(now);
+        progress.began_ns = Some(now);
         state.record_frame(
             slf.py(),
             now,
@@ -159,17 +159,17 @@ impl RunState {
 
     /// Record `STEP_STARTED` for step `step`, which is now the open step.
     fn step_started(&self, py: Python<'_>, step: i64) -> PyResult<()> {
-        let mut inner = self.lock();
+        let mut progress = self.lock();
         let now = clock::monotonic_ns();
         self.record_frame(py, now, EventKind::StepStarted, StepArg::Int(step), None)?;
-        inner.open_step = Some((step, now));
+        progress.open_step = Some((step, now));
         Ok(())
     }
 
     /// Record `STEP_COMPLETED` (with the step's duration) for the open step.
     fn step_completed(&self, py: Python<'_>) -> PyResult<()> {
-        let mut inner = self.lock();
-        let Some((step, began)) = inner.open_step else {
+        let mut progress = self.lock();
+        let Some((step, began)) = progress.open_step else {
             return Err(PyValueError::new_err("no step is open"));
         };
         let now = clock::monotonic_ns();
@@ -181,7 +181,7 @@ impl RunState {
             StepArg::Int(step),
             Some(duration),
         )?;
-        inner.open_step = None;
+        progress.open_step = None;
         Ok(())
     }
 
@@ -207,13 +207,13 @@ impl RunState {
             ));
         };
         let mut released = Released::new();
-        let inner = self.lock();
-        if inner.finished.is_some() {
+        let progress = self.lock();
+        if progress.finished.is_some() {
             return Ok(());
         }
         replace(self.status.bind(py), node, outcome, &mut released)?;
         self.record_given_up(py, kind, node, reason)?;
-        drop(inner);
+        drop(progress);
         Ok(())
     }
 
@@ -250,11 +250,11 @@ impl RunState {
     ) -> PyResult<bool> {
         let frame = self.frame()?;
         let mut released = Released::new();
-        let mut inner = self.lock();
-        if inner.finished.is_some() {
+        let mut progress = self.lock();
+        if progress.finished.is_some() {
             return Ok(false);
         }
-        inner.closed = true;
+        progress.closed = true;
         let now = clock::monotonic_ns();
         let mut running = Vec::new();
         let mut waiting = Vec::new();
@@ -262,7 +262,7 @@ impl RunState {
             for node in 0..self.nodes {
                 let status = self.status.bind(py).get_item(node)?;
                 if status.is(&self.running) {
-                    let duration = clock::seconds_between(inner.started_ns[node], now);
+                    let duration = clock::seconds_between(progress.started_ns[node], now);
                     let seconds = new_objects::float(py, duration)?;
                     replace(
                         self.status.bind(py),
@@ -284,11 +284,11 @@ impl RunState {
             }
             Ok::<_, PyErr>(())
         })();
-        let open_step = inner.open_step.take();
-        let began = inner.began_ns.unwrap_or(now);
+        let open_step = progress.open_step.take();
+        let began = progress.began_ns.unwrap_or(now);
         // Set before anything is recorded: no second call does any of this again.
-        inner.finished = Some(0.0);
-        drop(inner);
+        progress.finished = Some(0.0);
+        drop(progress);
         result?;
         let cause = if exc.is_none() {
             String::new()
