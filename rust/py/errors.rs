@@ -1,7 +1,7 @@
 //! How the core's errors and bad arguments become Python exceptions: `trace_error`
 //! for [`TraceError`], `bad_argument` for an argument of the wrong type, and the
 //! type name those messages use. A leaf of the bindings: it uses nothing else of
-//! `py` but `fallible` (for `MemoryError` without allocating).
+//! `py` but `new_objects` (for `MemoryError` without allocating).
 
 use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -10,7 +10,7 @@ use crate::error::TraceError;
 
 pub(crate) fn trace_error(error: TraceError) -> PyErr {
     match error {
-        TraceError::Alloc => Python::attach(super::fallible::no_memory),
+        TraceError::Alloc => Python::attach(super::new_objects::no_memory),
         TraceError::TooManyStrings => {
             PyMemoryError::new_err("too many distinct node names and error strings (limit 2**32)")
         }

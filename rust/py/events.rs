@@ -1,18 +1,19 @@
 //! Building `TraceEvent` dataclass instances from the core's event views, without
-//! running the dataclass `__init__` (its fields are set as one instance dict).
+//! running the dataclass `__init__`: each field is set as an attribute, so the
+//! instance keeps CPython's compact per-instance storage (see `build_event`).
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use super::fallible;
-use super::metadata::PyExtra;
+use super::new_objects;
+use super::payload::PyExtra;
 use super::registry::Registry;
 use crate::export::CHECKPOINT_EVERY;
 use crate::trace::{EventView, StepView};
 
 /// From this many events on, each new event is kept out of the cyclic GC's sight
-/// until all are built (see `Built`).
+/// until all are built (see `BuiltEvents`).
 const SPARE_GC_FROM: usize = 4_096;
 
 pub(crate) fn build_events<'py, 'a>(
@@ -21,7 +22,7 @@ pub(crate) fn build_events<'py, 'a>(
     views: impl Iterator<Item = EventView<'a, PyExtra, Py<pyo3::types::PyString>>>,
 ) -> PyResult<Bound<'py, PyList>> {
     let registry = Registry::get(py)?;
-    let mut built = Built {
+    let mut built = BuiltEvents {
         events: Vec::new(),
         untracked: count >= SPARE_GC_FROM,
     };
@@ -33,7 +34,7 @@ pub(crate) fn build_events<'py, 'a>(
         let event = build_event(py, registry, &view)?;
         if built.untracked {
             // SAFETY: a live object of a GC type (TraceEvent); untracking a tracked
-            // object is always allowed. `Built::drop` tracks it again.
+            // object is always allowed. `BuiltEvents::drop` tracks it again.
             unsafe { ffi::PyObject_GC_UnTrack(event.as_ptr().cast()) };
         }
         built.events.push(event);
@@ -51,12 +52,12 @@ pub(crate) fn build_events<'py, 'a>(
 /// built untracked, and every event is handed back to the GC (tracked again, as a
 /// young object like any other new one) when the batch is done or abandoned. The
 /// rest of the program is collected as usual all along: no GC setting is touched.
-struct Built<'py> {
+struct BuiltEvents<'py> {
     events: Vec<Bound<'py, PyAny>>,
     untracked: bool,
 }
 
-impl Drop for Built<'_> {
+impl Drop for BuiltEvents<'_> {
     fn drop(&mut self) {
         if !self.untracked {
             return;
@@ -108,7 +109,7 @@ fn build_event<'py>(
     };
     let none = py.None().into_bound(py);
     set(0, registry.member(view.kind).bind(py))?;
-    set(1, &fallible::float(py, view.ts)?)?;
+    set(1, &new_objects::float(py, view.ts)?)?;
     set(
         2,
         view.node
@@ -116,14 +117,14 @@ fn build_event<'py>(
     )?;
     match view.step {
         StepView::None => set(3, &none)?,
-        StepView::Int(value) => set(3, &fallible::int(py, value)?)?,
+        StepView::Int(value) => set(3, &new_objects::int(py, value)?)?,
         StepView::Payload(extra) => set(
             3,
             extra.big_step.as_ref().map_or(&none, |step| step.bind(py)),
         )?,
     }
     match view.duration {
-        Some(value) => set(4, &fallible::float(py, value)?)?,
+        Some(value) => set(4, &new_objects::float(py, value)?)?,
         None => set(4, &none)?,
     }
     set(
@@ -133,7 +134,7 @@ fn build_event<'py>(
     )?;
     match view.payload.and_then(|extra| extra.metadata.as_ref()) {
         Some(dict) => set(6, dict.bind(py).as_any())?,
-        None => set(6, &fallible::dict(py)?)?,
+        None => set(6, &new_objects::dict(py)?)?,
     }
     Ok(event)
 }

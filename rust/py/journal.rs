@@ -1,69 +1,14 @@
-//! The journal on the Python side: the text a journaled event carries for the
-//! writer (metadata as JSON, an oversized step index as decimal), and
-//! `read_journal`, which turns a decoded journal into a pickle-style state.
+//! The journal's Python functions: `read_journal`, which turns a decoded journal
+//! into a pickle-style state, and `_flush_journals`.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
-use super::fallible;
-use super::metadata::{JsonPayloadWriter, PyExtra};
+use super::new_objects;
 use super::provenance::origin_tuple;
 use super::strings::decode;
-use crate::export::PayloadWriter;
 use crate::journal::format::{self, JournalStep};
-use crate::journal::JournalPayload;
-
-/// What a journaled event's payload carries for the writer, made at record time.
-pub(crate) struct JournalText {
-    metadata: Option<Box<[u8]>>,
-    big_step: Option<Box<[u8]>>,
-}
-
-impl JournalPayload for PyExtra {
-    fn journal_metadata(&self) -> Option<&[u8]> {
-        self.journal
-            .as_ref()
-            .and_then(|text| text.metadata.as_deref())
-    }
-
-    fn journal_big_step(&self) -> Option<&[u8]> {
-        self.journal
-            .as_ref()
-            .and_then(|text| text.big_step.as_deref())
-    }
-}
-
-/// The journal text for an event with this payload. Metadata is written as
-/// `to_json` writes it, as it is now; metadata `json` cannot write is journaled as
-/// `{}` (recording never fails for it, as without a journal).
-pub(crate) fn journal_text(py: Python<'_>, extra: &PyExtra) -> PyResult<Box<JournalText>> {
-    let metadata = match &extra.metadata {
-        Some(_) => {
-            let mut out = Vec::new();
-            let mut objects = JsonPayloadWriter::new(py)?;
-            match objects.write_metadata(extra, &mut out) {
-                Ok(()) => Some(out.into_boxed_slice()),
-                Err(error) if error.is_instance_of::<pyo3::exceptions::PyMemoryError>(py) => {
-                    return Err(error)
-                }
-                Err(_) => Some(b"{}".to_vec().into_boxed_slice()),
-            }
-        }
-        None => None,
-    };
-    let big_step = match &extra.big_step {
-        Some(step) => Some(
-            step.bind(py)
-                .str()?
-                .to_string()
-                .into_bytes()
-                .into_boxed_slice(),
-        ),
-        None => None,
-    };
-    Ok(Box::new(JournalText { metadata, big_step }))
-}
 
 /// `read_journal(data, name, progress=None) -> (state, lost_bytes)`: the events of a
 /// journal as an `ExecutionTrace` state (see `state`), and how many bytes of a cut
@@ -100,7 +45,7 @@ pub(crate) fn read_journal<'py>(
     let mut events = Vec::new();
     events
         .try_reserve_exact(decoded.events.len())
-        .map_err(|_| fallible::no_memory(py))?;
+        .map_err(|_| new_objects::no_memory(py))?;
     for (position, event) in decoded.events.iter().enumerate() {
         if position % crate::export::CHECKPOINT_EVERY == 0 {
             py.check_signals()?;
@@ -110,7 +55,7 @@ pub(crate) fn read_journal<'py>(
         }
         let step = match &event.step {
             JournalStep::None => None,
-            JournalStep::Int(value) => Some(fallible::int(py, *value)?),
+            JournalStep::Int(value) => Some(new_objects::int(py, *value)?),
             // The decoder checked: ASCII digits, maybe a sign.
             JournalStep::Big(text) => Some(int.call1((String::from_utf8_lossy(text),))?),
         };
@@ -133,15 +78,15 @@ pub(crate) fn read_journal<'py>(
             .bind(py)
             .getattr(pyo3::intern!(py, "value"))?;
         let string = |id: Option<u32>| id.map(|id| strings[id as usize].clone());
-        events.push(fallible::tuple(
+        events.push(new_objects::tuple(
             py,
             &[
                 Some(kind),
-                Some(fallible::float(py, event.ts)?),
+                Some(new_objects::float(py, event.ts)?),
                 string(event.node),
                 step,
                 match event.duration {
-                    Some(value) => Some(fallible::float(py, value)?),
+                    Some(value) => Some(new_objects::float(py, value)?),
                     None => None,
                 },
                 string(event.error),

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 
 use super::errors::{trace_error, type_name};
-use super::metadata::PyExtra;
+use super::payload::PyExtra;
 use super::recorder::TraceRecorder;
 use crate::merge::{merge_into, MergeInput};
 

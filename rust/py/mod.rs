@@ -8,14 +8,17 @@ mod constructor;
 mod errors;
 mod events;
 mod exports;
-mod fallible;
 mod fastcall;
+mod ffi;
 mod graph;
 mod journal;
+mod journal_text;
 mod merge;
 mod metadata;
+mod new_objects;
 mod node_names;
 mod output;
+mod payload;
 mod perfetto;
 mod pickle;
 mod provenance;
@@ -30,7 +33,7 @@ use pyo3::prelude::*;
 
 impl From<crate::error::AllocError> for PyErr {
     fn from(_: crate::error::AllocError) -> PyErr {
-        Python::attach(fallible::no_memory)
+        Python::attach(new_objects::no_memory)
     }
 }
 
@@ -43,7 +46,7 @@ impl From<crate::error::InternError> for PyErr {
 #[pymodule(gil_used = false)]
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     crate::alloc::refill();
-    output::init(module.py());
+    output::self_test_in_place_str(module.py());
     module.add_class::<recorder::TraceRecorder>()?;
     module.add_class::<node_names::NodeNames>()?;
     module.add_class::<run::RunState>()?;

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
 use super::errors::type_name;
-use super::fallible::no_memory;
+use super::new_objects::no_memory;
 use super::strings::{exact_str, str_bytes};
 use crate::intern::{NameTable, NameTableBuilder, NameTableError};
 

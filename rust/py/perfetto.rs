@@ -8,8 +8,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use super::errors::type_name;
-use super::metadata::{ChromePayloadWriter, JsonPayloadWriter, PyExtra};
+use super::metadata::{ChromePayloadWriter, JsonPayloadWriter};
 use super::output::CHUNK;
+use super::payload::PyExtra;
 use super::strings::str_bytes;
 use crate::export::perfetto::{self, Lanes};
 use crate::export::{chrome, distinct_pids, sources_for, NamedSource, OutputBuffer, Source};
@@ -127,7 +128,7 @@ pub(crate) fn to_bytes<'py>(
     let mut bytes = Vec::new();
     bytes
         .try_reserve(snapshot.len().saturating_mul(perfetto::EVENT_SIZE_HINT) + 256)
-        .map_err(|_| super::fallible::no_memory(py))?;
+        .map_err(|_| super::new_objects::no_memory(py))?;
     write(py, snapshot, epoch, options, &mut |chunk| {
         bytes.extend_from_slice(chunk);
         Ok(())

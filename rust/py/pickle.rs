@@ -15,8 +15,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use super::arguments::check_arguments;
-use super::fallible;
-use super::metadata::PyExtra;
+use super::new_objects;
+use super::payload::PyExtra;
 use super::provenance::{origin_from, origin_tuple};
 use super::recorder::TraceRecorder;
 use super::registry::Registry;
@@ -171,7 +171,7 @@ fn saved_events<'py>(
     let mut saved = Vec::new();
     saved
         .try_reserve_exact(snapshot.len())
-        .map_err(|_| fallible::no_memory(py))?;
+        .map_err(|_| new_objects::no_memory(py))?;
     for (position, event) in snapshot.iter().enumerate() {
         if position % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
             py.check_signals()?;
@@ -182,18 +182,18 @@ fn saved_events<'py>(
             .getattr(pyo3::intern!(py, "value"))?;
         let step = match event.step {
             StepView::None => None,
-            StepView::Int(value) => Some(fallible::int(py, value)?),
+            StepView::Int(value) => Some(new_objects::int(py, value)?),
             StepView::Payload(extra) => extra.big_step.as_ref().map(|step| step.bind(py).clone()),
         };
         let duration = match event.duration {
-            Some(value) => Some(fallible::float(py, value)?),
+            Some(value) => Some(new_objects::float(py, value)?),
             None => None,
         };
-        let item = fallible::tuple(
+        let item = new_objects::tuple(
             py,
             &[
                 Some(kind),
-                Some(fallible::float(py, event.ts)?),
+                Some(new_objects::float(py, event.ts)?),
                 event
                     .node
                     .map(|(_, entry)| entry.payload.bind(py).clone().into_any()),
@@ -267,7 +267,7 @@ pub(crate) fn restore(slf: &Bound<'_, TraceRecorder>, state: &Bound<'_, PyAny>) 
     let mut saved = Vec::new();
     saved
         .try_reserve_exact(events.len())
-        .map_err(|_| fallible::no_memory(py))?;
+        .map_err(|_| new_objects::no_memory(py))?;
     for item in events.iter() {
         let fields = item
             .cast::<PyTuple>()

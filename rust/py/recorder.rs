@@ -10,7 +10,7 @@ use pyo3::types::{PyDict, PyString};
 
 use super::arguments::{check_arguments, Checked};
 use super::errors::trace_error;
-use super::metadata::PyExtra;
+use super::payload::PyExtra;
 use super::registry::Registry;
 use super::strings::{exact_str, str_bytes};
 use crate::event::{EventKind, NewEvent, StepArg};
@@ -55,7 +55,7 @@ impl TraceRecorder {
                 journal: None,
             });
         if let (Some(extra), Some(_)) = (&mut payload, &self.journal) {
-            extra.journal = Some(super::journal::journal_text(py, extra)?);
+            extra.journal = Some(super::journal_text::journal_text(py, extra)?);
         }
         Ok(NewEvent {
             kind: checked.kind,
@@ -80,7 +80,7 @@ impl TraceRecorder {
         error: Option<&Bound<'_, PyAny>>,
         metadata: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        super::fallible::check_reserve(py)?;
+        super::new_objects::check_reserve(py)?;
         let registry = Registry::get(py)?;
         let checked = check_arguments(
             "record", registry, event_type, node_name, step_index, duration, error, metadata,
@@ -151,7 +151,7 @@ impl TraceRecorder {
         error: Option<&Bound<'_, PyString>>,
         metadata: Option<Py<PyDict>>,
     ) -> PyResult<()> {
-        super::fallible::check_reserve(py)?;
+        super::new_objects::check_reserve(py)?;
         let Some(core) = self.store.unbounded() else {
             return Err(PyTypeError::new_err("a bounded trace has no _node_names"));
         };
@@ -180,7 +180,7 @@ impl TraceRecorder {
             }),
         };
         if let (Some(extra), Some(_)) = (&mut event.payload, &self.journal) {
-            extra.journal = Some(super::journal::journal_text(py, extra)?);
+            extra.journal = Some(super::journal_text::journal_text(py, extra)?);
         }
         core.record_at(now_ns, event).map_err(trace_error)?;
         if let Some(journal) = &self.journal {

@@ -1,21 +1,11 @@
 //! Python `str` to the core's generalized UTF-8 bytes and back, without copying in
 //! the common case.
 
-use std::ffi::c_char;
-
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-extern "C" {
-    // Part of the stable ABI only from 3.10, but exported by every CPython 3.x; pyo3
-    // does not declare it for an abi3-py39 build, so it is declared here. It returns
-    // the string's cached UTF-8 form (no copy after the first call).
-    fn PyUnicode_AsUTF8AndSize(
-        unicode: *mut ffi::PyObject,
-        size: *mut ffi::Py_ssize_t,
-    ) -> *const c_char;
-}
+use super::ffi::PyUnicode_AsUTF8AndSize;
 
 /// The bytes of a `str`: borrowed from the string's UTF-8 cache, or owned when the
 /// string holds lone surrogates (which UTF-8 cannot hold; encoded as `surrogatepass`).

@@ -1,66 +1,22 @@
-//! Metadata to JSON, exactly as `json.dumps(..., indent=2)` writes it, straight
-//! from the Python objects into the output buffer (or, by the same walk, to
-//! Perfetto debug annotations); and the errors it raises
-//! (`TypeError` for unserializable values or keys, `ValueError` for cycles,
-//! `RecursionError` for nesting past the recursion limit).
+//! The walk over an event's metadata, deciding what each Python object is as
+//! `json` would (`JsonPayloadWriter`), and the errors it raises: `TypeError` for
+//! unserializable values or keys, `ValueError` for cycles, `RecursionError` for
+//! nesting past the recursion limit.
 
 use pyo3::exceptions::{PyRecursionError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::pyclass::CompareOp;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use super::registry::Registry;
-use super::strings::str_bytes;
-use crate::export::perfetto::value;
-use crate::export::perfetto::wire::Writer;
-use crate::export::PayloadWriter;
-use crate::json_text::escape::write_json_string;
-use crate::json_text::newline_indent;
-use crate::json_text::number::{write_f64, write_i64, write_u64};
-
-/// The Python-owned part of an event: its metadata dict (kept by reference) and a
-/// step index too large for `i64`.
-pub(crate) struct PyExtra {
-    pub metadata: Option<Py<PyDict>>,
-    pub big_step: Option<Py<PyAny>>,
-    /// Their text for the journal writer (journaled traces only).
-    pub journal: Option<Box<super::journal::JournalText>>,
-}
+use super::emit::{write_float, Emit, Key};
+use crate::json_text::number::{write_i64, write_u64};
+use crate::py::errors::type_name;
+use crate::py::registry::Registry;
+use crate::py::strings::str_bytes;
 
 /// Nesting deeper than this raises `RecursionError` whatever Python's limit, so a
 /// raised limit cannot overflow the native stack.
 const MAX_DEPTH: usize = 2_000;
-
-/// What a walk over metadata produces: JSON text ([`JsonText`]) or Perfetto debug
-/// annotation values ([`AnnotationValue`]). The walk decides what each Python
-/// object is, as `json` would; an emitter only spells it.
-pub(crate) trait Emit {
-    /// A `str` (generalized UTF-8).
-    fn string(&mut self, text: &[u8]) -> PyResult<()>;
-    fn null(&mut self);
-    fn boolean(&mut self, value: bool);
-    fn int(&mut self, value: i64);
-    fn uint(&mut self, value: u64);
-    /// An int beyond 64 bits, as `int.__repr__` spells it.
-    fn big_int(&mut self, decimal: &[u8]);
-    fn float(&mut self, value: &Bound<'_, PyFloat>) -> PyResult<()>;
-    /// An empty dict (or list).
-    fn empty(&mut self, dict: bool);
-    fn open(&mut self, dict: bool);
-    /// Before each list item; [`Emit::end_item`] after it.
-    fn item(&mut self, position: usize);
-    /// Before each dict value, with its key; [`Emit::end_item`] after it.
-    fn key(&mut self, position: usize, key: Key<'_>) -> PyResult<()>;
-    fn end_item(&mut self);
-    fn close(&mut self, dict: bool);
-}
-
-/// A dict key: a `str`, or the JSON spelling of a float, bool, None or int key.
-pub(crate) enum Key<'a> {
-    Str(&'a [u8]),
-    Coerced(&'a [u8]),
-}
 
 /// An int as the walk found it.
 enum IntValue<'py> {
@@ -70,120 +26,9 @@ enum IntValue<'py> {
     Big(Bound<'py, PyAny>),
 }
 
-/// Metadata as `json.dumps(..., indent=2)` writes it, at a given indent level.
-pub(crate) struct JsonText<'a> {
-    pub out: &'a mut Vec<u8>,
-    pub level: usize,
-}
-
-impl Emit for JsonText<'_> {
-    fn string(&mut self, text: &[u8]) -> PyResult<()> {
-        Ok(write_json_string(self.out, text)?)
-    }
-    fn null(&mut self) {
-        self.out.extend_from_slice(b"null");
-    }
-    fn boolean(&mut self, value: bool) {
-        self.out
-            .extend_from_slice(if value { b"true" } else { b"false" });
-    }
-    fn int(&mut self, value: i64) {
-        write_i64(self.out, value);
-    }
-    fn uint(&mut self, value: u64) {
-        write_u64(self.out, value);
-    }
-    fn big_int(&mut self, decimal: &[u8]) {
-        self.out.extend_from_slice(decimal);
-    }
-    fn float(&mut self, value: &Bound<'_, PyFloat>) -> PyResult<()> {
-        write_float(value, self.out)
-    }
-    fn empty(&mut self, dict: bool) {
-        self.out.extend_from_slice(if dict { b"{}" } else { b"[]" });
-    }
-    fn open(&mut self, dict: bool) {
-        self.out.push(if dict { b'{' } else { b'[' });
-        self.level += 1;
-    }
-    fn item(&mut self, position: usize) {
-        if position > 0 {
-            self.out.push(b',');
-        }
-        newline_indent(self.out, self.level);
-    }
-    fn key(&mut self, position: usize, key: Key<'_>) -> PyResult<()> {
-        self.item(position);
-        match key {
-            Key::Str(text) => write_json_string(self.out, text)?,
-            Key::Coerced(text) => {
-                self.out.push(b'"');
-                self.out.extend_from_slice(text);
-                self.out.push(b'"');
-            }
-        }
-        self.out.extend_from_slice(b": ");
-        Ok(())
-    }
-    fn end_item(&mut self) {}
-    fn close(&mut self, dict: bool) {
-        self.level -= 1;
-        newline_indent(self.out, self.level);
-        self.out.push(if dict { b'}' } else { b']' });
-    }
-}
-
-/// Metadata as a Perfetto debug annotation value: dicts as `dict_entries`, lists
-/// as `array_values`, and what those cannot hold as `perfetto::value` says.
-pub(crate) struct AnnotationValue<'a> {
-    pub writer: &'a mut Writer,
-}
-
-impl Emit for AnnotationValue<'_> {
-    fn string(&mut self, text: &[u8]) -> PyResult<()> {
-        value::string(self.writer, text);
-        Ok(())
-    }
-    fn null(&mut self) {
-        value::null(self.writer);
-    }
-    fn boolean(&mut self, flag: bool) {
-        value::boolean(self.writer, flag);
-    }
-    fn int(&mut self, number: i64) {
-        value::int(self.writer, number);
-    }
-    fn uint(&mut self, number: u64) {
-        value::uint(self.writer, number);
-    }
-    fn big_int(&mut self, decimal: &[u8]) {
-        value::big_int(self.writer, decimal);
-    }
-    fn float(&mut self, number: &Bound<'_, PyFloat>) -> PyResult<()> {
-        value::double(self.writer, number.value());
-        Ok(())
-    }
-    fn empty(&mut self, dict: bool) {
-        value::empty(self.writer, dict);
-    }
-    fn open(&mut self, _dict: bool) {}
-    fn item(&mut self, _position: usize) {
-        value::begin_item(self.writer);
-    }
-    fn key(&mut self, _position: usize, key: Key<'_>) -> PyResult<()> {
-        let (Key::Str(text) | Key::Coerced(text)) = key;
-        value::begin_entry(self.writer, text);
-        Ok(())
-    }
-    fn end_item(&mut self) {
-        value::end(self.writer);
-    }
-    fn close(&mut self, _dict: bool) {}
-}
-
 /// Walks metadata for the JSON and Perfetto exports (with the GIL held).
 pub(crate) struct JsonPayloadWriter<'py> {
-    py: Python<'py>,
+    pub(super) py: Python<'py>,
     int_repr: Bound<'py, PyAny>,
     /// Containers being written (for "Circular reference detected").
     open: Vec<*mut ffi::PyObject>,
@@ -249,7 +94,7 @@ impl<'py> JsonPayloadWriter<'py> {
     }
 
     /// An int as `json` writes it.
-    fn write_int(&self, value: &Bound<'py, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+    pub(super) fn write_int(&self, value: &Bound<'py, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
         match self.int_value(value)? {
             IntValue::Small(number) => write_i64(out, number),
             IntValue::Unsigned(number) => write_u64(out, number),
@@ -324,7 +169,11 @@ impl<'py> JsonPayloadWriter<'py> {
         Ok(())
     }
 
-    fn write_dict<E: Emit>(&mut self, dict: &Bound<'py, PyDict>, emit: &mut E) -> PyResult<()> {
+    pub(super) fn write_dict<E: Emit>(
+        &mut self,
+        dict: &Bound<'py, PyDict>,
+        emit: &mut E,
+    ) -> PyResult<()> {
         if is_empty(dict.as_any())? {
             emit.empty(true);
             return Ok(());
@@ -428,67 +277,6 @@ impl<'py> JsonPayloadWriter<'py> {
     }
 }
 
-impl<'py> PayloadWriter<PyExtra> for JsonPayloadWriter<'py> {
-    type Error = PyErr;
-
-    fn write_big_step(&mut self, object: &PyExtra, out: &mut Vec<u8>) -> PyResult<()> {
-        match &object.big_step {
-            Some(step) => self.write_int(step.bind(self.py), out),
-            None => Ok(()),
-        }
-    }
-
-    /// The contract's rule, "non-empty": by its length, whatever a subclass's
-    /// `__bool__` says (nested containers follow json's own truth test).
-    fn has_metadata(&mut self, object: &PyExtra) -> PyResult<bool> {
-        match &object.metadata {
-            Some(dict) => Ok(dict.bind(self.py).as_any().len()? > 0),
-            None => Ok(false),
-        }
-    }
-
-    fn write_metadata(&mut self, object: &PyExtra, out: &mut Vec<u8>) -> PyResult<()> {
-        match &object.metadata {
-            Some(dict) => self.write_dict(dict.bind(self.py), &mut JsonText { out, level: 2 }),
-            None => Ok(()),
-        }
-    }
-
-    fn write_metadata_annotation(&mut self, object: &PyExtra, writer: &mut Writer) -> PyResult<()> {
-        match &object.metadata {
-            Some(dict) => self.write_dict(dict.bind(self.py), &mut AnnotationValue { writer }),
-            None => Ok(()),
-        }
-    }
-
-    fn checkpoint(&mut self) -> PyResult<()> {
-        self.py.check_signals()
-    }
-}
-
-/// For the Chrome export, which writes no metadata and runs without the GIL.
-pub(crate) struct ChromePayloadWriter;
-
-impl PayloadWriter<PyExtra> for ChromePayloadWriter {
-    type Error = PyErr;
-
-    fn write_big_step(&mut self, _: &PyExtra, _: &mut Vec<u8>) -> PyResult<()> {
-        Ok(())
-    }
-
-    fn has_metadata(&mut self, _: &PyExtra) -> PyResult<bool> {
-        Ok(false)
-    }
-
-    fn write_metadata(&mut self, _: &PyExtra, _: &mut Vec<u8>) -> PyResult<()> {
-        Ok(())
-    }
-
-    fn checkpoint(&mut self) -> PyResult<()> {
-        Python::attach(|py| py.check_signals())
-    }
-}
-
 /// `o.__class__.__name__`, as `json` names types in its errors (and its errors, if
 /// looking it up fails).
 fn class_name(object: &Bound<'_, PyAny>) -> PyResult<String> {
@@ -531,7 +319,7 @@ fn unpack_pair<'py>(item: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyAny>, Bo
             {
                 PyTypeError::new_err(format!(
                     "cannot unpack non-iterable {} object",
-                    super::errors::type_name(item)
+                    type_name(item)
                 ))
             } else {
                 error
@@ -560,29 +348,4 @@ fn is_empty(container: &Bound<'_, PyAny>) -> PyResult<bool> {
         return Ok(container.len()? == 0);
     }
     Ok(!container.is_truthy()?)
-}
-
-/// A float as json writes it. A subclass goes through json's own tests
-/// (`o != o`, `o == inf`, `o == -inf`), which may run its comparison methods.
-fn write_float(float: &Bound<'_, PyFloat>, out: &mut Vec<u8>) -> PyResult<()> {
-    if float.is_exact_instance_of::<PyFloat>() {
-        write_f64(out, float.value());
-        return Ok(());
-    }
-    let compare = |other: &Bound<'_, PyAny>, op: CompareOp| -> PyResult<bool> {
-        float.as_any().rich_compare(other, op)?.is_truthy()
-    };
-    let py = float.py();
-    let text: &[u8] = if compare(float.as_any(), CompareOp::Ne)? {
-        b"NaN"
-    } else if compare(PyFloat::new(py, f64::INFINITY).as_any(), CompareOp::Eq)? {
-        b"Infinity"
-    } else if compare(PyFloat::new(py, f64::NEG_INFINITY).as_any(), CompareOp::Eq)? {
-        b"-Infinity"
-    } else {
-        write_f64(out, float.value());
-        return Ok(());
-    };
-    out.extend_from_slice(text);
-    Ok(())
 }

@@ -1,0 +1,72 @@
+//! The export's payload writers over `PyExtra`: `JsonPayloadWriter` (metadata
+//! and big step indices, walked with the GIL held) and `ChromePayloadWriter`
+//! (which writes neither, and runs without the GIL).
+
+use pyo3::prelude::*;
+
+use super::emit::{AnnotationValue, JsonText};
+use super::walk::JsonPayloadWriter;
+use crate::export::perfetto::wire::Writer;
+use crate::export::PayloadWriter;
+use crate::py::payload::PyExtra;
+
+impl<'py> PayloadWriter<PyExtra> for JsonPayloadWriter<'py> {
+    type Error = PyErr;
+
+    fn write_big_step(&mut self, object: &PyExtra, out: &mut Vec<u8>) -> PyResult<()> {
+        match &object.big_step {
+            Some(step) => self.write_int(step.bind(self.py), out),
+            None => Ok(()),
+        }
+    }
+
+    /// The contract's rule, "non-empty": by its length, whatever a subclass's
+    /// `__bool__` says (nested containers follow json's own truth test).
+    fn has_metadata(&mut self, object: &PyExtra) -> PyResult<bool> {
+        match &object.metadata {
+            Some(dict) => Ok(dict.bind(self.py).as_any().len()? > 0),
+            None => Ok(false),
+        }
+    }
+
+    fn write_metadata(&mut self, object: &PyExtra, out: &mut Vec<u8>) -> PyResult<()> {
+        match &object.metadata {
+            Some(dict) => self.write_dict(dict.bind(self.py), &mut JsonText { out, level: 2 }),
+            None => Ok(()),
+        }
+    }
+
+    fn write_metadata_annotation(&mut self, object: &PyExtra, writer: &mut Writer) -> PyResult<()> {
+        match &object.metadata {
+            Some(dict) => self.write_dict(dict.bind(self.py), &mut AnnotationValue { writer }),
+            None => Ok(()),
+        }
+    }
+
+    fn checkpoint(&mut self) -> PyResult<()> {
+        self.py.check_signals()
+    }
+}
+
+/// For the Chrome export, which writes no metadata and runs without the GIL.
+pub(crate) struct ChromePayloadWriter;
+
+impl PayloadWriter<PyExtra> for ChromePayloadWriter {
+    type Error = PyErr;
+
+    fn write_big_step(&mut self, _: &PyExtra, _: &mut Vec<u8>) -> PyResult<()> {
+        Ok(())
+    }
+
+    fn has_metadata(&mut self, _: &PyExtra) -> PyResult<bool> {
+        Ok(false)
+    }
+
+    fn write_metadata(&mut self, _: &PyExtra, _: &mut Vec<u8>) -> PyResult<()> {
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> PyResult<()> {
+        Python::attach(|py| py.check_signals())
+    }
+}
