@@ -5,7 +5,8 @@
 checking on the way what a reader relies on: one packet sequence whose first
 interning packet clears the incremental state; every interned id defined (in that
 packet or an earlier one) before use, by packets flagged as needing it; every track
-described before use; slice ends only on tracks with an open slice; timestamps as
+described before use (an event without a track is on the sequence's default
+one); slice ends only on tracks with an open slice; timestamps as
 deltas on clock 64, tied to ``BUILTIN_CLOCK_MONOTONIC`` by the clock snapshot; each
 counter value on its own process's counter track; data loss (``TraceStats`` and
 ``previous_packet_dropped``) where trace processors count it.
