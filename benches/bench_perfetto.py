@@ -2,13 +2,16 @@
 
 Parts (all by default except ``--scale``; pick with ``--only``):
 
-- ``size``: for each of ``--events`` (default 1M and 10M; 1,000 node names, the
-  ``_common.record_workload`` run), ``write_perfetto`` and ``write_chrome_trace`` to
-  uncompressed files, alternating, ``--runs`` times each: median times, their ratio
-  (Perfetto / Chrome; goal <= 1) and the file sizes' ratio (goal <= 1/8). The
-  Perfetto file is checked: decoded with ``perfetto_trace_pb2`` (up to 2M events),
-  one track event per trace event plus one marker per failure; otherwise its
-  packets are counted by a varint scan.
+- ``size``: for each of ``--events`` (default 1M and 10M) and each of
+  ``--workloads``, ``write_perfetto`` and ``write_chrome_trace`` to uncompressed
+  files, alternating, ``--runs`` times each: median times, their ratio (Perfetto /
+  Chrome; goal <= 1) and the file sizes' ratio (goal <= 1/8). Workloads, both over
+  1,000 node names: ``bench`` (the ``_common.record_workload`` run: steps and node
+  runs, 1 in 100 failing; the Chrome export leaves the steps out, the Perfetto
+  file keeps them) and ``nodes`` (node runs only, each with a duration, so every
+  event is in both files). The Perfetto file is checked: decoded with
+  ``perfetto_trace_pb2`` (up to 2M events), one track event per trace event plus
+  one marker per failure; otherwise its packets are counted by a varint scan.
 - ``ui``: a 1M-event trace (node starts and completions only, so every event is
   in both exports) over 10,000 node names, written as Chrome JSON and as
   Perfetto protobuf, opened in the offline Perfetto UI by
@@ -21,7 +24,8 @@ Parts (all by default except ``--scale``; pick with ``--only``):
   decompressing it in chunks (gzip's CRC and length).
 
     python3 benches/bench_perfetto.py [--only size,ui] [--events 1000000,10000000]
-        [--runs 3] [--scale N] [--markdown-out PATH]
+        [--workloads bench,nodes] [--runs 3] [--ui-runs 1] [--scale N]
+        [--markdown-out PATH]
 """
 
 from __future__ import annotations
@@ -96,9 +100,27 @@ def file_chunks(path: str, size: int = 16 * MIB):
             yield chunk
 
 
-def check_perfetto(path: str, events: int) -> str:
+def record_node_runs(trace: ExecutionTrace, events: int) -> None:
+    """Node runs only over the bench's 1,000 names, with its durations."""
+    rec = trace.record
+    names = c.NAMES
+    rec(T.EXECUTION_STARTED)
+    for i in range(events // 2):
+        name = names[i % c.N_NODES]
+        rec(T.NODE_STARTED, node_name=name)
+        rec(T.NODE_COMPLETED, node_name=name, duration=0.001 + (i % 997) * 1e-5)
+    rec(T.EXECUTION_COMPLETED)
+
+
+#: name -> (recorder, events held for ``events``, failure markers for ``events``)
+WORKLOADS = {
+    "bench": (c.record_workload, lambda n: n // 4 * 4 + 2, lambda n: n // 4 // c.FAIL_EVERY),
+    "nodes": (record_node_runs, lambda n: n // 2 * 2 + 2, lambda n: 0),
+}
+
+
+def check_perfetto(path: str, events: int, failures: int) -> str:
     """One track event per event (``events`` held), plus one marker per failure."""
-    failures = (events - 2) // 4 // c.FAIL_EVERY
     if events <= 2_000_000:
         from perfetto.protos.perfetto.trace import perfetto_trace_pb2 as pb
 
@@ -114,44 +136,48 @@ def check_perfetto(path: str, events: int) -> str:
     return f"{packets:,} packets counted ({'ok' if ok else 'MISMATCH'})"
 
 
-def bench_size(sizes: list[int], runs: int, tmp: str) -> str:
+def bench_size(sizes: list[int], workloads: list[str], runs: int, tmp: str) -> str:
     rows = []
     for events in sizes:
-        trace = ExecutionTrace()
-        c.record_workload(trace, events)
-        held = events + 2
-        chrome_path = os.path.join(tmp, "t.json")
-        perfetto_path = os.path.join(tmp, "t.perfetto-trace")
-        chrome_times, perfetto_times = [], []
-        for _ in range(runs):
-            chrome_times.append(timed(trace.write_chrome_trace, chrome_path))
-            perfetto_times.append(timed(trace.write_perfetto, perfetto_path))
-        chrome_size = os.path.getsize(chrome_path)
-        perfetto_size = os.path.getsize(perfetto_path)
-        verdict = check_perfetto(perfetto_path, held)
-        chrome_t = statistics.median(chrome_times)
-        perfetto_t = statistics.median(perfetto_times)
-        rows.append(
-            [
-                f"{held:,}",
-                f"{c.fmt_time(chrome_t)} / {c.fmt_time(perfetto_t)}",
-                f"{perfetto_t / chrome_t:.2f}",
-                f"{c.fmt_mib(chrome_size)} / {c.fmt_mib(perfetto_size)}",
-                f"1/{chrome_size / perfetto_size:.1f}",
-                f"{perfetto_size / held:.1f} B",
-                verdict,
-            ]
-        )
-        trace = None
-        os.remove(chrome_path)
-        os.remove(perfetto_path)
+        for workload in workloads:
+            record, held_of, failures_of = WORKLOADS[workload]
+            trace = ExecutionTrace()
+            record(trace, events)
+            held = held_of(events)
+            chrome_path = os.path.join(tmp, "t.json")
+            perfetto_path = os.path.join(tmp, "t.perfetto-trace")
+            chrome_times, perfetto_times = [], []
+            for _ in range(runs):
+                chrome_times.append(timed(trace.write_chrome_trace, chrome_path))
+                perfetto_times.append(timed(trace.write_perfetto, perfetto_path))
+            chrome_size = os.path.getsize(chrome_path)
+            perfetto_size = os.path.getsize(perfetto_path)
+            trace = None
+            verdict = check_perfetto(perfetto_path, held, failures_of(events))
+            chrome_t = statistics.median(chrome_times)
+            perfetto_t = statistics.median(perfetto_times)
+            rows.append(
+                [
+                    workload,
+                    f"{held:,}",
+                    f"{c.fmt_time(chrome_t)} / {c.fmt_time(perfetto_t)}",
+                    f"{perfetto_t / chrome_t:.2f}",
+                    f"{c.fmt_mib(chrome_size)} / {c.fmt_mib(perfetto_size)}",
+                    f"1/{chrome_size / perfetto_size:.2f}",
+                    f"{chrome_size / held:.1f} B / {perfetto_size / held:.1f} B",
+                    verdict,
+                ]
+            )
+            os.remove(chrome_path)
+            os.remove(perfetto_path)
     header = [
+        "workload",
         "events",
         "Chrome / Perfetto (median)",
         "time ratio",
         "Chrome / Perfetto size",
         "size ratio",
-        "Perfetto bytes/event",
+        "bytes/event Chrome / Perfetto",
         "Perfetto file check",
     ]
     return (
@@ -286,6 +312,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="size,ui")
     parser.add_argument("--events", default="1000000,10000000")
+    parser.add_argument("--workloads", default="bench,nodes")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--ui-events", type=int, default=1_000_000)
     parser.add_argument("--ui-runs", type=int, default=1)
@@ -300,14 +327,20 @@ def main() -> None:
         f"{time.strftime('%Y-%m-%d %H:%M:%S')}; Python {platform.python_version()}; "
         f"{os.cpu_count()} CPUs; machine shared with other work. "
         f"`python3 benches/bench_perfetto.py --only {','.join(sorted(parts))}"
-        + (f" --events {args.events} --runs {args.runs}" if "size" in parts else "")
+        + (
+            f" --events {args.events} --workloads {args.workloads} --runs {args.runs}"
+            if "size" in parts
+            else ""
+        )
+        + (f" --ui-runs {args.ui_runs}" if "ui" in parts else "")
         + (f" --scale {args.scale}" if "scale" in parts else "")
         + "`"
     ]
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         if "size" in parts:
             sizes = [int(n) for n in args.events.split(",")]
-            sections.append(bench_size(sizes, args.runs, tmp))
+            workloads = args.workloads.split(",")
+            sections.append(bench_size(sizes, workloads, args.runs, tmp))
         if "ui" in parts:
             sections.append(bench_ui(args.ui_events, args.ui_runs, tmp))
         if "scale" in parts:

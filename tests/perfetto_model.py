@@ -5,7 +5,8 @@
 checking on the way what a reader relies on: one packet sequence whose first
 interning packet clears the incremental state; every interned id defined (in that
 packet or an earlier one) before use, by packets flagged as needing it; every track
-described before use; slice ends only on tracks with an open slice; timestamps as
+described before use (an event without a track is on the sequence's default
+one); slice ends only on tracks with an open slice; timestamps as
 deltas on clock 64, tied to ``BUILTIN_CLOCK_MONOTONIC`` by the clock snapshot; each
 counter value on its own process's counter track; data loss (``TraceStats`` and
 ``previous_packet_dropped``) where trace processors count it.
@@ -152,6 +153,7 @@ def decode(data: bytes) -> Decoded:
     origin = None
     now = None
     counter_uuids: list[int] = []
+    default_track: Optional[int] = None
     packet_loss = 0
     loss_flags = 0
     packets_seen = 0
@@ -213,6 +215,8 @@ def decode(data: bytes) -> Decoded:
             defaults = packet.trace_packet_defaults
             assert defaults.timestamp_clock_id == DELTA_CLOCK
             counter_uuids = list(defaults.track_event_defaults.extra_counter_track_uuids)
+            if defaults.track_event_defaults.HasField("track_uuid"):
+                default_track = defaults.track_event_defaults.track_uuid
         elif uses_state:
             assert cleared and packet.sequence_flags & SEQ_NEEDS, packet
         if packet.HasField("interned_data"):
@@ -258,8 +262,10 @@ def decode(data: bytes) -> Decoded:
         assert packet.HasField("timestamp") and origin is not None
         now += packet.timestamp
         event = packet.track_event
-        assert event.track_uuid in tracks, "track used before it is described"
-        track = roles[event.track_uuid]
+        # A track event without a track is on the sequence's default one.
+        uuid = event.track_uuid if event.HasField("track_uuid") else default_track
+        assert uuid in tracks, "track used before it is described"
+        track = roles[uuid]
         phase = {1: "B", 2: "E", 3: "I"}[event.type]
         name = None
         if event.HasField("name_iid"):
@@ -270,14 +276,14 @@ def decode(data: bytes) -> Decoded:
         assert (name is None) == (phase == "E")
         args = {key_name(a): value(a) for a in event.debug_annotations}
         assert len(args) == len(event.debug_annotations)
-        source = source_of[event.track_uuid]
+        source = source_of[uuid]
         counter = None
         if event.extra_counter_values:
             # The value goes on this process's own counter track.
             uuids = list(event.extra_counter_track_uuids) or counter_uuids
             assert uuids == [counters[source]], (uuids, counters, source)
             (counter,) = event.extra_counter_values
-        stack = stacks.setdefault(event.track_uuid, [])
+        stack = stacks.setdefault(uuid, [])
         lane_names = lanes_by_source[source]
         if phase == "B":
             if track[0] == "lane" and lane_names and not track_is_per_node(lane_names):
@@ -435,6 +441,9 @@ def expected_by_source(
 
         if phase == "B":
             start = fields(event)
+            if slice_kind == "step":
+                # A step's name says its index (and its end carries it).
+                start.pop("step_index", None)
             add(
                 "B",
                 track,

@@ -1,9 +1,10 @@
 //! The writer's output read back by a minimal wire-format reader (the Python tests
 //! decode it with Perfetto's own generated classes).
 
+use super::proto::{field, FIRST_DYNAMIC_IID, SEQUENCE, SEQ_INCREMENTAL_STATE_CLEARED};
 use super::*;
 use crate::error::AllocError;
-use crate::event::NewEvent;
+use crate::event::{EventKind, NewEvent};
 use crate::export::NoPayload;
 use crate::trace::TraceCore;
 
@@ -191,12 +192,14 @@ fn a_small_run_reads_back() {
     let mut now = 1_000_000_000u64;
     let mut seen = Vec::new();
     let mut types = Vec::new();
+    let mut tracks = Vec::new();
     for packet in &packets {
         if let Some(delta) = uint(packet, field::TIMESTAMP) {
             now += delta;
             seen.push(now);
             let event = sub(packet, field::TRACK_EVENT).unwrap();
             types.push(uint(&event, field::TYPE).unwrap());
+            tracks.push(uint(&event, field::TRACK_UUID));
             assert_eq!(uint(packet, field::SEQUENCE_FLAGS), Some(2));
         }
     }
@@ -206,6 +209,17 @@ fn a_small_run_reads_back() {
         .collect();
     assert_eq!(seen, want);
     assert_eq!(types, [3, 1, 1, 1, 2, 3, 2, 2]);
+    // Events on the first lane, the sequence's default track, leave it out.
+    let defaults = sub(&packets[1], field::DEFAULTS).unwrap();
+    let defaults = sub(&defaults, field::TRACK_EVENT_DEFAULTS).unwrap();
+    let lane = uint(&defaults, field::TRACK_UUID);
+    assert!(lane.is_some());
+    let execution = tracks[0];
+    assert!(execution.is_some() && execution != lane);
+    assert_eq!(
+        tracks,
+        [execution, execution, execution, None, None, None, execution, execution]
+    );
     // The node's start defines its name in the same packet.
     let start = packets
         .iter()
