@@ -449,17 +449,11 @@ class Crate:
 
 # --- the rules, on the crate as it is -----------------------------------------------
 
-_XFAIL_RESTRUCTURE = pytest.mark.xfail(
-    strict=True, reason="issue 9: fixed when the restructure branches merge"
-)
-
-
 @pytest.fixture(scope="module")
 def crate() -> Crate:
     return Crate.from_disk()
 
 
-@_XFAIL_RESTRUCTURE
 def test_no_import_cycle_among_the_crates_files(crate: Crate) -> None:
     """File A uses B when A's code names B's module (or an item in it) by `crate::`,
     `super::`, `self::`, a child module or a `use` alias; test modules do not count."""
@@ -490,7 +484,6 @@ def test_no_pyo3_outside_the_bindings(crate: Crate) -> None:
     assert re.search(r"(?m)^\s*mod\s+py\s*;", lib), "lib.rs must declare `mod py;` (private)"
 
 
-@_XFAIL_RESTRUCTURE
 def test_no_file_above_500_lines_before_its_tests(crate: Crate) -> None:
     """Every line counts (comments and blank lines too) up to the first test-only item;
     files declared only for tests (`#[cfg(test)] mod tests;`) are tests themselves."""
