@@ -449,6 +449,7 @@ class Crate:
 
 # --- the rules, on the crate as it is -----------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def crate() -> Crate:
     return Crate.from_disk()
