@@ -325,22 +325,30 @@ helper = subprocess.Popen(
 time.sleep(0.5)  # let it start
 results = {}
 for name, method in methods.items():
-    helper.stdin.write("0.05\\n")
-    helper.stdin.flush()
-    started = time.perf_counter()
-    try:
-        method()
-        outcome = "completed"
-    except KeyboardInterrupt:
-        outcome = "interrupted"
-    elapsed = time.perf_counter() - started
-    if outcome == "completed":
+    # On a loaded machine the helper may wake after the export has finished: then the
+    # signal lands in the sleep below and the export is tried again (at most 5 times).
+    for attempt in range(1, 6):
+        helper.stdin.write("0.05\\n")
+        helper.stdin.flush()
+        started = time.perf_counter()
         try:
-            time.sleep(2)  # the late signal lands here
+            method()
+            outcome = "completed"
         except KeyboardInterrupt:
-            pass
+            outcome = "interrupted"
+        elapsed = time.perf_counter() - started
+        if outcome == "completed":
+            try:
+                time.sleep(2)  # the late signal lands here
+            except KeyboardInterrupt:
+                pass
+            for leftover in os.listdir(folder):
+                os.remove(os.path.join(folder, leftover))
+            continue
+        break
     results[name] = {
         "outcome": outcome,
+        "attempts": attempt,
         "elapsed": elapsed,
         "full": full[name],
         "leftovers": sorted(os.listdir(folder)),
@@ -375,7 +383,8 @@ def interrupted() -> dict[str, Any]:
 def test_keyboard_interrupt_stops_a_long_export(interrupted, method):
     """SIGINT 50 ms into an export of 2M events: KeyboardInterrupt arrives well before
     the export would have finished (the exporters check for signals every 65,536
-    events), no partial file is left, and the trace is intact."""
+    events), no partial file is left, and the trace is intact. (When the sending
+    process wakes too late for an export, that export is tried again, up to 5 times.)"""
     result = interrupted["results"][method]
     assert result["outcome"] == "interrupted", result
     assert result["elapsed"] < result["full"], result
