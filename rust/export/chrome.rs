@@ -89,60 +89,19 @@ pub fn write_named<X, S, O: PayloadWriter<X>>(
             )?;
         }
         if source_count == 1 || runs_in.contains(&source) {
-            metadata_event(
-                buf,
-                &mut written,
-                b"thread_name",
-                pid,
-                execution_tid,
-                b"name",
-                |buf| {
-                    buf.extend_from_slice(b"\"execution\"");
-                    Ok(())
-                },
-            )?;
-            metadata_event(
-                buf,
-                &mut written,
-                b"thread_sort_index",
-                pid,
-                execution_tid,
-                b"sort_index",
-                |buf| {
-                    buf.push(b'0');
-                    Ok(())
-                },
-            )?;
+            lane_metadata(buf, &mut written, pid, execution_tid, 0, |buf| {
+                buf.extend_from_slice(b"\"execution\"");
+                Ok(())
+            })?;
         }
         for (tid, (id, entry)) in (1u64..).zip(&names) {
-            if !used.contains(&(source, *id)) {
-                continue;
-            }
-            metadata_event(
-                buf,
-                &mut written,
-                b"thread_name",
-                pid,
-                tid,
-                b"name",
-                |buf| {
+            if used.contains(&(source, *id)) {
+                lane_metadata(buf, &mut written, pid, tid, tid, |buf| {
                     entry.write_json(buf)?;
                     viewer_safe_end(buf);
                     Ok(())
-                },
-            )?;
-            metadata_event(
-                buf,
-                &mut written,
-                b"thread_sort_index",
-                pid,
-                tid,
-                b"sort_index",
-                |buf| {
-                    write_u64(buf, tid);
-                    Ok(())
-                },
-            )?;
+                })?;
+            }
         }
         out.boundary()?;
     }
@@ -177,6 +136,31 @@ fn viewer_safe_end(buf: &mut Vec<u8>) {
         buf.truncate(buf.len() - 3);
         buf.extend_from_slice(b"\\u005c\"");
     }
+}
+
+/// A lane's two metadata events: its name (`thread_name`, written by `name`) and
+/// its place in the viewer's order (`thread_sort_index`).
+fn lane_metadata(
+    buf: &mut Vec<u8>,
+    written: &mut usize,
+    pid: i64,
+    tid: u64,
+    sort_index: u64,
+    name: impl FnOnce(&mut Vec<u8>) -> Result<(), AllocError>,
+) -> Result<(), AllocError> {
+    metadata_event(buf, written, b"thread_name", pid, tid, b"name", name)?;
+    metadata_event(
+        buf,
+        written,
+        b"thread_sort_index",
+        pid,
+        tid,
+        b"sort_index",
+        |buf| {
+            write_u64(buf, sort_index);
+            Ok(())
+        },
+    )
 }
 
 /// One `"ph": "M"` event whose `args` hold `key` with the value `value` writes.
