@@ -340,12 +340,12 @@ def test_a_broken_pipe_ends_quietly_as_cat_does(tmp_path, command):
             stderr=subprocess.PIPE,
             cwd=tmp_path,
         )
-        assert proc.stdout is not None and proc.stderr is not None
-        proc.stdout.read(10)
-        proc.stdout.close()
-        assert proc.wait(timeout=120) == -signal.SIGPIPE
-        assert proc.stderr.read() == b""
-        proc.stderr.close()
+        with proc:
+            assert proc.stdout is not None and proc.stderr is not None
+            proc.stdout.read(10)
+            proc.stdout.close()
+            assert proc.wait(timeout=120) == -signal.SIGPIPE
+            assert proc.stderr.read() == b""
 
 
 def test_summary_to_a_closed_stdout_fails_in_one_line(tmp_path):

@@ -266,21 +266,21 @@ def test_two_files_of_one_name_stay_two_sources(tmp_path):
     assert len({(s.host, s.pid) for s in again.sources}) == 3
 
 
-HOSTS = ("h1", "h2", "h3")
-# Boot times per host (wall - monotonic): one host's clocks agree with each other.
-BOOT_NS = {
-    "h1": 1_700_000_000_000_000_000,
-    "h2": 1_700_000_100_000_000_000,
-    "h3": 1_699_999_900 * 10**9,
-}
+HOSTS = ("h1", "h2", "h3", "h1", "h2")  # h3 less often: more inputs share a host
 TICK = 3_906_250  # ns: 1/256 s, so shifts and sums are exact in binary
+# Boot times per host (wall - monotonic), close enough that any host may run first;
+# each trace adds its own drift to its host's.
+BOOT_NS = {"h1": 1_700_000_000 * 10**9, "h2": 1_700_000_000 * 10**9 + 700 * TICK}
+BOOT_NS["h3"] = BOOT_NS["h1"] - 900 * TICK
 
 
 @st.composite
 def traces(draw: st.DrawFn, index: int) -> ExecutionTrace:
     host = draw(st.sampled_from(HOSTS))
     monotonic_ns = draw(st.integers(1, 4096)) * TICK
-    origin = TraceOrigin(host, 100 + index, monotonic_ns, BOOT_NS[host] + monotonic_ns)
+    drift_ns = draw(st.integers(-8, 8)) * TICK
+    wall_ns = BOOT_NS[host] + monotonic_ns + drift_ns
+    origin = TraceOrigin(host, 100 + index, monotonic_ns, wall_ns)
     count = draw(st.integers(0, 4))
     steps = sorted(draw(st.lists(st.integers(0, 512), min_size=count, max_size=count)))
     return crafted(origin, [(T.STEP_STARTED, k / 256, None, index) for k in steps])
@@ -290,16 +290,26 @@ def flat_rows(trace: ExecutionTrace) -> tuple:
     return (rows(trace), trace.origin, trace.sources, [e.step_index for e in trace.events])
 
 
-@settings(max_examples=200, deadline=None)
+def hosts(group: list[ExecutionTrace]) -> set[str]:
+    return {source.host for trace in group for source in trace.sources}
+
+
+@settings(max_examples=300, deadline=None)
 @given(data=st.data(), count=st.integers(3, 5))
 def test_merge_is_associative_across_hosts(data, count):
     inputs = [data.draw(traces(i)) for i in range(count)]
     split = data.draw(st.integers(1, count - 1))
     flat = ExecutionTrace.merge(inputs)
-    left = ExecutionTrace.merge([ExecutionTrace.merge(inputs[:split]), *inputs[split:]])
-    right = ExecutionTrace.merge([*inputs[:split], ExecutionTrace.merge(inputs[split:])])
-    assert flat_rows(left) == flat_rows(flat)
-    assert flat_rows(right) == flat_rows(flat)
+    for inner, merged in (
+        (inputs[:split], [ExecutionTrace.merge(inputs[:split]), *inputs[split:]]),
+        (inputs[split:], [*inputs[:split], ExecutionTrace.merge(inputs[split:])]),
+    ):
+        # The one exception (docs/faults.md): a merge of one host's traces (aligned
+        # exactly on its monotonic clock) merged with other hosts keeps that
+        # alignment where the flat merge uses the wall clock for all.
+        if len(hosts(inner)) <= 1 < len(hosts(inputs)):
+            continue
+        assert flat_rows(ExecutionTrace.merge(merged)) == flat_rows(flat)
 
 
 def test_a_merge_of_two_hosts_merged_with_the_first_host_uses_the_wall_clock():
