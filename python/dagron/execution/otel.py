@@ -378,31 +378,43 @@ def _flatten(metadata: Any, into: _Attributes) -> None:
     that contains itself raises ``ValueError``, as ``to_json`` does."""
     if not isinstance(metadata, dict):
         return
+    for key, value in metadata.items():
+        if type(key) is not str or isinstance(value, dict):
+            break
+    else:  # Flat, with str keys (the common case): no name can collide.
+        for key, value in metadata.items():
+            into[key] = _attribute(value)
+        return
     # Iterative, so metadata as deep as to_json writes flattens too; `active` holds
-    # the dicts being walked, to tell a cycle.
-    active = {id(metadata)}
-    stack: list[tuple[str, Any, int]] = [("", iter(metadata.items()), id(metadata))]
+    # the ids of the dicts being walked, to tell a cycle; `written`, the names set.
+    active = [id(metadata)]
+    stack = [("", iter(metadata.items()))]
     written: set[str] = set()
     while stack:
-        prefix, items, owner = stack[-1]
+        prefix, items = stack[-1]
         for key, value in items:
-            name = prefix + _text(key)
+            name = prefix + (key if type(key) is str else _text(key))
             if isinstance(value, dict) and value:
                 if id(value) in active:
                     raise ValueError("Circular reference detected")
-                active.add(id(value))
-                stack.append((name + ".", iter(value.items()), id(value)))
+                active.append(id(value))
+                stack.append((name + ".", iter(value.items())))
                 break
             if name in written:
-                count = 2
-                while f"{name}#{count}" in written:
-                    count += 1
-                name = f"{name}#{count}"
+                name = _another(name, written)
             written.add(name)
             into[name] = _attribute(value)
         else:
             stack.pop()
-            active.discard(owner)
+            active.pop()
+
+
+def _another(name: str, written: set[str]) -> str:
+    """``name#2``, ``name#3``, ...: the first not in ``written``."""
+    count = 2
+    while f"{name}#{count}" in written:
+        count += 1
+    return f"{name}#{count}"
 
 
 def _text(key: Any) -> str:
