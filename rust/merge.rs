@@ -1,19 +1,33 @@
 //! Merging traces recorded by several processes or hosts into one timeline.
 //!
 //! # Alignment
-//! Each input's timestamps are seconds since its origin. When every input was
-//! recorded on one host, origins are compared on the monotonic clock that host's
-//! processes share (exact); otherwise on the wall clock (as good as the hosts' clock
-//! sync). A caller may add a per-input offset (a known clock skew). The input whose
-//! aligned origin is earliest is the reference: its timestamps stay as they are and
-//! its origin becomes the merged trace's; every other input's timestamps move by the
-//! distance of its origin from the reference's, so no timestamp is negative.
+//! Each input's timestamps are seconds since its origin. When every source of
+//! every input was recorded on one host, origins are compared on the monotonic
+//! clock that host's processes share (exact); otherwise on the wall clock (as good
+//! as the hosts' clock sync). The hosts are those of every input's sources, not
+//! only of its origin, so a merged trace merged again chooses the clock the flat
+//! merge of its parts would: `merge([merge([a, b]), c])` equals
+//! `merge([a, b, c])` (up to the rounding of timestamps). A caller may add a
+//! per-input offset (a known clock skew).
+//!
+//! An input whose origin holds no clock (both readings 0: a trace loaded from a
+//! JSON export) is placed at the start of the inputs that have one (the earliest
+//! of their aligned origins), plus its offset; when no input has a clock, every
+//! input starts at 0 plus its offset.
+//!
+//! The earliest aligned input is the start: every input's timestamps move by the
+//! distance of its start from it, so no timestamp is negative. The merged origin is
+//! that of the earliest input with a clock (moved earlier when an input without
+//! one was placed before it), or of the earliest input when none has a clock.
 //!
 //! # Order and sources
 //! Inputs are each chronological; the merge keeps events ordered by
 //! `(timestamp, input, position)`, so ties keep input order and each input its own
 //! order. Every event keeps its source (host, process); sources are listed in order
-//! of first appearance.
+//! of first appearance. Sources with a clock are told apart by (host, pid); sources
+//! without one (JSON loads, named after their file, pid 0) are distinct per input,
+//! and one whose (host, pid) is already taken gets the next free pid, so two files
+//! named `run.json` stay two sources (two process groups in Perfetto).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -36,41 +50,68 @@ pub enum Clock {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alignment {
     pub clock: Clock,
-    /// The input whose origin is earliest (`None`: no input has events).
+    /// The input whose origin the merged trace's is made from (`None`: no input
+    /// has events): the earliest with a clock, else the earliest.
     pub reference: Option<usize>,
+    /// The merged trace's origin: the reference's, moved earlier by the distance
+    /// of the earliest input before it.
+    pub origin: Option<Origin>,
     /// Seconds to add to each input's timestamps (0 for inputs with no origin).
     pub shifts: Vec<f64>,
 }
 
-/// Line up inputs with these origins (`None`: an empty input) and per-input
-/// offsets in nanoseconds added to their clocks.
-pub fn align(origins: &[Option<&Origin>], offsets_ns: &[i64]) -> Alignment {
-    let hosts: Vec<&str> = origins.iter().flatten().map(|o| o.host.as_str()).collect();
-    let clock = if hosts.windows(2).all(|pair| pair[0] == pair[1]) {
+/// Line up inputs with these origins (`None`: an empty input), the hosts of
+/// their sources (which choose the clock), and per-input offsets in nanoseconds
+/// added to their clocks.
+pub fn align(origins: &[Option<&Origin>], hosts: &[Vec<&str>], offsets_ns: &[i64]) -> Alignment {
+    let mut all_hosts = hosts.iter().flatten();
+    let first_host = all_hosts.next();
+    let clock = if all_hosts.all(|host| Some(host) == first_host) {
         Clock::Monotonic
     } else {
         Clock::Wall
     };
-    let aligned: Vec<Option<i128>> = origins
+    let offset = |input: usize| offsets_ns.get(input).copied().unwrap_or(0) as i128;
+    let mut at: Vec<Option<i128>> = origins
         .iter()
         .enumerate()
         .map(|(input, origin)| {
-            origin.map(|origin| {
-                let reading = match clock {
-                    Clock::Monotonic => origin.monotonic_ns as i128,
-                    Clock::Wall => origin.wall_ns as i128,
-                };
-                reading + offsets_ns.get(input).copied().unwrap_or(0) as i128
-            })
+            let origin = origin.filter(|origin| origin.is_anchored())?;
+            let reading = match clock {
+                Clock::Monotonic => origin.monotonic_ns as i128,
+                Clock::Wall => origin.wall_ns as i128,
+            };
+            Some(reading + offset(input))
         })
         .collect();
     // The first of the earliest: ties keep input order.
-    let reference = (0..aligned.len())
-        .filter(|&i| aligned[i].is_some())
-        .min_by_key(|&i| aligned[i]);
-    let shifts = aligned
+    let earliest = |at: &[Option<i128>]| {
+        (0..at.len())
+            .filter(|&i| at[i].is_some())
+            .min_by_key(|&i| at[i])
+    };
+    let anchored = earliest(&at);
+    let base = anchored.and_then(|i| at[i]).unwrap_or(0);
+    for (input, origin) in origins.iter().enumerate() {
+        if origin.is_some_and(|origin| !origin.is_anchored()) {
+            at[input] = Some(base + offset(input));
+        }
+    }
+    let first = earliest(&at);
+    let reference = anchored.or(first);
+    let start = first.and_then(|i| at[i]);
+    let origin = reference.map(|r| {
+        let origin = origins[r].expect("the reference has events");
+        let ahead = at[r].zip(start).map_or(0, |(at, start)| at - start);
+        if ahead > 0 {
+            origin.earlier_by(u64::try_from(ahead).unwrap_or(u64::MAX))
+        } else {
+            origin.clone()
+        }
+    });
+    let shifts = at
         .iter()
-        .map(|at| match (at, reference.and_then(|r| aligned[r])) {
+        .map(|at| match (at, start) {
             (Some(at), Some(base)) => (at - base) as f64 / 1e9,
             _ => 0.0,
         })
@@ -78,6 +119,7 @@ pub fn align(origins: &[Option<&Origin>], offsets_ns: &[i64]) -> Alignment {
     Alignment {
         clock,
         reference,
+        origin,
         shifts,
     }
 }
@@ -144,13 +186,28 @@ pub fn merge_into<X, S>(
             }
         })
         .collect();
+    let input_sources: Vec<Sources> = inputs.iter().map(|i| i.snapshot.sources()).collect();
+    let hosts: Vec<Vec<&str>> = origins
+        .iter()
+        .zip(&input_sources)
+        .map(|(origin, sources)| match origin {
+            Some(_) => sources
+                .list
+                .iter()
+                .filter(|source| source.is_anchored())
+                .map(|source| source.host.as_str())
+                .collect(),
+            None => Vec::new(),
+        })
+        .collect();
     let offsets: Vec<i64> = inputs.iter().map(|input| input.offset_ns).collect();
     let alignment = align(
         &origins.iter().map(Option::as_ref).collect::<Vec<_>>(),
+        &hosts,
         &offsets,
     );
     let dropped = inputs.iter().map(|input| input.snapshot.dropped()).sum();
-    let Some(reference) = alignment.reference else {
+    let (Some(reference), Some(reference_origin)) = (alignment.reference, alignment.origin) else {
         return target.restore_with(
             Restored {
                 dropped,
@@ -159,9 +216,6 @@ pub fn merge_into<X, S>(
             Vec::new(),
         );
     };
-    let reference_origin = origins[reference]
-        .clone()
-        .expect("the reference has events");
 
     let timestamps: Vec<Vec<f64>> = inputs
         .iter()
@@ -175,19 +229,31 @@ pub fn merge_into<X, S>(
         })
         .collect();
     let order = merged_order(&timestamps);
-    let input_sources: Vec<Sources> = inputs.iter().map(|i| i.snapshot.sources()).collect();
 
-    // Merged sources by identity; the reference's identity uses its own origin.
+    // Merged sources by identity: (host, pid), and for a source without a clock
+    // the input it came from. The reference's identity uses the merged origin.
+    let key_of = |origin: &Origin, input: usize| {
+        let unanchored = (!origin.is_anchored()).then_some(input);
+        (origin.host.clone(), origin.pid, unanchored)
+    };
+    let reference_key = key_of(&origins[reference].clone().expect("has events"), reference);
     let mut sources: Vec<Origin> = Vec::new();
-    let mut by_identity: HashMap<(String, u32), u32> = HashMap::new();
-    let mut source_index = |origin: &Origin, sources: &mut Vec<Origin>| -> u32 {
-        let key = (origin.host.clone(), origin.pid);
+    let mut by_identity: HashMap<(String, u32, Option<usize>), u32> = HashMap::new();
+    let mut source_index = |origin: &Origin, input: usize, sources: &mut Vec<Origin>| -> u32 {
+        let key = key_of(origin, input);
+        let is_reference = key == reference_key;
         *by_identity.entry(key).or_insert_with(|| {
-            let chosen = if origin.identity() == reference_origin.identity() {
+            let mut chosen = if is_reference {
                 reference_origin.clone()
             } else {
                 origin.clone()
             };
+            if !chosen.is_anchored() {
+                // Told apart from every source listed so far: the next free pid.
+                while sources.iter().any(|s| s.identity() == chosen.identity()) {
+                    chosen.pid = chosen.pid.wrapping_add(1);
+                }
+            }
             sources.push(chosen);
             (sources.len() - 1) as u32
         })
@@ -209,7 +275,7 @@ pub fn merge_into<X, S>(
         let (input, position) = (input as usize, position as usize);
         let event = inputs[input].snapshot.get(position);
         let origin = &input_sources[input].list[input_sources[input].of(event.source) as usize];
-        event_sources.push(source_index(origin, &mut sources));
+        event_sources.push(source_index(origin, input, &mut sources));
         let map = &mut string_maps[input];
         let mut intern = |id: u32, entry: &crate::intern::InternEntry<S>| {
             let slot = id as usize;
@@ -249,7 +315,11 @@ pub fn merge_into<X, S>(
             },
         });
     }
-    let own_source = source_index(&reference_origin, &mut sources);
+    let own_source = source_index(
+        &origins[reference].clone().expect("has events"),
+        reference,
+        &mut sources,
+    );
     // One source, the reference's own: a plain trace, with no per-event sources.
     let provenance = (sources.len() > 1).then_some(Provenance {
         sources,
@@ -340,10 +410,15 @@ mod tests {
         let early = trace(origin("h", 1, 1_000_000_000, 99), &[(0.0, 1), (2.0, 3)]);
         let late = trace(origin("h", 2, 2_500_000_000, 5), &[(0.0, 2), (1.0, 4)]);
         assert_eq!(
-            align(&[early.origin().as_ref(), late.origin().as_ref()], &[0, 0]),
+            align(
+                &[early.origin().as_ref(), late.origin().as_ref()],
+                &[vec!["h"], vec!["h"]],
+                &[0, 0]
+            ),
             Alignment {
                 clock: Clock::Monotonic,
                 reference: Some(0),
+                origin: early.origin(),
                 shifts: vec![0.0, 1.5]
             }
         );
@@ -411,7 +486,8 @@ mod tests {
 
     #[test]
     fn merged_traces_merge_again_and_count_what_was_dropped() {
-        let a = trace(origin("a", 1, 0, 0), &[(0.0, 1)]);
+        // (Clocks both 0 would mean "no clock": see the next test.)
+        let a = trace(origin("a", 1, 1, 0), &[(0.0, 1)]);
         let b = trace(origin("b", 2, 0, 1_000_000_000), &[(0.0, 2)]);
         let c = trace(origin("c", 3, 0, 500_000_000), &[(0.0, 3)]);
         let ab = merge(&[&a, &b], &[]);
@@ -442,6 +518,72 @@ mod tests {
             merge(&[&dropped, &abc, &dropped], &[]).snapshot().dropped(),
             10
         );
+    }
+
+    #[test]
+    fn a_trace_without_a_clock_starts_where_the_others_start() {
+        let live = trace(
+            origin("a", 7, 5, 1_800_000_000_000_000_000),
+            &[(0.0, 1), (1.0, 3)],
+        );
+        let loaded = trace(origin("run.json", 0, 0, 0), &[(0.0, 2), (0.5, 4)]);
+        let merged = merge(&[&loaded, &live], &[]);
+        assert_eq!(
+            rows(&merged),
+            vec![
+                (0.0, 2, "run.json:0".into()),
+                (0.0, 1, "a:7".into()),
+                (0.5, 4, "run.json:0".into()),
+                (1.0, 3, "a:7".into()),
+            ]
+        );
+        assert_eq!(merged.origin(), live.origin());
+        // An offset places it; one before the live start moves the merged origin.
+        let early = merge(&[&loaded, &live], &[-250_000_000, 0]);
+        assert_eq!(
+            rows(&early).iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![0.0, 0.25, 0.5, 1.25]
+        );
+        assert_eq!(
+            early.origin(),
+            Some(origin("a", 7, 0, 1_800_000_000_000_000_000 - 250_000_000))
+        );
+        // Only traces without a clock: each starts at 0 (plus its offset).
+        let other = trace(origin("run.json", 0, 0, 0), &[(0.0, 5)]);
+        let both = merge(&[&loaded, &other], &[0, 100_000_000]);
+        assert_eq!(
+            rows(&both),
+            vec![
+                (0.0, 2, "run.json:0".into()),
+                (0.1, 5, "run.json:1".into()),
+                (0.5, 4, "run.json:0".into()),
+            ]
+        );
+        // Merged again, each run.json source stays apart from the others.
+        let three = merge(&[&both, &other], &[]);
+        assert_eq!(
+            rows(&three),
+            vec![
+                (0.0, 2, "run.json:0".into()),
+                (0.0, 5, "run.json:1".into()),
+                (0.1, 5, "run.json:2".into()),
+                (0.5, 4, "run.json:0".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_merge_of_hosts_merged_again_uses_the_wall_clock() {
+        // a and c share a host; b does not. Clocks disagree on purpose.
+        let a = trace(origin("h", 1, 1_000_000_000, 5_000_000_000), &[(0.0, 1)]);
+        let b = trace(origin("g", 2, 0, 5_500_000_000), &[(0.0, 2)]);
+        let c = trace(origin("h", 3, 3_000_000_000, 6_000_000_000), &[(0.0, 3)]);
+        let flat = merge(&[&a, &b, &c], &[]);
+        let nested = merge(&[&merge(&[&a, &b], &[]), &c], &[]);
+        assert_eq!(rows(&flat), rows(&nested));
+        assert_eq!(rows(&flat)[2].0, 1.0);
+        assert_eq!(flat.origin(), nested.origin());
+        assert_eq!(flat.snapshot().sources(), nested.snapshot().sources());
     }
 
     #[test]

@@ -29,6 +29,25 @@ impl Origin {
         }
     }
 
+    /// Whether this origin says when the trace ran. An origin whose clocks both
+    /// read 0 (a trace loaded from a JSON export, which keeps no clock) does not:
+    /// a merge lines such a trace up at the merged trace's start.
+    pub fn is_anchored(&self) -> bool {
+        self.monotonic_ns != 0 || self.wall_ns != 0
+    }
+
+    /// This origin moved `ns` nanoseconds earlier on both clocks.
+    pub fn earlier_by(&self, ns: u64) -> Origin {
+        Origin {
+            host: self.host.clone(),
+            pid: self.pid,
+            monotonic_ns: self.monotonic_ns.saturating_sub(ns),
+            wall_ns: self
+                .wall_ns
+                .saturating_sub(i64::try_from(ns).unwrap_or(i64::MAX)),
+        }
+    }
+
     /// What identifies a source in a merged trace.
     pub fn identity(&self) -> (&str, u32) {
         (&self.host, self.pid)

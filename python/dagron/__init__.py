@@ -1,5 +1,8 @@
 """dagron: DAG execution with a Rust-accelerated execution-trace recorder."""
 
+# First: `dagron-trace` interrupted while the imports below run exits quietly.
+from dagron import _cli_start  # noqa: F401
+
 # The package version is Cargo.toml's, compiled into the extension (CARGO_PKG_VERSION);
 # the wheel's metadata takes the same one, so the two cannot drift apart.
 from dagron._core import __version__

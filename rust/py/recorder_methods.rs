@@ -93,8 +93,10 @@ impl TraceRecorder {
     }
 
     /// A new trace holding every event of `traces`, chronological on one clock:
-    /// the shared monotonic clock when all come from one host, else the wall
-    /// clock; `offsets` (seconds, one per trace) are added to each trace's clock.
+    /// the shared monotonic clock when all their sources are on one host, else the
+    /// wall clock; `offsets` (seconds, one per trace) are added to each trace's
+    /// clock. A trace without a clock (loaded from JSON) starts at the merged
+    /// start plus its offset.
     #[classmethod]
     #[pyo3(signature = (traces, *, offsets = None))]
     fn merge<'py>(

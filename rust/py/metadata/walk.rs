@@ -178,6 +178,16 @@ impl<'py> JsonPayloadWriter<'py> {
             emit.empty(true);
             return Ok(());
         }
+        self.write_dict_entries(dict, emit)
+    }
+
+    /// A dict with its entries, whatever its truth says: an event's metadata,
+    /// which is written when it has items (nested dicts follow json's test).
+    pub(super) fn write_dict_entries<E: Emit>(
+        &mut self,
+        dict: &Bound<'py, PyDict>,
+        emit: &mut E,
+    ) -> PyResult<()> {
         self.enter(dict.as_any())?;
         emit.open(true);
         let result = self.write_entries(dict, emit);

@@ -31,14 +31,18 @@ impl<'py> PayloadWriter<PyExtra> for JsonPayloadWriter<'py> {
 
     fn write_metadata(&mut self, object: &PyExtra, out: &mut Vec<u8>) -> PyResult<()> {
         match &object.metadata {
-            Some(dict) => self.write_dict(dict.bind(self.py), &mut JsonText { out, level: 2 }),
+            Some(dict) => {
+                self.write_dict_entries(dict.bind(self.py), &mut JsonText { out, level: 2 })
+            }
             None => Ok(()),
         }
     }
 
     fn write_metadata_annotation(&mut self, object: &PyExtra, writer: &mut Writer) -> PyResult<()> {
         match &object.metadata {
-            Some(dict) => self.write_dict(dict.bind(self.py), &mut AnnotationValue { writer }),
+            Some(dict) => {
+                self.write_dict_entries(dict.bind(self.py), &mut AnnotationValue { writer })
+            }
             None => Ok(()),
         }
     }
