@@ -38,8 +38,10 @@ SDIST_FILES = [
     "Cargo.lock",
     "LICENSE",
     "README.md",
-    "rust/lib.rs",
-    "rust/py/mod.rs",
+    "rust/core/Cargo.toml",
+    "rust/core/src/lib.rs",
+    "rust/py/Cargo.toml",
+    "rust/py/src/lib.rs",
     *("python/" + name for name in PACKAGE_FILES),
 ]
 
@@ -47,11 +49,12 @@ EXTENSION = re.compile(r"^dagron/_core(\.abi3\.so|\.pyd)$")
 
 
 def cargo_version() -> str:
-    """The one place the version is written: `[package] version` in Cargo.toml."""
+    """The one place the version is written: `[workspace.package] version` in the
+    workspace's Cargo.toml (both crates take it)."""
     text = (ROOT / "Cargo.toml").read_text()
-    package = text.split("[package]", 1)[1].split("\n[", 1)[0]
+    package = text.split("[workspace.package]", 1)[1].split("\n[", 1)[0]
     found = re.search(r'^version\s*=\s*"([^"]+)"', package, re.M)
-    assert found is not None, "Cargo.toml [package] has no version"
+    assert found is not None, "Cargo.toml [workspace.package] has no version"
     return found.group(1)
 
 

@@ -12,7 +12,7 @@ use super::arguments::check_max_events;
 use super::errors::{bad_argument, trace_error};
 use super::node_names::NodeNames;
 use super::recorder::{PyStore, TraceRecorder};
-use crate::journal::Journal;
+use dagron_core::journal::Journal;
 
 /// A new recorder from `__new__`'s arguments (see `TraceRecorder::__new__`).
 pub(crate) fn new_recorder(

@@ -9,7 +9,7 @@ use pyo3::types::{PyDict, PyString};
 use super::nodes::{Frame, RunState};
 use crate::clock;
 use crate::event::{EventKind, StepArg};
-use crate::py::new_objects;
+use crate::new_objects;
 
 impl RunState {
     /// Record a frame event (no node) now, when traced.

@@ -27,9 +27,10 @@ pub(crate) fn write_json(
     snapshot: &PySnapshot<'_>,
     sink: &mut dyn FnMut(&[u8]) -> PyResult<()>,
 ) -> PyResult<()> {
-    let mut out = OutputBuffer::streaming(sink, CHUNK);
+    let mut sink = crate::errors::core_sink(sink);
+    let mut out = OutputBuffer::streaming(&mut sink, CHUNK);
     export::json::write(snapshot, &mut out, &mut JsonPayloadWriter::new(py)?)?;
-    out.finish().map(drop)
+    Ok(out.finish().map(drop)?)
 }
 
 pub(crate) fn write_chrome(
@@ -40,9 +41,10 @@ pub(crate) fn write_chrome(
     if named {
         return perfetto::write_named_chrome(snapshot, sink);
     }
-    let mut out = OutputBuffer::streaming(sink, CHUNK);
+    let mut sink = crate::errors::core_sink(sink);
+    let mut out = OutputBuffer::streaming(&mut sink, CHUNK);
     export::chrome::write(snapshot, &mut out, &mut ChromePayloadWriter)?;
-    out.finish().map(drop)
+    Ok(out.finish().map(drop)?)
 }
 
 /// Run `write` into the file `dest`; on error nothing is left under its name.

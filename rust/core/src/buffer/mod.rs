@@ -38,7 +38,7 @@
 //!   allocation failure is reported with nothing claimed.
 //!
 //! The protocol is model-checked with loom (`loom_tests.rs`, run with
-//! `RUSTFLAGS="--cfg loom" cargo test --release --lib buffer`).
+//! `RUSTFLAGS="--cfg loom" cargo test --release -p dagron-core --lib buffer`).
 
 mod raw;
 mod sync;

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use super::errors::type_name;
-use crate::graph::{top_k, Graph};
+use dagron_core::graph::{top_k, Graph};
 
 /// `schedule`'s answer: earliest starts, latest starts, slacks, makespan.
 type ScheduleLists = (Vec<f64>, Vec<f64>, Vec<f64>, f64);

@@ -6,7 +6,7 @@ use pyo3::exceptions::{PyBlockingIOError, PyOSError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyMemoryView, PySlice, PyString};
 
-use crate::py::errors::type_name;
+use crate::errors::type_name;
 
 /// What a file object's `write` takes and how it reports what it took.
 #[derive(Clone, Copy, PartialEq)]

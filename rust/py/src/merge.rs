@@ -9,7 +9,7 @@ use pyo3::types::{PyString, PyType};
 use super::errors::{trace_error, type_name};
 use super::payload::PyExtra;
 use super::recorder::TraceRecorder;
-use crate::merge::{merge_into, MergeInput};
+use dagron_core::merge::{merge_into, MergeInput};
 
 /// Offsets in seconds, one per trace, as nanoseconds.
 fn offsets_ns(offsets: Option<&Bound<'_, PyAny>>, traces: usize) -> PyResult<Vec<i64>> {

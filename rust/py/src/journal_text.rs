@@ -17,9 +17,7 @@ pub(crate) fn journal_text(py: Python<'_>, extra: &PyExtra) -> PyResult<Box<Jour
             let mut writer = JsonPayloadWriter::new(py)?;
             match writer.write_metadata(extra, &mut out) {
                 Ok(()) => Some(out.into_boxed_slice()),
-                Err(error) if error.is_instance_of::<pyo3::exceptions::PyMemoryError>(py) => {
-                    return Err(error)
-                }
+                Err(error) if error.is_memory_error(py) => return Err(error.into()),
                 Err(_) => Some(b"{}".to_vec().into_boxed_slice()),
             }
         }

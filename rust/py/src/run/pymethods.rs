@@ -12,8 +12,8 @@ use pyo3::{PyTraverseError, PyVisit};
 use super::nodes::{node_index, replace, Ended, Frame, Progress, Released, RunState};
 use crate::clock;
 use crate::event::{EventKind, StepArg};
-use crate::py::new_objects;
-use crate::py::recorder::TraceRecorder;
+use crate::new_objects;
+use crate::recorder::TraceRecorder;
 
 #[pymethods]
 impl RunState {

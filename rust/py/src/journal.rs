@@ -8,7 +8,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use super::new_objects;
 use super::provenance::origin_tuple;
 use super::strings::decode;
-use crate::journal::format::{self, JournalStep};
+use dagron_core::journal::format::{self, JournalStep};
 
 /// `read_journal(data, name, progress=None) -> (state, lost_bytes)`: the events of a
 /// journal as an `ExecutionTrace` state (see `state`), and how many bytes of a cut
@@ -119,7 +119,7 @@ pub(crate) fn read_journal<'py>(
 /// nothing recorded).
 #[pyfunction]
 pub(crate) fn _flush_journals(py: Python<'_>) {
-    py.detach(crate::journal::flush_all);
+    py.detach(dagron_core::journal::flush_all);
 }
 
 /// Disables the cyclic GC until dropped, if it was enabled; changes nothing else.

@@ -1,7 +1,7 @@
-//! dagron's execution-trace recorder: a lock-free event buffer with JSON and
-//! Chrome Trace exporters, and the Python bindings over it.
-//!
-//! Everything but `py` is plain Rust with no Python types, tested by `cargo test`.
+//! dagron's execution-trace recorder, without Python: a lock-free event buffer, the
+//! JSON, Chrome Trace and Perfetto writers, the journal, merging and the graph
+//! passes. The `dagron-py` crate binds it to Python; this crate does not depend on
+//! pyo3, so `cargo test -p dagron-core` needs no interpreter.
 
 pub mod admission;
 pub mod alloc;
@@ -20,9 +20,6 @@ pub mod origin;
 pub mod store;
 pub mod summary;
 pub mod trace;
-
-#[cfg(not(loom))]
-mod py;
 
 #[cfg(not(loom))]
 #[global_allocator]

@@ -1,7 +1,13 @@
-//! The Python side: the `dagron._core` module and its `TraceRecorder` class, which
-//! `dagron.execution.tracing.ExecutionTrace` subclasses. This is the only module
-//! that knows about Python; it checks arguments, converts between Python objects
-//! and the core's plain data, and maps core errors to Python exceptions.
+//! The `dagron._core` Python extension: the module and its `TraceRecorder` class,
+//! which `dagron.execution.tracing.ExecutionTrace` subclasses, over the pyo3-free
+//! `dagron_core` crate. This crate is the only one that knows about Python: it checks
+//! arguments, converts between Python objects and the core's plain data, and maps
+//! core errors to Python exceptions; nothing here decides what a trace means.
+
+// The core's modules, under the paths the bindings name them by (`crate::trace`, ...);
+// `graph`, `journal` and `merge` are the bindings' own modules, so the core's go by
+// `dagron_core::`.
+use dagron_core::{alloc, clock, error, event, export, intern, json_text, origin, store, trace};
 
 mod arguments;
 mod constructor;
@@ -31,19 +37,10 @@ mod strings;
 
 use pyo3::prelude::*;
 
-impl From<crate::error::AllocError> for PyErr {
-    fn from(_: crate::error::AllocError) -> PyErr {
-        Python::attach(new_objects::no_memory)
-    }
-}
-
-impl From<crate::error::InternError> for PyErr {
-    fn from(error: crate::error::InternError) -> PyErr {
-        errors::trace_error(error.into())
-    }
-}
-
-#[pymodule(gil_used = false)]
+// The module needs the GIL (pyo3's default, said here on purpose): `RunState` and
+// the recorder's per-node calls rely on holding it while they update Python lists
+// and payloads, and an abi3 wheel cannot load into a free-threaded interpreter.
+#[pymodule(gil_used = true)]
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     crate::alloc::refill();
     output::self_test_in_place_str(module.py());

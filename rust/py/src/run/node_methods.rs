@@ -1,5 +1,5 @@
 //! `RunState.start` and `RunState.complete`, the executor's per-node calls, as raw
-//! `METH_FASTCALL` methods (`crate::py::fastcall` says why).
+//! `METH_FASTCALL` methods (`crate::fastcall` says why).
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyType;
 
 use super::nodes::{node_index, RunState};
-use crate::py::fastcall::{add_method, finish, positional, FastCall, METH_FASTCALL};
+use crate::fastcall::{add_method, finish, positional, FastCall, METH_FASTCALL};
 
 const START_DOC: &std::ffi::CStr = c"start($self, node, /)\n--\n\nMark node index `node` RUNNING (recording NODE_STARTED when traced) and\nreturn True; False once the run is closed.";
 

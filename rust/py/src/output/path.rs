@@ -17,7 +17,7 @@ use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use crate::py::errors::type_name;
+use crate::errors::type_name;
 
 /// The temporary an atomic replace writes, and the file it then replaces.
 pub(crate) struct Replace {

@@ -9,10 +9,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use super::emit::{write_float, Emit, Key};
+use crate::errors::type_name;
 use crate::json_text::number::{write_i64, write_u64};
-use crate::py::errors::type_name;
-use crate::py::registry::Registry;
-use crate::py::strings::str_bytes;
+use crate::registry::Registry;
+use crate::strings::str_bytes;
 
 /// Nesting deeper than this raises `RecursionError` whatever Python's limit, so a
 /// raised limit cannot overflow the native stack.

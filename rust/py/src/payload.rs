@@ -5,7 +5,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::journal::JournalPayload;
+use dagron_core::journal::JournalPayload;
 
 /// The Python-owned part of an event: its metadata dict (kept by reference) and a
 /// step index too large for `i64`.

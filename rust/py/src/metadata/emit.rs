@@ -50,7 +50,7 @@ pub(crate) struct JsonText<'a> {
 
 impl Emit for JsonText<'_> {
     fn string(&mut self, text: &[u8]) -> PyResult<()> {
-        Ok(write_json_string(self.out, text)?)
+        write_json_string(self.out, text).map_err(crate::errors::alloc_error)
     }
     fn null(&mut self) {
         self.out.extend_from_slice(b"null");
@@ -87,7 +87,9 @@ impl Emit for JsonText<'_> {
     fn key(&mut self, position: usize, key: Key<'_>) -> PyResult<()> {
         self.item(position);
         match key {
-            Key::Str(text) => write_json_string(self.out, text)?,
+            Key::Str(text) => {
+                write_json_string(self.out, text).map_err(crate::errors::alloc_error)?
+            }
             Key::Coerced(text) => {
                 self.out.push(b'"');
                 self.out.extend_from_slice(text);

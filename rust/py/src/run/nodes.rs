@@ -8,10 +8,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyList, PyString};
 
 use crate::clock;
+use crate::errors::type_name;
 use crate::event::EventKind;
-use crate::py::errors::type_name;
-use crate::py::new_objects;
-use crate::py::recorder::TraceRecorder;
+use crate::new_objects;
+use crate::recorder::TraceRecorder;
 
 /// One run's node states: see the module comment.
 #[pyclass(frozen, module = "dagron._core")]

@@ -13,10 +13,11 @@ use super::errors::trace_error;
 use super::payload::PyExtra;
 use super::registry::Registry;
 use super::strings::{exact_str, str_bytes};
+use crate::errors::PyFailure;
 use crate::event::{EventKind, NewEvent, StepArg};
-use crate::journal::Journal;
 use crate::store::TraceStore;
 use crate::trace::{Restored, SavedEvent, Snapshot, TraceCore};
+use dagron_core::journal::Journal;
 
 pub(crate) type Core = TraceCore<PyExtra, Py<PyString>>;
 pub(crate) type PyStore = TraceStore<PyExtra, Py<PyString>>;
@@ -195,7 +196,10 @@ impl TraceRecorder {
     fn intern(&self, text: &Bound<'_, PyAny>) -> PyResult<u32> {
         let bytes = str_bytes(text)?;
         let bytes = bytes.as_bytes();
-        self.store.intern_with(bytes, || exact_str(text, bytes))
+        let id = self
+            .store
+            .intern_with(bytes, || exact_str(text, bytes).map_err(PyFailure::from))?;
+        Ok(id)
     }
 
     /// Run `f` on a snapshot of the events as of now.

@@ -29,7 +29,7 @@ pub(crate) fn build_events<'py, 'a>(
     built
         .events
         .try_reserve_exact(count)
-        .map_err(|_| crate::error::AllocError)?;
+        .map_err(|_| crate::errors::alloc_error(crate::error::AllocError))?;
     for (position, view) in views.enumerate() {
         let event = build_event(py, registry, &view)?;
         if built.untracked {

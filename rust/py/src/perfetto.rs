@@ -107,7 +107,8 @@ pub(crate) fn write(
         // trace it was aligned on); the epoch only for a trace with no origin yet.
         clock_origin_ns: origin.map_or(epoch.unwrap_or(0), |origin| origin.monotonic_ns),
     };
-    let mut out = OutputBuffer::streaming(sink, CHUNK);
+    let mut sink = crate::errors::core_sink(sink);
+    let mut out = OutputBuffer::streaming(&mut sink, CHUNK);
     perfetto::write(
         snapshot,
         |event| sources.of(event.source) as usize,
@@ -115,7 +116,7 @@ pub(crate) fn write(
         &mut out,
         &mut JsonPayloadWriter::new(py)?,
     )?;
-    out.finish().map(drop)
+    Ok(out.finish().map(drop)?)
 }
 
 /// The Perfetto trace as `bytes`.
@@ -148,7 +149,8 @@ pub(crate) fn write_named_chrome(
         pid: 1,
     });
     let borrowed: Vec<Source<'_>> = groups.iter().map(NamedSource::borrow).collect();
-    let mut out = OutputBuffer::streaming(sink, CHUNK);
+    let mut sink = crate::errors::core_sink(sink);
+    let mut out = OutputBuffer::streaming(&mut sink, CHUNK);
     chrome::write_named(
         snapshot,
         |event| sources.of(event.source) as usize,
@@ -157,5 +159,5 @@ pub(crate) fn write_named_chrome(
         &mut out,
         &mut ChromePayloadWriter,
     )?;
-    out.finish().map(drop)
+    Ok(out.finish().map(drop)?)
 }

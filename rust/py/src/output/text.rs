@@ -8,7 +8,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use crate::py::ffi::{PyUnicode_AsUTF8AndSize, PyUnicode_New};
+use crate::ffi::{PyUnicode_AsUTF8AndSize, PyUnicode_New};
 
 static IN_PLACE: AtomicBool = AtomicBool::new(false);
 
