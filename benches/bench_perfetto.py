@@ -238,7 +238,8 @@ def bench_ui(viewer: str, events: int, runs: int, tmp: str) -> str:
     results: dict[str, list[dict[str, Any]]] = {"Chrome JSON": [], "Perfetto": []}
     for run in range(runs):
         for tag, path in (("Chrome JSON", chrome_path), ("Perfetto", perfetto_path)):
-            results[tag].append(open_in_ui(viewer, path, tmp, f"ui-{run}-{tag.split()[0].lower()}"))
+            shot = f"ui-{run}-{tag.split()[0].lower()}"
+            results[tag].append(open_in_ui(viewer, path, tmp, shot))
     rows = []
     medians = {}
     for tag, found in results.items():
