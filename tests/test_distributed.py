@@ -24,6 +24,7 @@ from dagron.distributed import (
     DaskBackend,
     DistributedExecutor,
     ProcessBackend,
+    RemoteError,
     ThreadBackend,
     WorkerLostError,
 )
@@ -396,3 +397,93 @@ def test_worker_traces_merge_in_batches_like_one_merge() -> None:
     ]
     assert [e.timestamp for e in got] == pytest.approx([e.timestamp for e in want], abs=1e-9)
     assert merged.sources == expected.sources
+
+
+# --- faults (issue 23) -----------------------------------------------------------------
+
+
+class QuotaError(Exception):
+    """An exception whose class cannot be rebuilt from its args (two-argument init)."""
+
+    def __init__(self, user: str, limit: int) -> None:
+        super().__init__(f"{user} is over the quota of {limit}")
+
+
+def raise_quota_error() -> None:
+    raise QuotaError("ann", 3)
+
+
+def test_process_backend_exception_that_cannot_be_unpickled(
+    process_backend: ProcessBackend,
+) -> None:
+    dag = build(("a", "b"), nodes=("c",))
+    result = DistributedExecutor(dag, process_backend, trace=True).execute(
+        {"a": raise_quota_error, "b": timed("b", 0), "c": timed("c", 0)}
+    )
+    assert statuses(result) == {"a": S.FAILED, "b": S.SKIPPED, "c": S.COMPLETED}
+    error = result.node_results["a"].error
+    assert isinstance(error, RemoteError)
+    assert (error.type_name, error.message) == ("QuotaError", "ann is over the quota of 3")
+    assert str(error) == "QuotaError: ann is over the quota of 3"
+    # The worker's own trace is kept: its real start and its failure.
+    started, failed = result.trace.events_for_node("a")
+    assert started.metadata == {}
+    assert (failed.event_type, failed.error) == (
+        T.NODE_FAILED,
+        "QuotaError: ann is over the quota of 3",
+    )
+    assert failed.duration == result.node_results["a"].duration_seconds
+    check_trace(result.trace, dag, result)
+
+
+def test_keyboard_interrupt_while_collecting_outcomes(monkeypatch: Any) -> None:
+    # Ctrl-C landing in Backend.outcomes: the nodes whose outcomes were being taken
+    # end FAILED with their NODE_STARTED (at submission) and a duration from there.
+    dag = build(nodes=("a", "b"))
+    backend = ThreadBackend(2)
+    executor = DistributedExecutor(dag, backend, trace=True)
+
+    def outcomes(handles: Any, nodes: Any) -> Any:
+        time.sleep(0.05)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(backend, "outcomes", outcomes)
+    began = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        executor.execute({"a": timed("a", 0), "b": timed("b", 0)})
+    elapsed = time.monotonic() - began
+    backend.shutdown()
+    trace = executor.last_trace
+    assert trace is not None
+    events = check_trace(trace, dag, steps_run=1)
+    for name in ("a", "b"):
+        started, failed = trace.events_for_node(name)
+        assert started.event_type is T.NODE_STARTED
+        assert started.metadata == {"start": "submitted"}
+        assert failed.event_type is T.NODE_FAILED
+        assert failed.error == "RuntimeError: execution interrupted by KeyboardInterrupt"
+        assert 0.0 <= failed.duration <= elapsed
+    assert events[-1].event_type is T.EXECUTION_COMPLETED
+
+
+def test_dask_backend_after_shutdown(dask_client: distributed.Client) -> None:
+    backend = DaskBackend(client=dask_client)
+    backend.shutdown()
+    dag = build(("a", "b"))
+    with pytest.raises(RuntimeError, match="this DaskBackend was shut down; make a new one"):
+        DistributedExecutor(dag, backend).execute({"a": timed("a", 0)})
+    with pytest.raises(RuntimeError, match="this DaskBackend was shut down"):
+        backend.submit(print)
+
+
+@pytest.mark.parametrize("bad", ["8", 2.0, True])
+def test_per_slot_counts_reject_a_non_int_alike(bad: Any, dask_client: distributed.Client) -> None:
+    with pytest.raises(TypeError, match=f"nodes_per_thread must be an int, not {bad!r}"):
+        DaskBackend(client=dask_client, nodes_per_thread=bad)
+    with pytest.raises(ValueError, match="nodes_per_thread must be >= 1, not 0"):
+        DaskBackend(client=dask_client, nodes_per_thread=0)
+    from dagron.distributed.backends import _check_per_slot
+
+    # RayBackend checks nodes_per_cpu with the same function (Ray is not installed).
+    with pytest.raises(TypeError, match=f"nodes_per_cpu must be an int, not {bad!r}"):
+        _check_per_slot(bad, "nodes_per_cpu")

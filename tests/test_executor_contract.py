@@ -24,6 +24,8 @@ import pytest
 from dagron import AsyncDAGExecutor, DAGExecutor, ExecutionCallbacks, NodeStatus
 from dagron.distributed import DistributedExecutor, ProcessBackend, ThreadBackend
 from dagron.execution.tracing import ExecutionTrace, TraceEventType
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_executor import build, check_trace, statuses
 
 T = TraceEventType
@@ -440,3 +442,56 @@ def test_distributed_result_and_protocol_backend() -> None:
     assert result.backend_name == "mine" and backend.submitted == 3
     assert result.dispatch_info == {n: {"backend": "mine"} for n in "abc"}
     assert result.trace is None
+
+
+# -- the rules on random DAGs, against a model of upstream's ----------------------------
+
+
+def model(dag: dagron.DAG, kinds: dict[str, str], fail_fast: bool) -> dict[str, NodeStatus]:
+    """Upstream's rules: with fail_fast, a node with a failed ancestor is skipped;
+    else a node without a task is skipped; else its task decides."""
+    preds: dict[str, set[str]] = {n: set() for n in dag.nodes}
+    for u, v in dag.edges:
+        preds[v].add(u)
+    ancestors: dict[str, set[str]] = {}
+    for n in dag.topological_sort():
+        ancestors[n] = set().union(*[ancestors[p] | {p} for p in preds[n]])
+    failed: set[str] = set()
+    out = {}
+    for n in dag.topological_sort():
+        if fail_fast and ancestors[n] & failed or kinds[n] == "missing":
+            out[n] = S.SKIPPED
+        elif kinds[n] == "raise":
+            out[n] = S.FAILED
+            failed.add(n)
+        else:
+            out[n] = S.COMPLETED
+    return out
+
+
+@st.composite
+def runs(draw: Any) -> tuple[dagron.DAG, dict[str, str], bool]:
+    count = draw(st.integers(1, 10))
+    names = [f"n{i}" for i in range(count)]
+    pairs = [(names[i], names[j]) for i in range(count) for j in range(i + 1, count)]
+    edges = draw(st.lists(st.sampled_from(pairs), unique=True, max_size=15)) if pairs else []
+    kinds = {n: draw(st.sampled_from(["ok", "raise", "missing"])) for n in names}
+    return build(*edges, nodes=tuple(names)), kinds, draw(st.booleans())
+
+
+@settings(max_examples=60, deadline=None)
+@given(runs())
+def test_random_runs_follow_upstreams_rules(run: tuple[dagron.DAG, dict[str, str], bool]) -> None:
+    dag, kinds, fail_fast = run
+    tasks = {n: (ok if k == "ok" else BOOM) for n, k in kinds.items() if k != "missing"}
+    expected = model(dag, kinds, fail_fast)
+    with ThreadBackend(2) as backend:
+        for executor in (
+            DAGExecutor(dag, 2, fail_fast=fail_fast, trace=True),
+            AsyncDAGExecutor(dag, 2, fail_fast=fail_fast, trace=True),
+            DistributedExecutor(dag, backend, fail_fast=fail_fast, trace=True),
+        ):
+            run_ = executor.execute(tasks)
+            result = asyncio.run(run_) if asyncio.iscoroutine(run_) else run_
+            assert statuses(result) == expected, type(executor).__name__
+            check_trace(result.trace, dag, result)
