@@ -89,13 +89,16 @@ class Upstream:
 
 @pytest.fixture(scope="module")
 def upstream():
-    made = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "upstream_venv.py")],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    try:
+        made = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "upstream_venv.py")],
+            capture_output=True,
+            text=True,
+            timeout=240,  # within pytest-timeout's 300 s
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.skip("upstream dagron 0.1.1 is not available: making its venv took over 240 s")
     if made.returncode != 0:
         pytest.skip(f"upstream dagron 0.1.1 is not available: {made.stdout.strip()}")
     side = Upstream(made.stdout.strip().splitlines()[-1])
