@@ -71,6 +71,7 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
         on_skip=lambda n: calls[n].append("skip"),
     )
     tasks = _tasks(case)
+    dispatch = None  # what DistributedExecutor adds to the result
     options = {"fail_fast": case["fail_fast"], "enable_tracing": True, "callbacks": callbacks}
     timeout = case["timeout"]
     kind = case["executor"]
@@ -83,8 +84,9 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
     else:
         backend = ThreadBackend(max_workers=case["max_workers"])
         with DistributedExecutor(dag, backend, node_timeout=timeout, **options) as executor:
-            result = executor.execute(tasks)
-        result = getattr(result, "execution_result", result)
+            outer = executor.execute(tasks)
+        dispatch = {"backend_name": outer.backend_name, "dispatch_info": outer.dispatch_info}
+        result = outer.execution_result
     # What the callbacks saw by the time execute returned.
     seen = {name: list(names) for name, names in calls.items()}
     nodes = {}
@@ -113,6 +115,7 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
         "step_events": step_events,
         "summary": result.trace.summary().split("\n"),
         "callbacks": seen,
+        "dispatch": dispatch,
     }
 
 

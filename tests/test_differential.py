@@ -5,7 +5,8 @@ missing; ``fail_fast`` on and off; a per-node timeout on chains) run through thi
 package (in this process) and through upstream (a subprocess in a CPython 3.12 venv of
 its own, made by scripts/upstream_venv.py under target/upstream-venv), both driven by
 tests/diff_driver.py. Statuses, results, errors, counts, per-node trace event
-sequences, summary lines and callbacks must be equal up to the kept differences
+sequences, summary lines, callbacks and (for ``DistributedExecutor``) ``backend_name`` and
+``dispatch_info`` must be equal up to the kept differences
 (docs/upstream-compat.md), which :func:`normalize` takes out and nothing else:
 
 - a step is a topological level here, a ``max_workers``-sized slice of one upstream:
@@ -129,7 +130,7 @@ def normalize(observed: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
 
 def compare(ours: dict[str, Any], theirs: dict[str, Any], case: dict[str, Any]) -> None:
     ours, theirs = normalize(ours, case), normalize(theirs, case)
-    for key in ("nodes", "counts", "events", "summary", "callbacks"):
+    for key in ("nodes", "counts", "events", "summary", "callbacks", "dispatch"):
         assert ours[key] == theirs[key], f"{key} differ for {json.dumps(case)}"
 
 
@@ -247,6 +248,7 @@ def test_normalize_takes_out_only_the_kept_differences() -> None:
         "step_events": 2,
         "summary": ["S", "  Total events: 6", "u", "c", "f", "s", "t", "x", "  Duration: 1.0s"],
         "callbacks": {"a": ["start", "failure"]},
+        "dispatch": None,
     }
     ours = json.loads(json.dumps(theirs))
     ours["events"]["a"][1][1] = "ValueError: x"
