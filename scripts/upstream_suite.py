@@ -34,6 +34,7 @@ FILES = [
     "tests/python/execution/test_distributed_executor.py",
     "tests/python/execution/test_profiling.py",
     "tests/python/execution/test_concurrent.py",
+    "tests/python/execution/test_tracing.py",
 ]
 TEST_FILES = [f for f in FILES if Path(f).name.startswith("test_")]
 
