@@ -50,8 +50,8 @@ from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = int(os.environ.get("DAGRON_DIFF_EXAMPLES", "30"))
-TIMEOUT = 0.25  # per node, in the timeout cases
-SLOW = 0.75  # seconds a slow task sleeps: three times the timeout
+TIMEOUT = 0.4  # per node, in the timeout cases: a margin for a loaded machine
+SLOW = 1.2  # seconds a slow task sleeps: three times the timeout
 REPLY_WAIT = 60.0  # seconds upstream may take over one case
 
 
@@ -223,8 +223,8 @@ def chain(behaviours: list[str], executor: str, **options: Any) -> dict[str, Any
 
 # The examples, each through the three executors.
 FIXED = {
-    # Three 0.4 s nodes with timeout=0.5: per node, so all complete.
-    "per-node timeout": chain(["slow"] * 3, "", slow=0.4, timeout=0.5),
+    # Three 0.4 s nodes with timeout=1.0: per node, so all complete (1.2 s in all).
+    "per-node timeout": chain(["slow"] * 3, "", slow=0.4, timeout=1.0),
     "a node times out": chain(["slow", "return"], "", timeout=TIMEOUT, max_workers=2),
     "fail_fast=False runs on": chain(["raise", "return", "return"], "", fail_fast=False),
     "no task holds nothing back": chain(["return", "missing", "return"], ""),
