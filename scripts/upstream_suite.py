@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import subprocess
 import sys
 import tempfile
@@ -110,8 +111,9 @@ def main(argv: list[str]) -> int:
         for node, _reason in skipped:
             cmd += ["--deselect", node]
         cmd += TEST_FILES + list(args.pytest_args)
-        env = dict(**__import__("os").environ)
-        env["PYTHONPATH"] = str(dest)  # the shim plugin; dagron comes from this interpreter
+        # The shim plugin's directory first; dagron comes from this interpreter's path.
+        paths = [str(dest), *filter(None, [os.environ.get("PYTHONPATH")])]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
         print(f"upstream {args.ref}: {len(skipped)} tests left out (see {DESELECT.name})")
         return subprocess.run(cmd, cwd=dest, env=env, check=False).returncode
 
