@@ -147,6 +147,9 @@ SKIPPED = NodeStatus.SKIPPED
 TIMED_OUT = NodeStatus.TIMED_OUT
 CANCELLED = NodeStatus.CANCELLED
 
+#: Returned by :meth:`StepPlan.failed` for a node that had already ended.
+ENDED: Any = type("Ended", (), {"__repr__": lambda self: "ENDED"})()
+
 #: Why the nodes that have not started will not run: (their status, the reason).
 Stop = tuple[NodeStatus, str]
 
@@ -447,15 +450,26 @@ class StepPlan:
                 for j in succs[i]:
                     tainted[j] = 1
 
-    def fail(self, i: int, exc: BaseException) -> bool:
-        """Running node ``i``'s task raised ``exc``: ``FAILED`` and ``on_failure``
-        (False, and nothing done, when it already ended: timed out meanwhile). An
-        exception ``on_failure`` raises propagates."""
-        if not self.state.fail(i, exc, describe(exc)):
-            return False
+    def fail(self, i: int, exc: BaseException) -> Any:
+        """Running node ``i``'s task (or its ``on_start`` / ``on_complete``) raised
+        ``exc``: the node is ``FAILED``; see :meth:`failed` for what this returns."""
+        return self.failed(i, exc, self.state.fail(i, exc, describe(exc)))
+
+    def failed(self, i: int, exc: BaseException, ended_now: bool) -> Any:
+        """What follows node ``i``'s failure with ``exc``, once ``RunState`` has ended
+        it (``ended_now``) or found it already ended (timed out meanwhile): the one
+        rule for every executor. Returns :data:`ENDED` (nothing done) in the latter
+        case; else calls ``on_failure`` and returns the exception that must escape
+        from ``execute`` (one ``on_failure`` raised, or ``exc`` itself when it is no
+        ``Exception``: ``KeyboardInterrupt``, ``SystemExit``), or None."""
+        if not ended_now:
+            return ENDED
         if self.on_failure is not None:
-            self.on_failure(self.names[i], exc)
-        return True
+            try:
+                self.on_failure(self.names[i], exc)
+            except BaseException as raised:
+                return raised
+        return None if isinstance(exc, Exception) else exc
 
     def give_up_unstarted(self, nodes: list[int]) -> None:
         """The nodes of ``nodes`` still pending after their step ran were left by

@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
 from dagron._steps import (
+    ENDED,
     ExecutionResult,
     ExecutorSettings,
     StepPlan,
@@ -118,24 +119,20 @@ class _AsyncRun:
                         value = await value
                 if self.on_complete is not None:
                     self.on_complete(plan.names[i], value)
-            except asyncio.CancelledError as exc:
-                if self.closing or me in self.dropped:
-                    raise
-                failed = plan.fail(i, exc)  # raised by the task itself
-                self.running_on.pop(i, None)
-                if not failed:
-                    return
-                continue
             except BaseException as exc:
+                if isinstance(exc, asyncio.CancelledError) and (
+                    self.closing or me in self.dropped
+                ):
+                    raise  # this run cancelled the worker
                 self.running_on.pop(i, None)
-                if not plan.fail(i, exc):
-                    return
-                if not isinstance(exc, Exception):
-                    # KeyboardInterrupt, SystemExit...: the node failed, and the
-                    # exception escapes from ``execute``.
-                    self.fatal = exc
-                    return
-                continue
+                fatal = plan.fail(i, exc)
+                if isinstance(exc, asyncio.CancelledError) and fatal is exc:
+                    fatal = None  # raised by the task itself: its node fails, no more
+                if fatal is None:
+                    continue
+                if fatal is not ENDED:
+                    self.fatal = fatal  # it escapes from ``execute``
+                return
             self.running_on.pop(i, None)
             if not state.complete(i, value):
                 return

@@ -60,6 +60,7 @@ from queue import Empty, SimpleQueue
 from typing import Any, Callable, Optional
 
 from dagron._steps import (
+    ENDED,
     ExecutionCallbacks,
     ExecutionResult,
     ExecutorSettings,
@@ -175,18 +176,12 @@ class _Run:
                 try:
                     value = tasks[i]()  # type: ignore[misc]
                 except BaseException as exc:
-                    try:
-                        if not fail(i, exc):
-                            return False  # timed out meanwhile: replaced
-                    except BaseException as raised:  # from on_failure
-                        fatal = raised
-                        break
-                    if not isinstance(exc, Exception):
-                        # KeyboardInterrupt, SystemExit...: the node failed, and the
-                        # exception escapes from ``execute`` in the main thread.
-                        fatal = exc
-                        break
-                    continue
+                    fatal = fail(i, exc)
+                    if fatal is None:
+                        continue
+                    if fatal is ENDED:
+                        return False  # timed out meanwhile: replaced
+                    break  # it escapes from ``execute`` in the main thread
                 if not complete(i, value):
                     return False  # timed out meanwhile: replaced
         except BaseException as exc:  # an interrupt between two calls above

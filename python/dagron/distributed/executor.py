@@ -31,6 +31,7 @@ from queue import Empty, SimpleQueue
 from typing import Any, Callable, Optional, cast
 
 from dagron._steps import (
+    ENDED,
     FAILED,
     TIMED_OUT,
     ExecutionCallbacks,
@@ -118,7 +119,9 @@ class _DistributedRun:
                     except Exception as exc:  # the node fails, as if its task raised
                         self.submitted[i] = time.monotonic_ns()
                         state.start_elsewhere(i)
-                        plan.fail(i, exc)
+                        fatal = plan.fail(i, exc)
+                        if fatal is not None and fatal is not ENDED:
+                            raise fatal from exc
                         continue
                 submitted = time.monotonic_ns()
                 handle = backend.submit_node(
@@ -184,8 +187,7 @@ class _DistributedRun:
         plan = self.plan
         name = plan.names[i]
         if isinstance(outcome, BaseException):  # the worker never reported
-            plan.fail(i, outcome)
-            return None
+            return self._escaping(plan.fail(i, outcome))
         completed, value, text, duration, part = cast(NodeOutcome, outcome)
         if self.serialized:
             if not completed:
@@ -197,14 +199,12 @@ class _DistributedRun:
                     error = TypeError(
                         f"the result of node {name!r} cannot be unpickled: {describe(exc)}"
                     )
-                    plan.fail(i, error)
-                    return None
+                    return self._escaping(plan.fail(i, error))
         if completed and self.on_complete is not None:
             try:
                 self.on_complete(name, value)
             except Exception as exc:  # the node fails (the driver records it)
-                plan.fail(i, exc)
-                return None
+                return self._escaping(plan.fail(i, exc))
         if part is not None:
             self.parts.add(part)
             del self.submitted[i]
@@ -212,10 +212,11 @@ class _DistributedRun:
             plan.state.settle(i, True, value, duration)
             self.dispatch_info[name] = {"backend": self.backend.name}
             return None
-        plan.state.settle(i, False, value, duration)
-        if plan.on_failure is not None:
-            plan.on_failure(name, value)
-        return None if isinstance(value, Exception) else value
+        return self._escaping(plan.failed(i, value, plan.state.settle(i, False, value, duration)))
+
+    @staticmethod
+    def _escaping(fatal: Any) -> Optional[BaseException]:
+        return None if fatal is ENDED else cast(Optional[BaseException], fatal)
 
     def close(self, escaping: Optional[BaseException]) -> None:
         """Give up on every node in flight (the run's frame ends them); nodes that
