@@ -20,6 +20,7 @@ go round-robin over the contenders after a warm-up run of each, every run is che
 us/node of each and its ratio to this project's.
 
     python benches/bench_executors_peers.py [--rounds 5] [--python PY] [--markdown FILE]
+        [--baseline OTHER_CHECKOUT/python]
 
 Not a test: nothing here runs under pytest.
 """
@@ -139,6 +140,7 @@ def worker(kind: str, runs: int) -> None:
     """In the contender's interpreter: a warm-up run, then ``runs`` timed ones."""
     make = {
         "dagron": lambda: dagron_run(False),
+        "baseline": lambda: dagron_run(False),
         "upstream": lambda: dagron_run(True),
         "graphlib": graphlib_run,
         "dask": dask_run,
@@ -191,6 +193,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--python", help="interpreter for dagron, graphlib and dask")
     parser.add_argument("--dask-python", help="interpreter with dask (default: --python)")
     parser.add_argument("--markdown", help="append the results table to this file")
+    parser.add_argument(
+        "--baseline",
+        help="another checkout's python/ directory (with its built extension), run as "
+        "'baseline' beside this one: an A/B of two builds in the same rounds",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -201,6 +208,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ours = args.python or find_python312() or sys.executable
     env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
     pythons = {"dagron": ours, "graphlib": ours}
+    if args.baseline:
+        pythons["baseline"] = ours
     up = upstream_python()
     if up:
         pythons["upstream"] = up
@@ -214,6 +223,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     for _ in range(args.rounds):
         for kind, python in pythons.items():
             run_env = None if kind == "upstream" else env
+            if kind == "baseline":
+                run_env = dict(os.environ, PYTHONPATH=str(Path(args.baseline).resolve()))
             out = subprocess.run(
                 [python, __file__, "--worker", kind, "--runs", "1"],
                 capture_output=True,
