@@ -239,6 +239,16 @@ def test_the_issue_examples_as_upstream(upstream: Upstream, name: str, executor:
     compare(diff_driver.run_case(case), upstream.run(case), case)
 
 
+def test_upstream_timeout_starvation_is_not_shared(upstream: Upstream) -> None:
+    # Upstream's pool, sized to the widest step (one thread on a chain), is held by the
+    # timed-out task, so the next node times out unstarted; here it runs.
+    case = chain(["slow", "return"], "sync", fail_fast=False, timeout=TIMEOUT)
+    ours, theirs = diff_driver.run_case(case), upstream.run(case)
+    assert theirs["nodes"]["n1"]["status"] == "timed_out"
+    assert ours["nodes"]["n1"] == {"status": "completed", "result": "value of n1", "error": None}
+    assert ours["nodes"]["n0"]["status"] == "timed_out"
+
+
 def test_normalize_takes_out_only_the_kept_differences() -> None:
     # One observation as upstream reports it, and the same run as this package does.
     theirs = {
