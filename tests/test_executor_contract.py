@@ -5,8 +5,8 @@ Every scenario runs on each executor: ``DAGExecutor`` (threads), ``AsyncDAGExecu
 ``ThreadBackend``, a ``ProcessBackend`` and a backend written to upstream's
 ``DistributedBackend`` protocol. Each must give the statuses, counts, errors and
 per-node events the contract says, and the same per-node events as ``DAGExecutor``.
-(Dask runs the same executor code as the other backends; tests/test_distributed.py
-covers what is its own.)
+Dask runs here on an embedded cluster of threads; tests/test_distributed.py covers
+what is its own (worker processes, lost workers).
 """
 
 from __future__ import annotations
@@ -31,7 +31,15 @@ from test_executor import build, check_trace, statuses
 T = TraceEventType
 S = NodeStatus
 
-KINDS = ["threads", "async", "async-coroutines", "thread-backend", "process-backend", "protocol"]
+KINDS = [
+    "threads",
+    "async",
+    "async-coroutines",
+    "thread-backend",
+    "process-backend",
+    "dask",
+    "protocol",
+]
 
 
 class UpstreamStyleBackend:
@@ -58,6 +66,17 @@ class UpstreamStyleBackend:
 @pytest.fixture(scope="module")
 def process_backend() -> Iterator[ProcessBackend]:
     with ProcessBackend(2) as backend:
+        yield backend
+
+
+@pytest.fixture(scope="module")
+def dask_backend() -> Iterator[Any]:
+    # An embedded cluster of threads in this process: cheap to start, and the same
+    # executor code as a real cluster (tests/test_distributed.py has the processes).
+    pytest.importorskip("distributed")
+    from dagron.distributed import DaskBackend
+
+    with DaskBackend(n_workers=1, threads_per_worker=2, processes=False) as backend:
         yield backend
 
 
@@ -98,9 +117,9 @@ class Runner:
     """Runs a DAG on one kind of executor, with the constructor and ``execute``
     options of the contract (``timeout``, ``cancel_event`` go to ``execute``)."""
 
-    def __init__(self, kind: str, process_backend: Optional[ProcessBackend]) -> None:
+    def __init__(self, kind: str, backend: Any = None) -> None:
         self.kind = kind
-        self.process_backend = process_backend
+        self.shared_backend = backend
         self.executor: Any = None
 
     def make(self, dag: dagron.DAG, **options: Any) -> Any:
@@ -113,8 +132,8 @@ class Runner:
         backend: Any
         if self.kind == "thread-backend":
             backend = ThreadBackend(max_workers or 4)
-        elif self.kind == "process-backend":
-            backend = self.process_backend
+        elif self.kind in ("process-backend", "dask"):
+            backend = self.shared_backend
         else:
             backend = UpstreamStyleBackend(max_workers or 4)
         return DistributedExecutor(dag, backend, trace=True, **options)
@@ -142,8 +161,8 @@ class Runner:
 @pytest.fixture(params=KINDS)
 def runner(request: pytest.FixtureRequest) -> Runner:
     kind = request.param
-    backend = request.getfixturevalue("process_backend") if kind == "process-backend" else None
-    return Runner(kind, backend)
+    shared = {"process-backend": "process_backend", "dask": "dask_backend"}.get(kind)
+    return Runner(kind, request.getfixturevalue(shared) if shared else None)
 
 
 def node_events(trace: ExecutionTrace, dag: dagron.DAG) -> dict[str, list[tuple[Any, ...]]]:
@@ -266,13 +285,25 @@ def test_outcomes(name: str, runner: Runner) -> None:
             assert type(r.error) is type(expected_run[n].error)
 
 
+def let_slow_tasks_end(runner: Runner, began: float) -> None:
+    """A shared backend cannot stop a timed-out task: wait until the slow task has
+    ended, so that it does not hold a worker of the next test."""
+    if runner.shared_backend is not None:
+        time.sleep(max(0.0, began + SLOW + 0.1 - time.monotonic()))
+
+
+SLOW = 1.5
+
+
 def test_timeout_ends_a_slow_node_and_execute_does_not_wait(runner: Runner) -> None:
     dag = build(("slow", "after"), nodes=("quick",))
-    tasks = {"slow": functools.partial(nap, 1.5), "after": ok, "quick": ok}
+    tasks = {"slow": functools.partial(nap, SLOW), "after": ok, "quick": ok}
     began = time.monotonic()
     got = runner.run(dag, tasks, timeout=0.2)
+    elapsed = time.monotonic() - began
+    let_slow_tasks_end(runner, began)
     if runner.kind != "async":  # a plain callable keeps asyncio.run's executor busy
-        assert time.monotonic() - began < 1.2
+        assert elapsed < 1.2
     assert statuses(got) == {"slow": S.TIMED_OUT, "after": S.SKIPPED, "quick": S.COMPLETED}
     error = got["slow"].error
     assert isinstance(error, TimeoutError)
@@ -287,8 +318,10 @@ def test_timeout_ends_a_slow_node_and_execute_does_not_wait(runner: Runner) -> N
 
 def test_timeout_without_fail_fast_runs_the_dependents(runner: Runner) -> None:
     dag = build(("slow", "after"))
-    tasks = {"slow": functools.partial(nap, 1.5), "after": ok}
+    tasks = {"slow": functools.partial(nap, SLOW), "after": ok}
+    began = time.monotonic()
     got = runner.run(dag, tasks, timeout=0.2, fail_fast=False)
+    let_slow_tasks_end(runner, began)
     assert statuses(got) == {"slow": S.TIMED_OUT, "after": S.COMPLETED}
 
 
@@ -296,8 +329,8 @@ def test_a_timed_out_worker_is_replaced(runner: Runner) -> None:
     # One worker: the queued node still runs once the first has timed out (on a new
     # thread or coroutine; a backend, which cannot stop the slow task, once its slot
     # is free again).
-    if runner.kind == "process-backend":
-        pytest.skip("the shared process pool has two workers")
+    if runner.kind in ("process-backend", "dask"):
+        pytest.skip("the shared backend has two workers")
     dag = build(nodes=("slow", "next"))
     got = runner.run(
         dag, {"slow": functools.partial(nap, 1.5), "next": ok}, timeout=0.2, max_workers=1
@@ -317,6 +350,8 @@ def test_cancel_event(runner: Runner) -> None:
 def test_cancel_event_set_by_a_task(runner: Runner) -> None:
     if runner.kind == "process-backend":
         pytest.skip("a task in another process cannot set this process's event")
+    if runner.kind == "dask":
+        pytest.skip("Dask pickles the task: its event would be a copy")
     event = threading.Event()
     tasks: dict[str, Any] = {**dict.fromkeys("acde", ok), "b": event.set}
     got = runner.run(DIAMOND, tasks, cancel_event=event, max_workers=1)

@@ -534,11 +534,13 @@ class AsyncRunner(Protocol):
     def close(self, escaping: Optional[BaseException]) -> None: ...
 
 
-def run_steps(plan: StepPlan, runner: Runner) -> None:
+def run_steps(plan: StepPlan, runner: Runner, started: Callable[[], None]) -> None:
     """The skeleton of every run: the frame (``with plan.state:``: whatever escapes
     and wherever an interrupt lands, the run is closed and ``EXECUTION_COMPLETED``
-    recorded once), the steps, and the runner closed on the way out."""
+    recorded once), ``started()`` as soon as it is open (the executor sets its
+    ``last_trace``), the steps, and the runner closed on the way out."""
     with plan.state:
+        started()
         try:
             for runnable in plan.steps():
                 runner.run_step(runnable)
@@ -548,9 +550,12 @@ def run_steps(plan: StepPlan, runner: Runner) -> None:
         runner.close(None)
 
 
-async def run_steps_async(plan: StepPlan, runner: AsyncRunner) -> None:
+async def run_steps_async(
+    plan: StepPlan, runner: AsyncRunner, started: Callable[[], None]
+) -> None:
     """:func:`run_steps` for a runner on an event loop."""
     with plan.state:
+        started()
         try:
             for runnable in plan.steps():
                 await runner.run_step(runnable)

@@ -214,6 +214,7 @@ class AsyncDAGExecutor(ExecutorSettings):
         """
         plan = self._plan(tasks, timeout, cancel_event)
         cap = self.max_workers if self.max_workers is not None else default_max_workers()
-        self.last_trace = plan.trace
-        await run_steps_async(plan, _AsyncRun(plan, cap, self))
+        await run_steps_async(
+            plan, _AsyncRun(plan, cap, self), lambda: setattr(self, "last_trace", plan.trace)
+        )
         return plan.result(plan.trace)

@@ -359,6 +359,5 @@ class DAGExecutor(ExecutorSettings):
         plan = self._plan(tasks, timeout, cancel_event)
         cap = self.max_workers if self.max_workers is not None else default_max_workers()
         run = _Run(plan, min(cap, max(map(len, plan.levels), default=1)), self.callbacks)
-        self.last_trace = plan.trace
-        run_steps(plan, run)
+        run_steps(plan, run, lambda: setattr(self, "last_trace", plan.trace))
         return plan.result(plan.trace)

@@ -46,6 +46,7 @@ from dagron.dag import DAG
 from dagron.distributed._traces import WorkerTraces, merge_run
 from dagron.distributed._worker import NodeOutcome, dumps, loads_failure, run_node
 from dagron.distributed.backends import Backend, ProtocolBackend
+from dagron.execution.tracing import ExecutionTrace
 
 __all__ = ["DistributedExecutionResult", "DistributedExecutor"]
 
@@ -290,7 +291,28 @@ class DistributedExecutor:
         self.fail_fast = self._settings.fail_fast
         self.callbacks = self._settings.callbacks
         self.node_timeout = check_timeout(node_timeout, "node_timeout")
-        self.last_trace: Optional[Any] = None
+        self._last_trace: Optional[ExecutionTrace] = None
+        # (driver trace, run) of the latest run until its trace is merged.
+        self._unmerged: Optional[tuple[ExecutionTrace, _DistributedRun]] = None
+
+    @property
+    def last_trace(self) -> Optional[ExecutionTrace]:
+        """The latest run's trace (``None`` when tracing is off), merged with its
+        workers' traces once the run has ended. Merged when first read, so that an
+        interrupt landing at any moment of ``execute`` cannot leave it unmerged."""
+        unmerged = self._unmerged
+        if unmerged is not None:
+            driver, run = unmerged
+            if run.plan.state.duration is None:  # still running
+                return driver
+            self._last_trace = self._merge(driver, run)
+            self._unmerged = None
+        return self._last_trace
+
+    @last_trace.setter
+    def last_trace(self, trace: Optional[ExecutionTrace]) -> None:
+        self._unmerged = None
+        self._last_trace = trace
 
     def __enter__(self) -> DistributedExecutor:
         return self
@@ -321,6 +343,18 @@ class DistributedExecutor:
                 ) from exc
         return payloads
 
+    @staticmethod
+    def _merge(driver: ExecutionTrace, run: _DistributedRun) -> ExecutionTrace:
+        """The driver's trace merged with the workers' (the nodes the driver ended,
+        lost, timed out or interrupted, get their NODE_STARTED at their
+        submission)."""
+        plan = run.plan
+        ended_here = (FAILED, TIMED_OUT)
+        starts = [
+            (plan.names[i], ns) for i, ns in run.submitted.items() if plan.status[i] in ended_here
+        ]
+        return merge_run(driver, run.parts, starts)
+
     def execute(
         self,
         tasks: Mapping[str, Optional[Callable[[], Any]]],
@@ -344,6 +378,7 @@ class DistributedExecutor:
         nodes in flight are given up (``FAILED``), the rest cancelled, and the
         trace is closed and merged before it propagates.
         """
+        self.last_trace = None
         if timeout is None:
             timeout = self.node_timeout
         plan = self._settings._plan(tasks, timeout, cancel_event)
@@ -351,20 +386,12 @@ class DistributedExecutor:
         # The driver's trace; nodes' own events come from the workers' traces.
         driver = plan.trace
         run = _DistributedRun(plan, self.backend, payloads, self.tracing, self.callbacks)
-        self.last_trace = driver
-        try:
-            run_steps(plan, run)
-        finally:
-            if driver is not None and self.last_trace is driver:
-                # The nodes the driver ended (lost, timed out, interrupted): their
-                # NODE_STARTED at their submission.
-                ended_here = (FAILED, TIMED_OUT)
-                starts = [
-                    (plan.names[i], ns)
-                    for i, ns in run.submitted.items()
-                    if plan.status[i] in ended_here
-                ]
-                self.last_trace = merge_run(driver, run.parts, starts)
+
+        def started() -> None:  # the run's frame is open: one assignment
+            if driver is not None:
+                self._unmerged = (driver, run)
+
+        run_steps(plan, run, started)
         result = plan.result(self.last_trace, DistributedExecutionResult)
         result.backend_name = self.backend.name
         result.dispatch_info = run.dispatch_info
