@@ -14,6 +14,7 @@ from dagron.aio import AsyncDAGExecutor
 from dagron.dag import DAG, DAGBuilder
 from dagron.distributed import (
     DaskBackend,
+    DistributedExecutionResult,
     DistributedExecutor,
     ProcessBackend,
     ThreadBackend,
@@ -21,7 +22,13 @@ from dagron.distributed import (
 )
 from dagron.errors import CycleError, DAGError, DuplicateNodeError, NodeNotFoundError
 from dagron.execution.tracing import ExecutionTrace, TraceEvent, TraceEventType
-from dagron.executor import DAGExecutor, ExecutionResult, NodeResult, NodeStatus
+from dagron.executor import (
+    DAGExecutor,
+    ExecutionCallbacks,
+    ExecutionResult,
+    NodeResult,
+    NodeStatus,
+)
 from dagron.profiling import NodeProfile, ProfileReport, profile_execution
 
 #: The installed distribution's name: the wheel, the sdist and ``pip`` know it by this.
@@ -42,8 +49,10 @@ __all__ = [
     "DAGError",
     "DAGExecutor",
     "DaskBackend",
+    "DistributedExecutionResult",
     "DistributedExecutor",
     "DuplicateNodeError",
+    "ExecutionCallbacks",
     "ExecutionResult",
     "ExecutionTrace",
     "NodeNotFoundError",

@@ -91,6 +91,26 @@ mod tests {
     }
 
     #[test]
+    fn slack_of_a_critical_node_is_not_negative_through_rounding() {
+        // a -> b -> d, a -> c -> d with durations for which (e + d) - d rounds below e.
+        let graph = graph(4, &[(0, 1), (0, 2), (1, 3), (2, 3)]);
+        let mut found = false;
+        for k in 0..2000u32 {
+            let x = f64::from(k) * 1e-5;
+            let durations = [0.05 + x, 0.0507 + x / 3.0, 0.0503, 0.05 + x / 7.0];
+            let s = graph.schedule(&durations, &[true; 4]);
+            for v in 0..4 {
+                assert!(s.slack[v] >= 0.0, "slack {} of node {v}", s.slack[v]);
+                assert!(s.latest_start[v] >= s.earliest_start[v]);
+            }
+            // Without the clamp, the unrounded value would have been negative here.
+            let raw = (s.makespan - durations[3] - durations[1]) - durations[0];
+            found |= raw < 0.0;
+        }
+        assert!(found, "no rounding case among the durations tried");
+    }
+
+    #[test]
     fn diamond_schedule_and_critical_path() {
         // a -> b -> d, a -> c -> d; b is the long branch.
         let g = graph(4, &[(0, 1), (0, 2), (1, 3), (2, 3)]);

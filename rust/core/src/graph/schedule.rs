@@ -21,7 +21,8 @@ impl Graph {
     /// earliest start = the latest `earliest start + duration` among included
     /// predecessors (0 without one); makespan = the latest `earliest start + duration`;
     /// latest start = the earliest latest start among included successors (the
-    /// makespan without one) minus the duration.
+    /// makespan without one) minus the duration, and never below the earliest start
+    /// (so slack is never negative through rounding).
     pub fn schedule(&self, duration: &[f64], included: &[bool]) -> Schedule {
         let count = self.node_count();
         let mut earliest = vec![f64::NAN; count];
@@ -55,7 +56,11 @@ impl Graph {
                     end = Some(end.map_or(start, |best| best.min(start)));
                 }
             }
-            latest[v as usize] = end.unwrap_or(makespan) - duration[v as usize];
+            // Never before the earliest start: in exact arithmetic it cannot be, but
+            // `(e + d) - d` can round to an ulp below `e`, which made a critical node's
+            // slack (and a root's latest start) a tiny negative number.
+            latest[v as usize] =
+                (end.unwrap_or(makespan) - duration[v as usize]).max(earliest[v as usize]);
         }
         let slack = latest.iter().zip(&earliest).map(|(l, e)| l - e).collect();
         Schedule {

@@ -1,6 +1,6 @@
 //! The run's frame on `RunState`: recording the frame's own events (the run's and
 //! each step's start and end, nodes given up) and ending nodes with an error, for
-//! `__exit__` and `time_out`.
+//! `__exit__` and `time_out_overdue`.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;

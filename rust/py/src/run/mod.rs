@@ -6,11 +6,14 @@
 //! it records, happens here in one call under one short lock: a call that never
 //! lets go of the GIL, so no thread is ever parked on this lock while the holder
 //! waits for the GIL (which a Python `threading.Lock` around the same steps does:
-//! measured, it cost the executor a context switch per node). Once `close` has run,
-//! no call records anything or changes a node.
+//! measured, it cost the executor a context switch per node). Once the run's frame
+//! has ended, no call records anything or changes a node.
 //!
 //! The node lists (status, results, errors, durations) stay Python lists that the
-//! executor reads; only this object writes the transitions below.
+//! executors read; this object is their only writer: a node's start and end where
+//! it ran (`start`, `complete`, `fail`), its timeout (`time_out_overdue`), a node
+//! run elsewhere (`start_elsewhere`, `settle`), a node given up (`give_up`), and
+//! whatever the end of the run leaves open (`__exit__`).
 //!
 //! The run's own frame is here too, so that an interrupt (`KeyboardInterrupt` from
 //! a signal handler, which can land between any two bytecodes of the executor)

@@ -1,5 +1,5 @@
-//! `RunState`'s fields, and the per-node transitions (start, complete, fail, and
-//! closing the run on running nodes), each with its event, under the one lock.
+//! `RunState`'s fields, and the per-node transitions on the hot path (start,
+//! complete, fail), each with its event, under the one lock.
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -113,34 +113,6 @@ impl RunState {
             None => Ok(()),
         }
     }
-    /// Close the run (no node starts or ends after this) and make every running
-    /// node `outcome`, with its duration until now; returns them with durations.
-    pub(super) fn close_running(
-        &self,
-        py: Python<'_>,
-        outcome: &Bound<'_, PyAny>,
-    ) -> PyResult<Vec<(usize, f64)>> {
-        let mut released = Released::new();
-        let mut progress = self.lock();
-        progress.closed = true;
-        let now = clock::monotonic_ns();
-        let mut ended = Vec::new();
-        let result = (|| {
-            for node in 0..self.nodes {
-                if self.is_running(py, node)? {
-                    let duration = clock::seconds_between(progress.started_ns[node], now);
-                    let seconds = new_objects::float(py, duration)?;
-                    replace(self.status.bind(py), node, outcome, &mut released)?;
-                    replace(self.durations.bind(py), node, &seconds, &mut released)?;
-                    ended.push((node, duration));
-                }
-            }
-            Ok(())
-        })();
-        drop(progress);
-        result.map(|()| ended)
-    }
-
     /// Start node `node` (RUNNING, and `NODE_STARTED` when traced); false once the
     /// run is closed.
     pub(super) fn start(&self, py: Python<'_>, node: usize) -> PyResult<bool> {

@@ -1,6 +1,6 @@
 //! `RunState`'s Python methods: the constructor, and the calls that change the
-//! run as a whole (its frame, `close`, `time_out`) or a node off the hot path
-//! (`fail`, `give_up`).
+//! run as a whole (its frame) or a node off the hot path (`fail`, `give_up`,
+//! `time_out_overdue`, and `start_elsewhere` / `settle` for a node run elsewhere).
 
 use std::sync::Mutex;
 
@@ -120,18 +120,7 @@ impl RunState {
         self.end(py, node_index(node)?, Ended::Failed(exc, error_text))
     }
 
-    /// Close the run: no node starts or ends here after this. Every running node
-    /// becomes `outcome`, with its duration until now; returns their indices, for
-    /// the caller to set their errors and record their events.
-    fn close(&self, py: Python<'_>, outcome: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
-        Ok(self
-            .close_running(py, outcome)?
-            .into_iter()
-            .map(|(node, _)| node)
-            .collect())
-    }
-
-    /// Whether `close` has run.
+    /// Whether the run is closed (its frame has ended): nothing starts or ends now.
     #[getter]
     fn closed(&self) -> bool {
         self.lock().closed
@@ -217,23 +206,112 @@ impl RunState {
         Ok(())
     }
 
-    /// The run's timeout expired: close the run, and end every running node as
-    /// TIMED_OUT with a `TimeoutError` ("node 'x' was still running when the
-    /// {timeout_text}s execution timeout expired") and its `NODE_TIMED_OUT`.
-    fn time_out(&self, py: Python<'_>, timeout_text: &str) -> PyResult<()> {
+    /// Time out the nodes of `nodes` that are still running `timeout` seconds after
+    /// they started: each becomes TIMED_OUT, with its duration until now, a
+    /// `TimeoutError` ("node 'x' was still running {timeout_text}s after it
+    /// started") and its `NODE_TIMED_OUT`. Returns the nodes timed out, and the
+    /// seconds until the next of the others would time out (None: none is running).
+    fn time_out_overdue(
+        &self,
+        py: Python<'_>,
+        nodes: Vec<usize>,
+        timeout: f64,
+        timeout_text: &str,
+    ) -> PyResult<(Vec<usize>, Option<f64>)> {
+        for &node in &nodes {
+            self.check_index(node)?;
+        }
         let outcome = self.frame()?.timed_out.bind(py).clone();
-        let ended = self.close_running(py, &outcome)?;
+        let mut released = Released::new();
+        let progress = self.lock();
+        let now = clock::monotonic_ns();
+        let mut ended = Vec::new();
+        let mut next: Option<f64> = None;
+        let result = (|| {
+            for &node in &nodes {
+                if !self.is_running(py, node)? {
+                    continue;
+                }
+                let elapsed = clock::seconds_between(progress.started_ns[node], now);
+                if elapsed >= timeout {
+                    let seconds = new_objects::float(py, elapsed)?;
+                    replace(self.status.bind(py), node, &outcome, &mut released)?;
+                    replace(self.durations.bind(py), node, &seconds, &mut released)?;
+                    ended.push((node, elapsed));
+                } else {
+                    let left = timeout - elapsed;
+                    next = Some(next.map_or(left, |n| n.min(left)));
+                }
+            }
+            Ok::<_, PyErr>(())
+        })();
+        drop(progress);
+        result?;
         let mut raised = None;
         self.end_with_errors::<PyTimeoutError>(
             py,
             &ended,
             EventKind::NodeTimedOut,
-            |name| {
-                format!("node {name} was still running when the {timeout_text}s execution timeout expired")
-            },
+            |name| format!("node {name} was still running {timeout_text}s after it started"),
             &mut raised,
         )?;
-        raised.map_or(Ok(()), Err)
+        if let Some(error) = raised {
+            return Err(error);
+        }
+        Ok((ended.into_iter().map(|(node, _)| node).collect(), next))
+    }
+
+    /// Start node `node`, which runs elsewhere (its worker records its own
+    /// `NODE_STARTED`): RUNNING from now, nothing recorded; false once closed.
+    fn start_elsewhere(&self, py: Python<'_>, node: usize) -> PyResult<bool> {
+        self.check_index(node)?;
+        let mut released = Released::new();
+        let mut progress = self.lock();
+        if progress.closed {
+            return Ok(false);
+        }
+        progress.started_ns[node] = clock::monotonic_ns();
+        let result = replace(
+            self.status.bind(py),
+            node,
+            self.running.bind(py),
+            &mut released,
+        );
+        drop(progress);
+        result.map(|()| true)
+    }
+
+    /// End running node `node`, which ran elsewhere and recorded its own end event:
+    /// COMPLETED with result `value` (`completed`) or FAILED with exception `value`,
+    /// and `duration` seconds as its worker measured them. Nothing is recorded;
+    /// false if it is no longer running.
+    fn settle(
+        &self,
+        py: Python<'_>,
+        node: usize,
+        completed: bool,
+        value: &Bound<'_, PyAny>,
+        duration: f64,
+    ) -> PyResult<bool> {
+        self.check_index(node)?;
+        let mut released = Released::new();
+        let progress = self.lock();
+        if !self.is_running(py, node)? {
+            return Ok(false);
+        }
+        let (status, list) = if completed {
+            (&self.completed, &self.results)
+        } else {
+            (&self.failed, &self.errors)
+        };
+        let result = (|| {
+            replace(self.status.bind(py), node, status.bind(py), &mut released)?;
+            replace(list.bind(py), node, value, &mut released)?;
+            let duration = new_objects::float(py, duration)?;
+            replace(self.durations.bind(py), node, &duration, &mut released)
+        })();
+        drop(progress);
+        result.map(|()| true)
     }
 
     /// End the run, whatever happened: running nodes become FAILED
