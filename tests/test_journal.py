@@ -343,6 +343,11 @@ if pid == 0:
     del trace
     took = time.monotonic() - began
     print("child", took < 5, [str(w.message) for w in caught], flush=True)
+    # A journal of the child's own works (with a writer of the child's own).
+    own = ExecutionTrace(journal={path!r} + ".child")
+    record_stream(own, 0, 700)
+    own.flush()
+    print("own", len(ExecutionTrace.load({path!r} + ".child").events), flush=True)
     sys.exit(0)  # the atexit flush runs in the child too
 record_stream(trace, start, start + 2000)
 _, status = os.waitpid(pid, 0)
@@ -361,6 +366,7 @@ def test_a_forked_child_leaves_the_parents_journal_whole(tmp_path, start):
     parent_pid = int(done.stdout.split("belongs to process ")[1].split(",")[0])
     assert done.stdout.splitlines() == [
         f"child True {[fork_message(path, parent_pid)]}",
+        "own 700",
         "parent 0",
     ]
     # The parent's journal holds exactly the parent's events, none of the child's.
@@ -584,6 +590,33 @@ def test_a_failing_write_is_told_at_record_flush_and_exit(tmp_path):
     path = tmp_path / "limited.journal"
     code = FULL_DISK.format(tests=TESTS, limit=FSIZE_LIMIT, path=str(path), flush=True)
     check_full_disk(run_python(code), path, "File too large")
+
+
+DROPPED = """
+import gc
+{limit}
+from dagron.execution.tracing import ExecutionTrace, TraceEventType as T
+trace = ExecutionTrace(journal={path!r})
+for i in range(20_000):
+    trace.record(T.NODE_STARTED, node_name="n")
+del trace
+gc.collect()
+print("gone", flush=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="no file size limit here")
+def test_a_failing_journal_of_a_trace_that_goes_away_is_told_once(tmp_path):
+    path = tmp_path / "dropped.journal"
+    limit = FSIZE_LIMIT.replace("1 << 20", "1 << 16")
+    done = run_python(DROPPED.format(limit=limit, path=str(path)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "gone\n"
+    # Told at a record (the writer failed while recording) or when the trace went
+    # (its last write failed): once either way, and not again at exit.
+    told = [line for line in done.stderr.splitlines() if "TraceJournalWarning" in line]
+    assert len(told) == 1, done.stderr
+    assert f"TraceJournalWarning: {path}: journal write failed (File too large): " in told[0]
 
 
 def test_a_full_file_system_is_told_at_record_flush_and_exit(tmp_path):

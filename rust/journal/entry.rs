@@ -29,6 +29,8 @@ const CHECK_EVERY: Duration = Duration::from_millis(50);
 #[derive(Default)]
 pub(super) struct Counters {
     pub written_events: AtomicUsize,
+    /// Events recorded when the journal stopped (its source is gone then).
+    pub recorded_at_stop: AtomicUsize,
     pub written_bytes: AtomicU64,
     pub recorded_bytes: AtomicU64,
 }
@@ -229,11 +231,10 @@ impl Entry {
         if self.forked() {
             return (written, written);
         }
-        let recorded = self
-            .work()
-            .source
-            .as_ref()
-            .map_or(written, |s| s.recorded());
+        let recorded = match &self.work().source {
+            Some(source) => source.recorded(),
+            None => self.counters.recorded_at_stop.load(Ordering::Acquire),
+        };
         (recorded, written)
     }
 
@@ -299,6 +300,11 @@ impl Entry {
             }
             _ => Ok(()),
         };
+        if let Some(source) = &work.source {
+            self.counters
+                .recorded_at_stop
+                .store(source.recorded(), Ordering::Release);
+        }
         work.source = None;
         work.file = None;
         drop(work);

@@ -274,7 +274,8 @@ impl Drop for Journal {
 pub fn flush_all<E>(mut check: impl FnMut() -> Result<(), E>) -> Result<Vec<String>, E> {
     let mut told = Vec::new();
     for entry in writer::journals() {
-        if entry.forked() {
+        // A stopped journal's trace is gone: it was told of then, if need be.
+        if entry.forked() || entry.closed() {
             continue;
         }
         let failure = match flush_entry(&entry, &mut check) {
