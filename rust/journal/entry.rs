@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::fork::{self, ForkView, FORKED};
 
@@ -20,6 +20,10 @@ pub(super) const RUNNING: u8 = 1;
 pub(super) const FAILED: u8 = 2;
 /// Stopped (the trace is gone): everything was written, the file is closed.
 pub(super) const STOPPED: u8 = 3;
+
+/// How often the writer wakes to write new events: half the documented 100 ms
+/// loss bound, leaving the other half for writing a batch.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 
 /// How long a waiting `flush` sleeps between checks for signals.
 const CHECK_EVERY: Duration = Duration::from_millis(50);
@@ -49,6 +53,8 @@ pub(super) trait Source: Send {
 struct Work {
     file: Option<File>,
     source: Option<Box<dyn Source>>,
+    /// When the source was set.
+    started: Option<Instant>,
 }
 
 /// A write error, as the bindings report it.
@@ -142,6 +148,7 @@ impl Entry {
             work: Mutex::new(Work {
                 file: Some(file),
                 source: None,
+                started: None,
             }),
         }
     }
@@ -178,6 +185,7 @@ impl Entry {
             return false;
         }
         work.source = Some(source);
+        work.started = Some(Instant::now());
         self.view.status.store(RUNNING, Ordering::Release);
         true
     }
@@ -193,15 +201,26 @@ impl Entry {
 
     /// The writer's turn: append what is new, complete the flush requests made
     /// before, or record the failure.
+    /// A journal's first periodic write waits a whole [`FLUSH_INTERVAL`] from its
+    /// start (as if it had a writer of its own), unless asked for sooner.
     pub fn write_pending(&self) {
         if self.status() != RUNNING {
             return;
         }
-        self.nudged.store(false, Ordering::Release);
-        let requested = self.progress().requested;
+        let nudged = self.nudged.swap(false, Ordering::AcqRel);
+        let (requested, completed) = {
+            let progress = self.progress();
+            (progress.requested, progress.completed)
+        };
         let result = {
             let mut work = self.work();
-            let Work { file, source } = &mut *work;
+            let young = work
+                .started
+                .is_some_and(|started| started.elapsed() < FLUSH_INTERVAL);
+            if young && !nudged && requested == completed {
+                return;
+            }
+            let Work { file, source, .. } = &mut *work;
             match (file, source) {
                 (Some(file), Some(source)) => source.write_new(file, &self.counters),
                 _ => Ok(()),
@@ -293,7 +312,7 @@ impl Entry {
             fork::unregister(slot);
         }
         let mut work = self.work();
-        let Work { file, source } = &mut *work;
+        let Work { file, source, .. } = &mut *work;
         let result = match (file, source) {
             (Some(file), Some(source)) if self.status() == RUNNING => {
                 source.write_new(file, &self.counters)

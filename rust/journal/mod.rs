@@ -59,8 +59,7 @@ use std::sync::Arc;
 use crate::trace::TraceCore;
 pub use blocks::{JournalPayload, MAX_BLOCK_BYTES, MAX_BLOCK_EVENTS};
 use entry::{Entry, FAILED, IDLE, RUNNING};
-pub use entry::{Failure, FlushError};
-pub use writer::FLUSH_INTERVAL;
+pub use entry::{Failure, FlushError, FLUSH_INTERVAL};
 
 /// Most bytes of events recorded but not yet written before `record` waits.
 pub const BACKLOG_LIMIT: u64 = 4 << 20;
@@ -265,6 +264,7 @@ impl Drop for Journal {
             return;
         }
         self.entry.stop();
+        writer::remove(&self.entry);
     }
 }
 

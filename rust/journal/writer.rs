@@ -9,16 +9,10 @@
 //! parent's, whose thread is not in the child and whose locks may be held
 //! forever there, is left alone (leaked).
 
+use super::entry::{Entry, FLUSH_INTERVAL};
+use super::fork;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
-
-use super::entry::Entry;
-use super::fork;
-
-/// How often the writer wakes to write new events: half the documented 100 ms
-/// loss bound, leaving the other half for writing a batch.
-pub const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 
 struct Writer {
     /// The fork generation it serves (never changes).
@@ -96,6 +90,17 @@ pub(super) fn add(entry: Arc<Entry>) -> std::io::Result<()> {
         writer.wake.notify_one();
     }
     Ok(())
+}
+
+/// Let go of a stopped journal now (rather than at the writer's next visit), so
+/// that its memory goes with its trace's.
+pub(super) fn remove(entry: &Arc<Entry>) {
+    if let Some(writer) = existing() {
+        writer
+            .queue()
+            .journals
+            .retain(|other| !Arc::ptr_eq(other, entry));
+    }
 }
 
 /// Ask the writer to come now rather than at its next interval.
