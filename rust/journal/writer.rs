@@ -9,10 +9,11 @@
 //! parent's, whose thread is not in the child and whose locks may be held
 //! forever there, is left alone (leaked).
 
-use super::entry::{Entry, FLUSH_INTERVAL};
-use super::fork;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use super::entry::{Entry, FLUSH_INTERVAL};
+use super::fork;
 
 struct Writer {
     /// The fork generation it serves (never changes).
