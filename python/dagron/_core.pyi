@@ -171,6 +171,9 @@ class GraphIndex:
 
 def _register_types(enum_type: type[TraceEventType], event_type: type[TraceEvent]) -> None: ...
 def read_journal(
-    data: bytes, name: str, progress: Optional[Callable[[int, int], object]] = None
+    data: bytes,
+    name: str,
+    progress: Optional[Callable[[int, int], object]] = None,
+    decompressed: bool = False,
 ) -> tuple[tuple[Any, ...], int]: ...
 def _flush_journals() -> None: ...

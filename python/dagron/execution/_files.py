@@ -70,24 +70,34 @@ def _loads(cls: type[T], data: bytes, name: str, progress: Optional[Progress]) -
         raise TraceFileError(f"{name}: empty file, not a trace")
     # A journal, or one cut inside its magic bytes.
     if data.startswith(JOURNAL_MAGIC) or JOURNAL_MAGIC.startswith(data):
-        try:
-            state, lost = _core.read_journal(data, name, progress)
-        except ValueError as error:
-            raise TraceFileError(str(error)) from None
-        if lost:
-            warnings.warn(
-                f"{name}: journal cut at offset {len(data) - lost}: loaded the events up to "
-                f"its last whole block, dropped {lost} bytes",
-                TraceJournalWarning,
-                stacklevel=5,
-            )
-        return _restore(cls, state, name)
+        return _journal(cls, data, name, progress, decompressed=False)
     if data.startswith(GZIP_MAGIC):
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as error:
             raise TraceFileError(f"{name}: damaged gzip data ({error})") from None
+        # A gzipped journal: its offsets are in the decompressed data.
+        if data.startswith(JOURNAL_MAGIC):
+            return _journal(cls, data, name, progress, decompressed=True)
     return _restore(cls, _json_state(data, os.path.basename(name), name, progress), name)
+
+
+def _journal(
+    cls: type[T], data: bytes, name: str, progress: Optional[Progress], decompressed: bool
+) -> T:
+    try:
+        state, lost = _core.read_journal(data, name, progress, decompressed)
+    except ValueError as error:
+        raise TraceFileError(str(error)) from None
+    if lost:
+        of = " of the decompressed data" if decompressed else ""
+        warnings.warn(
+            f"{name}: journal cut at offset {len(data) - lost}{of}: loaded the events up to "
+            f"its last whole block, dropped {lost} bytes",
+            TraceJournalWarning,
+            stacklevel=6,
+        )
+    return _restore(cls, state, name)
 
 
 def _restore(cls: type[T], state: tuple[Any, ...], name: str) -> T:

@@ -78,12 +78,12 @@ pub(crate) fn new_recorder(
                  every event) or _node_names",
             ))
         }
-        Some(path) => Some(Box::new(Journal::create(&path).map_err(|error| {
-            pyo3::exceptions::PyOSError::new_err(format!(
-                "{}: cannot create the journal: {error}",
-                path.display()
-            ))
-        })?)),
+        // Without the GIL: opening a file can take long (a network file system).
+        Some(path) => Some(Box::new(
+            cls.py()
+                .detach(|| Journal::create(&path))
+                .map_err(|failure| super::journal_live::journal_error(&path, &failure))?,
+        )),
     };
     Ok(TraceRecorder { journal, store })
 }

@@ -10,22 +10,34 @@ use super::provenance::origin_tuple;
 use super::strings::decode;
 use dagron_core::journal::format::{self, JournalStep};
 
-/// `read_journal(data, name, progress=None) -> (state, lost_bytes)`: the events of a
-/// journal as an `ExecutionTrace` state (see `state`), and how many bytes of a cut
-/// last block were dropped. Errors name `name` and the offset. `progress(done,
-/// total)` is called every 65,536 events and at the end.
+/// `read_journal(data, name, progress=None, decompressed=False) -> (state,
+/// lost_bytes)`: the events of a journal as an `ExecutionTrace` state (see
+/// `state`), and how many bytes of a cut last block were dropped. Errors name
+/// `name` and the offset (`decompressed`: `data` was gunzipped, and offsets are
+/// said to be in the decompressed data). `progress(done, total)` is called every
+/// 65,536 events and at the end.
 #[pyfunction]
-#[pyo3(signature = (data, name, progress = None))]
+#[pyo3(signature = (data, name, progress = None, decompressed = false))]
 pub(crate) fn read_journal<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyBytes>,
     name: &str,
     progress: Option<&Bound<'py, PyAny>>,
+    decompressed: bool,
 ) -> PyResult<(Bound<'py, PyTuple>, usize)> {
     // Not detached: `data` is a Python object, and bytes are immutable but the
     // buffer is only guaranteed while the GIL keeps it alive.
-    let decoded = format::decode(data.as_bytes())
-        .map_err(|error| PyValueError::new_err(format!("{name}: {error}")))?;
+    let decoded = format::decode(data.as_bytes()).map_err(|error| {
+        let of = if decompressed {
+            " of the decompressed data"
+        } else {
+            ""
+        };
+        PyValueError::new_err(format!(
+            "{name}: {} at offset {}{of}",
+            error.reason, error.offset
+        ))
+    })?;
     let strings = decoded
         .strings
         .iter()
@@ -38,6 +50,8 @@ pub(crate) fn read_journal<'py>(
         .collect::<PyResult<Vec<_>>>()?;
     let json_loads = py.import("json")?.getattr("loads")?;
     let int = py.get_type::<pyo3::types::PyInt>();
+    let signed = PyDict::new(py);
+    signed.set_item("signed", true)?;
     let registry = super::registry::Registry::get(py)?;
     // Millions of new tuples, none of them garbage: no collections meanwhile. Only
     // paused, never frozen: the program's own garbage is collected as usual after.
@@ -58,6 +72,11 @@ pub(crate) fn read_journal<'py>(
             JournalStep::Int(value) => Some(new_objects::int(py, *value)?),
             // The decoder checked: ASCII digits, maybe a sign.
             JournalStep::Big(text) => Some(int.call1((String::from_utf8_lossy(text),))?),
+            JournalStep::BigBytes(bytes) => Some(int.call_method(
+                "from_bytes",
+                (PyBytes::new(py, bytes), "little"),
+                Some(&signed),
+            )?),
         };
         let metadata = match &event.metadata {
             Some(text) => {
@@ -116,10 +135,10 @@ pub(crate) fn read_journal<'py>(
 }
 
 /// Flush every journal (registered with `atexit`, so that a normal exit loses
-/// nothing recorded).
+/// nothing recorded, and warns of any journal that failed).
 #[pyfunction]
-pub(crate) fn _flush_journals(py: Python<'_>) {
-    py.detach(dagron_core::journal::flush_all);
+pub(crate) fn _flush_journals(py: Python<'_>) -> PyResult<()> {
+    super::journal_live::flush_all(py)
 }
 
 /// Disables the cyclic GC until dropped, if it was enabled; changes nothing else.

@@ -1,5 +1,7 @@
 //! The text a journaled event carries for the journal writer, made at record time:
-//! its metadata as `to_json` writes it, and an oversized step index as decimal.
+//! its metadata as `to_json` writes it, and an oversized step index as
+//! two's-complement bytes (no decimal conversion, so no digit limit: a journaled
+//! trace takes every int a plain one takes).
 
 use pyo3::prelude::*;
 
@@ -24,13 +26,20 @@ pub(crate) fn journal_text(py: Python<'_>, extra: &PyExtra) -> PyResult<Box<Jour
         None => None,
     };
     let big_step = match &extra.big_step {
-        Some(step) => Some(
-            step.bind(py)
-                .str()?
-                .to_string()
-                .into_bytes()
-                .into_boxed_slice(),
-        ),
+        Some(step) => {
+            let step = step.bind(py);
+            let bits: usize = step.call_method0("bit_length")?.extract()?;
+            let kwargs = pyo3::types::PyDict::new(py);
+            kwargs.set_item("signed", true)?;
+            let bytes = step.call_method("to_bytes", (bits / 8 + 1, "little"), Some(&kwargs))?;
+            Some(
+                bytes
+                    .cast::<pyo3::types::PyBytes>()?
+                    .as_bytes()
+                    .to_vec()
+                    .into_boxed_slice(),
+            )
+        }
         None => None,
     };
     Ok(Box::new(JournalText { metadata, big_step }))

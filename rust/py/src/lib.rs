@@ -18,6 +18,7 @@ mod fastcall;
 mod ffi;
 mod graph;
 mod journal;
+mod journal_live;
 mod journal_text;
 mod merge;
 mod metadata;

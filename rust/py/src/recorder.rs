@@ -13,11 +13,12 @@ use super::errors::trace_error;
 use super::payload::PyExtra;
 use super::registry::Registry;
 use super::strings::{exact_str, str_bytes};
+use crate::clock;
 use crate::errors::PyFailure;
 use crate::event::{EventKind, NewEvent, StepArg};
 use crate::store::TraceStore;
 use crate::trace::{Restored, SavedEvent, Snapshot, TraceCore};
-use dagron_core::journal::Journal;
+use dagron_core::journal::{Journal, JournalPayload};
 
 pub(crate) type Core = TraceCore<PyExtra, Py<PyString>>;
 pub(crate) type PyStore = TraceStore<PyExtra, Py<PyString>>;
@@ -31,6 +32,16 @@ pub struct TraceRecorder {
     /// store's core until the journal stops.
     pub(crate) journal: Option<Box<Journal>>,
     pub(crate) store: PyStore,
+}
+
+impl Drop for TraceRecorder {
+    fn drop(&mut self) {
+        // Stopped here, not only by the field's own drop, to warn of a failure
+        // nobody was told of.
+        if let Some(journal) = &self.journal {
+            super::journal_live::stop(journal);
+        }
+    }
 }
 
 impl TraceRecorder {
@@ -87,11 +98,37 @@ impl TraceRecorder {
             "record", registry, event_type, node_name, step_index, duration, error, metadata,
         )?;
         let event = self.new_event(py, checked)?;
-        self.store.record(event).map_err(trace_error)?;
-        if let Some(journal) = &self.journal {
-            if !journal.is_started() {
-                self.start_journal(journal)?;
+        match (&self.journal, self.store.unbounded()) {
+            (Some(journal), Some(core)) => {
+                self.record_journaled(py, journal, core, clock::monotonic_ns(), event)
             }
+            _ => self.store.record(event).map_err(trace_error),
+        }
+    }
+
+    /// Record `event` into a journaled trace's core, counting its journal text
+    /// for the backlog first, and see to the journal if it needs it.
+    #[inline]
+    fn record_journaled(
+        &self,
+        py: Python<'_>,
+        journal: &Journal,
+        core: &Core,
+        now_ns: u64,
+        event: NewEvent<PyExtra>,
+    ) -> PyResult<()> {
+        let bytes = event.payload.as_ref().map(JournalPayload::journal_bytes);
+        if let Some(bytes) = bytes {
+            journal.add_recorded(bytes, false);
+        }
+        let index = core.record_at(now_ns, event).map_err(|error| {
+            if let Some(bytes) = bytes {
+                journal.add_recorded(bytes, true);
+            }
+            trace_error(error)
+        })?;
+        if journal.needs_attention(index, bytes.is_some()) {
+            super::journal_live::attend(py, journal, index, || self.start_journal(journal))?;
         }
         Ok(())
     }
@@ -103,14 +140,10 @@ impl TraceRecorder {
             return Ok(());
         };
         // SAFETY: the core lives inside this frozen pyclass, which never moves once
-        // created, and `journal` (a field declared before `store`) is dropped, which
-        // stops and joins the writer, before the core is.
-        unsafe { journal.start(core as *const Core) }.map_err(|error| {
-            pyo3::exceptions::PyOSError::new_err(format!(
-                "{}: cannot start the journal writer: {error}",
-                journal.path().display()
-            ))
-        })
+        // created, and `journal` is stopped (by `Drop` below, and by its own drop:
+        // a field declared before `store`) before the core is dropped.
+        unsafe { journal.start(core as *const Core) }
+            .map_err(|failure| super::journal_live::journal_error(journal.path(), &failure))
     }
 
     /// Record an event for node `node` of the `_node_names` this trace was made
@@ -180,16 +213,15 @@ impl TraceRecorder {
                 journal: None,
             }),
         };
-        if let (Some(extra), Some(_)) = (&mut event.payload, &self.journal) {
-            extra.journal = Some(super::journal_text::journal_text(py, extra)?);
-        }
-        core.record_at(now_ns, event).map_err(trace_error)?;
-        if let Some(journal) = &self.journal {
-            if !journal.is_started() {
-                self.start_journal(journal)?;
+        match &self.journal {
+            Some(journal) => {
+                if let Some(extra) = &mut event.payload {
+                    extra.journal = Some(super::journal_text::journal_text(py, extra)?);
+                }
+                self.record_journaled(py, journal, core, now_ns, event)
             }
+            None => core.record_at(now_ns, event).map(drop).map_err(trace_error),
         }
-        Ok(())
     }
 
     #[inline]

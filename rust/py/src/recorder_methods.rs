@@ -44,17 +44,13 @@ impl TraceRecorder {
     }
 
     /// Wait until every event recorded so far is in the journal file (nothing to do
-    /// without a journal). Raises `OSError` if the journal could not be written.
+    /// without a journal). Raises `OSError` (with the errno and the journal's path)
+    /// if the journal could not be written; interruptible by signals.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let Some(journal) = &self.journal else {
             return Ok(());
         };
-        py.detach(|| journal.flush()).map_err(|error| {
-            pyo3::exceptions::PyOSError::new_err(format!(
-                "{}: journal write failed: {error}",
-                journal.path().display()
-            ))
-        })
+        super::journal_live::flush(py, journal)
     }
 
     /// The journal file's path, or None.

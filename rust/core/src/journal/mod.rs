@@ -1,353 +1,318 @@
-//! The journal: a background thread appends every event of a trace to a file, in
-//! the format of [`format`], so that a process killed at any moment leaves its
-//! events on disk up to the last flush.
+//! The journal: a trace's events appended to a file as they are recorded, in the
+//! format of [`format`], so that a process killed at any moment leaves its events
+//! on disk up to a bound. One writer thread serves every journal of the process
+//! (`writer`); each journal's file is opened by `open`, its events are cut into
+//! blocks by `blocks`, its shared state is an `entry`, and `fork` keeps a forked
+//! child away from its parent's journals.
 //!
 //! # Loss bound
 //! The writer wakes every [`FLUSH_INTERVAL`] (50 ms), or at once on `flush`, and
-//! writes every event published so far, in blocks of at most [`MAX_BLOCK_EVENTS`],
-//! each with one `write` call. So after a SIGKILL the file holds every event
-//! recorded more than 100 ms (the interval plus the time to write a batch) before
-//! the kill, plus however long the system kept the writer thread from running; a
-//! cut last block is dropped whole. The data is in
-//! the operating system's page cache when `write` returns: it survives the process,
+//! writes every event recorded so far, in blocks of at most [`MAX_BLOCK_EVENTS`]
+//! events and about [`MAX_BLOCK_BYTES`] bytes, each with one `write` call. `record`
+//! keeps the backlog, the events recorded but not yet written, under
+//! [`BACKLOG_LIMIT`] bytes, counting each event as its metadata's JSON text (and
+//! a big step index's bytes) plus [`EVENT_BYTES`]: past half of it the writer is
+//! woken early, past all of it `record` waits for the writer (checked at every
+//! event with metadata, and at every [`BACKLOG_CHECK_EVERY`]th other event). So
+//! after a SIGKILL the file holds every event recorded more than 100 ms (the
+//! interval plus the time to write a batch) before the kill, plus however long
+//! the system kept the writer thread from running, and in any case all but at
+//! most [`BACKLOG_LIMIT`] bytes of events (plus the one event each recording
+//! thread was recording); a cut last block is dropped whole. The data is in the
+//! operating system's page cache when `write` returns: it survives the process,
 //! not a power cut (there is no fsync).
 //!
+//! # Failures
+//! A failed write (a full disk) stops the journal: the file keeps what was
+//! written, the next `record` is told once (`Attention::Tell`), `flush` returns
+//! the error every time, and [`flush_all`] (at interpreter exit) reports it again
+//! with the final count.
+//!
+//! # Fork
+//! A forked child's copies of its parent's journals are inert: `fork`'s
+//! `pthread_atfork` child handler marks them (and closes the child's copies of
+//! their descriptors), and every entry point also compares the journal's fork
+//! generation with the process's before touching any lock (the parent's writer
+//! thread, which may have held one, does not exist in the child). So in the child,
+//! `flush`, `stop` and the exit flush return at once, nothing is written to the
+//! parent's file (even by a trace that had no event before the fork), and the
+//! bindings say once that a journal does not cross `fork`.
+//!
 //! # Recording cost
-//! `record` does nothing for the journal beyond what it does anyway: the writer
-//! reads the trace's lock-free buffers like any reader. Only events with metadata
-//! or an oversized step index carry their JSON / decimal text, made at record time
-//! by the bindings (see [`JournalPayload`]), because the writer does not touch
-//! Python objects.
+//! `record` does nothing for the journal beyond what it does anyway but one load
+//! of an atomic status: the writer reads the trace's lock-free buffers like any
+//! reader. Only events with metadata or an oversized step index carry their JSON
+//! text / bytes, made at record time by the bindings (see [`JournalPayload`]),
+//! because the writer does not touch Python objects.
 
+mod blocks;
+mod entry;
+mod fork;
 pub mod format;
+mod open;
+mod writer;
 
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-use crate::trace::{StepView, TraceCore};
-use format::{BlockEncoder, JournalEventRef, JournalStepRef};
+use crate::trace::TraceCore;
+pub use blocks::{JournalPayload, MAX_BLOCK_BYTES, MAX_BLOCK_EVENTS};
+use entry::{Entry, FAILED, IDLE, RUNNING};
+pub use entry::{Failure, FlushError, FLUSH_INTERVAL};
 
-/// How often the writer wakes to write new events: half the documented 100 ms loss
-/// bound, leaving the other half for writing a batch.
-pub const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
-/// Most events in one block (bounds what a cut block can lose to a crash mid-write).
-pub const MAX_BLOCK_EVENTS: u32 = 16_384;
+/// Most bytes of events recorded but not yet written before `record` waits.
+pub const BACKLOG_LIMIT: u64 = 4 << 20;
+/// What an event counts in the backlog besides its metadata's text.
+pub const EVENT_BYTES: u64 = 32;
+/// Events without metadata check the backlog this often.
+pub const BACKLOG_CHECK_EVERY: usize = 4096;
 
-/// What the writer needs from the bindings' payloads: text it can write without
-/// them (made when the event was recorded).
-pub trait JournalPayload {
-    /// The metadata as JSON text, when the event has metadata.
-    fn journal_metadata(&self) -> Option<&[u8]>;
-    /// A step index beyond `i64` as decimal text.
-    fn journal_big_step(&self) -> Option<&[u8]>;
+/// What `record` must do for the journal after recording (see [`Journal::attend`]).
+#[derive(Debug, PartialEq)]
+pub enum Attention {
+    Nothing,
+    /// The trace's first event: start the journal (`Journal::start`).
+    Start,
+    /// The backlog is over its limit: `flush`, then go on.
+    Wait,
+    /// Tell the user this, once (a failure, or a forked copy).
+    Tell(String),
 }
 
-impl JournalPayload for () {
-    fn journal_metadata(&self) -> Option<&[u8]> {
-        None
-    }
-    fn journal_big_step(&self) -> Option<&[u8]> {
-        None
-    }
+/// How a `flush` that did not fail ended.
+#[derive(Debug, PartialEq)]
+pub enum Flushed {
+    /// Everything recorded before it is in the file.
+    Done,
+    /// This is a forked child's copy: nothing is written.
+    Forked,
 }
 
-#[derive(Default)]
-struct Progress {
-    /// Flush requests made / completed (a request completes when the writer has
-    /// written everything recorded before it was made).
-    requested: u64,
-    completed: u64,
-    stop: bool,
-    /// The write error that stopped the writer.
-    failure: Option<String>,
-    /// The writer has exited.
-    exited: bool,
-}
-
-struct Shared {
-    progress: Mutex<Progress>,
-    /// Wakes the writer (flush or stop).
-    wake: Condvar,
-    /// Wakes those waiting for a flush.
-    flushed: Condvar,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Progress> {
-        // A panic while holding the lock leaves plain counters: still usable.
-        self.progress.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Journals with a running writer, so they can all be flushed at exit.
-static LIVE: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
-
-/// A trace's journal file and its writer thread.
+/// A trace's journal: its file, served by the process's writer thread.
 pub struct Journal {
-    path: PathBuf,
-    shared: Arc<Shared>,
-    file: Mutex<Option<File>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-    started: AtomicBool,
+    entry: Arc<Entry>,
 }
-
-/// The core a writer thread reads.
-struct CorePtr<X, S>(*const TraceCore<X, S>);
-
-// SAFETY: the pointer is only dereferenced by the writer thread while the core is
-// alive (see `Journal::start`'s contract), and `TraceCore` is `Sync` for these
-// payloads, so reading it from another thread is sound.
-unsafe impl<X: Send + Sync, S: Send + Sync> Send for CorePtr<X, S> {}
 
 impl Journal {
-    /// Create (or truncate) the journal file at `path`.
-    pub fn create(path: &Path) -> std::io::Result<Journal> {
-        let file = File::create(path)?;
-        Ok(Journal {
-            path: path.to_owned(),
-            shared: Arc::new(Shared {
-                progress: Mutex::new(Progress::default()),
-                wake: Condvar::new(),
-                flushed: Condvar::new(),
-            }),
-            file: Mutex::new(Some(file)),
-            thread: Mutex::new(None),
-            started: AtomicBool::new(false),
-        })
+    /// Create (or empty) the journal file at `path`, which must be a regular file
+    /// (or nothing yet) that no other journal is writing to.
+    pub fn create(path: &Path) -> Result<Journal, Failure> {
+        fork::install();
+        let file = open::open_journal(path)?;
+        let entry = Arc::new(Entry::new(path.to_owned(), file));
+        if let Some(slot) = fork::register(&entry.view) {
+            entry.slot.store(slot, Ordering::Release);
+        }
+        Ok(Journal { entry })
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.entry.path
     }
 
+    /// Whether `record` must call [`Journal::attend`] after recording the event at
+    /// `index` (`heavy`: it has journal text, counted by `add_recorded`).
     #[inline]
-    pub fn is_started(&self) -> bool {
-        self.started.load(Ordering::Acquire)
+    pub fn needs_attention(&self, index: usize, heavy: bool) -> bool {
+        heavy || index % BACKLOG_CHECK_EVERY == 0 || self.entry.status() != RUNNING
     }
 
-    /// Start the writer thread on `core` (once; later calls do nothing).
+    /// Count `bytes` of journal text as recorded (before the event is recorded),
+    /// or, with `undo`, take them back (its recording failed).
+    pub fn add_recorded(&self, bytes: usize, undo: bool) {
+        let counter = &self.entry.counters.recorded_bytes;
+        if undo {
+            counter.fetch_sub(bytes as u64, Ordering::AcqRel);
+        } else {
+            counter.fetch_add(bytes as u64, Ordering::AcqRel);
+        }
+    }
+
+    /// Events recorded but not written, in backlog bytes, just after recording
+    /// the event at `index`.
+    fn backlog(&self, index: usize) -> u64 {
+        let counters = &self.entry.counters;
+        let text = counters
+            .recorded_bytes
+            .load(Ordering::Acquire)
+            .saturating_sub(counters.written_bytes.load(Ordering::Acquire));
+        let events = (index + 1).saturating_sub(counters.written_events.load(Ordering::Acquire));
+        text + events as u64 * EVENT_BYTES
+    }
+
+    /// What `record` must do for the journal, having recorded the event at `index`.
+    #[cold]
+    pub fn attend(&self, index: usize) -> Attention {
+        let entry = &self.entry;
+        if entry.forked() {
+            return self.tell_once(|| self.fork_message());
+        }
+        match entry.status() {
+            IDLE => Attention::Start,
+            RUNNING => {
+                let backlog = self.backlog(index);
+                if backlog > BACKLOG_LIMIT {
+                    return Attention::Wait;
+                }
+                if backlog > BACKLOG_LIMIT / 2 && !entry.nudged.swap(true, Ordering::AcqRel) {
+                    writer::wake();
+                }
+                Attention::Nothing
+            }
+            FAILED => match entry.failure() {
+                Some(failure) => self.tell_once(|| self.failure_message(&failure)),
+                None => Attention::Nothing,
+            },
+            _ => Attention::Nothing,
+        }
+    }
+
+    /// `Tell` the message, if the user was not told yet.
+    pub fn tell_once(&self, message: impl FnOnce() -> String) -> Attention {
+        if self.entry.told.swap(true, Ordering::AcqRel) {
+            Attention::Nothing
+        } else {
+            Attention::Tell(message())
+        }
+    }
+
+    /// Events in the file so far.
+    pub fn written(&self) -> usize {
+        self.entry.counters.written_events.load(Ordering::Acquire)
+    }
+
+    /// What a write failure means for this journal.
+    pub fn failure_message(&self, failure: &Failure) -> String {
+        format!(
+            "{}: journal write failed ({}): it holds the first {} events; this trace keeps \
+             later ones in memory only",
+            self.path().display(),
+            failure.message,
+            self.written()
+        )
+    }
+
+    /// What a forked child is told of its copy of this journal.
+    pub fn fork_message(&self) -> String {
+        format!(
+            "{}: this journal belongs to process {}, and a journal does not cross fork(): \
+             this process's copy of the trace keeps its events in memory only",
+            self.path().display(),
+            self.entry.owner
+        )
+    }
+
+    /// Start writing the trace's events (once; later calls, or calls in a forked
+    /// child, do nothing).
     ///
     /// # Safety
     /// `core` must stay alive, at the same address, until this journal is stopped
     /// (`stop`, or dropping it).
     #[cold]
-    pub unsafe fn start<X, S>(&self, core: *const TraceCore<X, S>) -> std::io::Result<()>
+    pub unsafe fn start<X, S>(&self, core: *const TraceCore<X, S>) -> Result<(), Failure>
     where
         X: JournalPayload + Send + Sync + 'static,
         S: Send + Sync + 'static,
     {
-        let mut thread = self.thread.lock().unwrap_or_else(|e| e.into_inner());
-        if self.is_started() {
+        let entry = &self.entry;
+        if entry.forked() {
             return Ok(());
         }
-        let Some(file) = self.file.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        let source = blocks::CoreSource::new(blocks::CorePtr(core));
+        if !entry.set_source(Box::new(source)) {
             return Ok(());
-        };
-        let shared = Arc::clone(&self.shared);
-        let core = CorePtr(core);
-        let handle = std::thread::Builder::new()
-            .name("dagron-journal".into())
-            .spawn(move || {
-                let core = core;
-                // SAFETY: the caller keeps the core alive until `stop` has joined
-                // this thread.
-                let core = unsafe { &*core.0 };
-                write_loop(core, file, &shared);
-            })?;
-        *thread = Some(handle);
-        // Release pairs with the Acquire in `is_started`.
-        self.started.store(true, Ordering::Release);
-        let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
-        live.retain(|weak| weak.strong_count() > 0);
-        live.push(Arc::downgrade(&self.shared));
-        Ok(())
+        }
+        writer::add(Arc::clone(entry)).map_err(|error| {
+            let failure = Failure::from(&error);
+            let failure = Failure::new(
+                failure.errno,
+                format!("cannot start the journal writer: {}", failure.message),
+            );
+            entry.fail(failure.clone());
+            failure
+        })
     }
 
-    /// Wait until every event recorded before this call is written. Errors with
-    /// the write error that stopped the writer, if any.
-    pub fn flush(&self) -> Result<(), String> {
-        if !self.is_started() {
-            return Ok(());
+    /// Wait until every event recorded before this call is in the file; `check`
+    /// runs every 50 ms meanwhile, and its error ends the wait.
+    pub fn flush<E>(&self, check: impl FnMut() -> Result<(), E>) -> Result<Flushed, FlushError<E>> {
+        if self.entry.forked() {
+            return Ok(Flushed::Forked);
         }
-        flush_shared(&self.shared)
+        flush_entry(&self.entry, check).map(|()| Flushed::Done)
     }
 
-    /// Write what is left and stop the writer.
-    pub fn stop(&self) {
-        {
-            let mut progress = self.shared.lock();
-            progress.stop = true;
+    /// Write what is left and close the file. Returns the failure to tell the
+    /// user of, if the journal failed and the user was told nothing yet.
+    pub fn stop(&self) -> Option<String> {
+        let failure = self.entry.stop()?;
+        let entry = &self.entry;
+        if entry.told_at_exit.load(Ordering::Acquire) || entry.told.swap(true, Ordering::AcqRel) {
+            return None;
         }
-        self.shared.wake.notify_all();
-        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(handle) = handle {
-            let _ = handle.join();
-        }
+        Some(tally_message(entry, &failure))
     }
 }
 
 impl Drop for Journal {
     fn drop(&mut self) {
-        self.stop();
+        if self.entry.forked() {
+            // The child's copy: its file and locks are the parent's; never free
+            // them here.
+            std::mem::forget(Arc::clone(&self.entry));
+            return;
+        }
+        self.entry.stop();
+        writer::remove(&self.entry);
     }
 }
 
-fn flush_shared(shared: &Shared) -> Result<(), String> {
-    let mut progress = shared.lock();
-    progress.requested += 1;
-    let mine = progress.requested;
-    shared.wake.notify_all();
-    while progress.completed < mine && progress.failure.is_none() && !progress.exited {
-        progress = shared
-            .flushed
-            .wait(progress)
-            .unwrap_or_else(|e| e.into_inner());
+/// Flush every journal of this process (at interpreter exit); `check` runs while
+/// waiting, as for `Journal::flush`. Returns what to tell the user of each
+/// journal that failed.
+pub fn flush_all<E>(mut check: impl FnMut() -> Result<(), E>) -> Result<Vec<String>, E> {
+    let mut told = Vec::new();
+    for entry in writer::journals() {
+        // A stopped journal's trace is gone: it was told of then, if need be.
+        if entry.forked() || entry.closed() {
+            continue;
+        }
+        let failure = match flush_entry(&entry, &mut check) {
+            Ok(()) => continue,
+            Err(FlushError::Failed(failure)) => failure,
+            Err(FlushError::Interrupted(error)) => return Err(error),
+        };
+        if !entry.told_at_exit.swap(true, Ordering::AcqRel) {
+            told.push(tally_message(&entry, &failure));
+        }
     }
-    match &progress.failure {
-        Some(failure) => Err(failure.clone()),
+    Ok(told)
+}
+
+/// Ask the writer for everything recorded so far, and wait for it.
+fn flush_entry<E>(
+    entry: &Entry,
+    check: impl FnMut() -> Result<(), E>,
+) -> Result<(), FlushError<E>> {
+    match entry.request()? {
+        Some(request) => {
+            writer::wake();
+            entry.wait(request, check)
+        }
         None => Ok(()),
     }
 }
 
-/// Flush every live journal (at interpreter exit).
-pub fn flush_all() {
-    let live: Vec<Arc<Shared>> = LIVE
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter_map(Weak::upgrade)
-        .collect();
-    for shared in live {
-        let _ = flush_shared(&shared);
-    }
-}
-
-fn write_loop<X: JournalPayload, S>(core: &TraceCore<X, S>, file: File, shared: &Shared) {
-    let mut writer = BlockWriter::new(file);
-    loop {
-        let (requested, stop) = {
-            let mut progress = shared.lock();
-            if progress.requested == progress.completed && !progress.stop {
-                progress = shared
-                    .wake
-                    .wait_timeout(progress, FLUSH_INTERVAL)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
-            (progress.requested, progress.stop)
-        };
-        let result = writer.write_new(core);
-        let mut progress = shared.lock();
-        progress.completed = requested;
-        let failed = match result {
-            Ok(()) => false,
-            Err(error) => {
-                progress.failure = Some(error.to_string());
-                true
-            }
-        };
-        if stop || failed {
-            progress.exited = true;
-        }
-        shared.flushed.notify_all();
-        if stop || failed {
-            return;
-        }
-    }
-}
-
-/// Encodes a core's new events into blocks and appends them to the file.
-struct BlockWriter {
-    file: File,
-    header_written: bool,
-    /// Events written so far (buffer indices below this).
-    written: usize,
-    /// Core string id -> journal id + 1 (0: not written yet).
-    ids: Vec<u32>,
-    next_id: u32,
-    block: BlockEncoder,
-    out: Vec<u8>,
-}
-
-impl BlockWriter {
-    fn new(file: File) -> Self {
-        BlockWriter {
-            file,
-            header_written: false,
-            written: 0,
-            ids: Vec::new(),
-            next_id: 0,
-            block: BlockEncoder::default(),
-            out: Vec::new(),
-        }
-    }
-
-    /// The journal id of core string `id`, defining it in the block if new.
-    fn string(&mut self, id: u32, text: &[u8]) -> u32 {
-        let slot = id as usize;
-        if slot >= self.ids.len() {
-            self.ids.resize(slot + 1, 0);
-        }
-        if self.ids[slot] == 0 {
-            self.block.string(self.next_id, text);
-            self.next_id += 1;
-            self.ids[slot] = self.next_id;
-        }
-        self.ids[slot] - 1
-    }
-
-    fn write_new<X: JournalPayload, S>(&mut self, core: &TraceCore<X, S>) -> std::io::Result<()> {
-        let end = core.len();
-        if end == self.written {
-            return Ok(());
-        }
-        if !self.header_written {
-            let origin = core.origin().expect("a trace with events has an origin");
-            self.out
-                .extend_from_slice(&format::encode_header(&origin, core.dropped_before()));
-            self.header_written = true;
-        }
-        for index in self.written..end {
-            let event = core.view(index);
-            let node = event.node.map(|(id, entry)| self.string(id, &entry.text));
-            let error = match (core.error_id(index), event.error) {
-                (Some(id), Some(entry)) => Some(self.string(id, &entry.text)),
-                _ => None,
-            };
-            let step = match event.step {
-                StepView::None => JournalStepRef::None,
-                StepView::Int(value) => JournalStepRef::Int(value),
-                StepView::Payload(payload) => match payload.journal_big_step() {
-                    Some(text) => JournalStepRef::Big(text),
-                    None => JournalStepRef::None,
-                },
-            };
-            self.block.event(&JournalEventRef {
-                kind: event.kind,
-                ts: event.ts,
-                node,
-                step,
-                duration: event.duration,
-                error,
-                metadata: event.payload.and_then(JournalPayload::journal_metadata),
-            });
-            if self.block.events() == MAX_BLOCK_EVENTS {
-                self.block.finish_into(&mut self.out);
-            }
-        }
-        if !self.block.is_empty() {
-            self.block.finish_into(&mut self.out);
-        }
-        let result = self.file.write_all(&self.out);
-        self.out.clear();
-        self.written = end;
-        result
-    }
+/// A failure, with how many of the recorded events are in the file.
+fn tally_message(entry: &Entry, failure: &Failure) -> String {
+    let (recorded, written) = entry.tally();
+    format!(
+        "{}: journal write failed ({}): {written} of {recorded} recorded events are in the \
+         journal",
+        entry.path.display(),
+        failure.message
+    )
 }
 
 #[cfg(test)]
@@ -364,7 +329,8 @@ mod tests {
         let path = dir.join("t.journal");
         let core = Box::new(Core::new());
         let journal = Journal::create(&path).unwrap();
-        assert!(journal.flush().is_ok());
+        let flush = |journal: &Journal| journal.flush(|| Ok::<(), ()>(())).unwrap();
+        assert_eq!(flush(&journal), Flushed::Done);
         let names: Vec<u32> = ["a", "b", ""]
             .iter()
             .map(|n| core.intern(n.as_bytes(), || ()).unwrap())
@@ -384,7 +350,7 @@ mod tests {
                 unsafe { journal.start(&*core as *const Core).unwrap() };
             }
         }
-        journal.flush().unwrap();
+        assert_eq!(flush(&journal), Flushed::Done);
         let decoded = format::decode(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(decoded.origin, core.origin());
         assert_eq!(decoded.lost_bytes, 0);

@@ -6,7 +6,8 @@ use crate::event::EventKind;
 use crate::origin::Origin;
 
 use super::records::{
-    flag, JournalEvent, JournalStep, BLOCK_HEADER, BLOCK_TAG, MAGIC, MAX_HOST, STRING_TAG, VERSION,
+    flag, JournalEvent, JournalStep, BLOCK_HEADER, BLOCK_HEADER_V1, BLOCK_TAG, BLOCK_TAG_V1, MAGIC,
+    MAX_HOST, STRING_TAG, VERSION,
 };
 
 /// A journal read back.
@@ -126,10 +127,12 @@ pub fn decode(data: &[u8]) -> Result<Decoded, JournalError> {
         reason: "journal cut inside its header: no events to recover".into(),
     };
     let version = u16::from_le_bytes(reader.array("header").map_err(cut_header)?);
-    if version != VERSION {
+    if version != VERSION && version != 1 {
         return error(
             MAGIC.len(),
-            format!("unsupported journal version {version} (this dagron reads version {VERSION})"),
+            format!(
+                "unsupported journal version {version} (this dagron reads versions 1 and {VERSION})"
+            ),
         );
     }
     if reader.array::<2>("header").map_err(cut_header)? != [0, 0] {
@@ -172,33 +175,23 @@ pub fn decode(data: &[u8]) -> Result<Decoded, JournalError> {
     let mut at = reader.at;
     while at < data.len() {
         let rest = &data[at..];
-        if rest[0] != BLOCK_TAG {
-            return error(at, "damaged journal: no block starts here");
-        }
-        if rest.len() < BLOCK_HEADER {
+        let frame = if version == 1 {
+            frame_v1(rest, at)?
+        } else {
+            frame_v2(rest, at)?
+        };
+        let Some((header, len, events)) = frame else {
+            // The file ends inside this block: a cut tail.
             decoded.lost_bytes = rest.len();
             break;
-        }
-        let len = u32::from_le_bytes(rest[1..5].try_into().expect("4 bytes")) as usize;
-        let events = u32::from_le_bytes(rest[5..9].try_into().expect("4 bytes"));
-        let crc = u32::from_le_bytes(rest[9..13].try_into().expect("4 bytes"));
-        if rest.len() - BLOCK_HEADER < len {
-            decoded.lost_bytes = rest.len();
-            break;
-        }
-        let payload = &rest[BLOCK_HEADER..BLOCK_HEADER + len];
-        let mut hasher = crc32fast::Hasher::new();
-        hasher.update(&rest[1..9]);
-        hasher.update(payload);
-        if hasher.finalize() != crc {
-            return error(at, "damaged block: checksum mismatch");
-        }
+        };
+        let payload = &rest[header..header + len];
         let before = decoded.events.len();
-        decode_payload(payload, at + BLOCK_HEADER, &mut decoded)?;
+        decode_payload(payload, at + header, &mut decoded)?;
         if decoded.events.len() - before != events as usize {
             return error(at, "damaged block: event count mismatch");
         }
-        at += BLOCK_HEADER + len;
+        at += header + len;
     }
     // Record order may differ slightly from timestamp order across threads.
     if decoded
@@ -209,6 +202,61 @@ pub fn decode(data: &[u8]) -> Result<Decoded, JournalError> {
         decoded.events.sort_by(|a, b| a.ts.total_cmp(&b.ts));
     }
     Ok(decoded)
+}
+
+/// A block is `(frame size, payload length, event count)` after its checks, or
+/// None when the file ends inside it.
+type Frame = Option<(usize, usize, u32)>;
+
+/// Version 1's frame: `0xB1 | len u32 | events u32 | crc32(len, events, payload)`.
+/// A damaged length cannot be told from a cut here: both look like a block that
+/// runs past the end.
+fn frame_v1(rest: &[u8], at: usize) -> Result<Frame, JournalError> {
+    if rest[0] != BLOCK_TAG_V1 {
+        return error(at, "damaged journal: no block starts here");
+    }
+    if rest.len() < BLOCK_HEADER_V1 {
+        return Ok(None);
+    }
+    let len = u32::from_le_bytes(rest[1..5].try_into().expect("4 bytes")) as usize;
+    let events = u32::from_le_bytes(rest[5..9].try_into().expect("4 bytes"));
+    let crc = u32::from_le_bytes(rest[9..13].try_into().expect("4 bytes"));
+    if rest.len() - BLOCK_HEADER_V1 < len {
+        return Ok(None);
+    }
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&rest[1..9]);
+    hasher.update(&rest[BLOCK_HEADER_V1..BLOCK_HEADER_V1 + len]);
+    if hasher.finalize() != crc {
+        return error(at, "damaged block: checksum mismatch");
+    }
+    Ok(Some((BLOCK_HEADER_V1, len, events)))
+}
+
+/// Version 2's frame: `0xB2 | len u32 | events u32 | crc32(payload) u32 |
+/// crc32(the 13 bytes before) u32`. A whole frame is checked first, so a block
+/// claiming more bytes than the file holds is cut only if its frame is sound.
+fn frame_v2(rest: &[u8], at: usize) -> Result<Frame, JournalError> {
+    if rest[0] != BLOCK_TAG {
+        return error(at, "damaged journal: no block starts here");
+    }
+    if rest.len() < BLOCK_HEADER {
+        return Ok(None);
+    }
+    let field = |range: std::ops::Range<usize>| {
+        u32::from_le_bytes(rest[range].try_into().expect("4 bytes"))
+    };
+    if crc32fast::hash(&rest[..13]) != field(13..17) {
+        return error(at, "damaged block: its frame's checksum does not match");
+    }
+    let len = field(1..5) as usize;
+    if rest.len() - BLOCK_HEADER < len {
+        return Ok(None);
+    }
+    if crc32fast::hash(&rest[BLOCK_HEADER..BLOCK_HEADER + len]) != field(9..13) {
+        return error(at, "damaged block: checksum mismatch");
+    }
+    Ok(Some((BLOCK_HEADER, len, field(5..9))))
 }
 
 fn decode_payload(payload: &[u8], base: usize, decoded: &mut Decoded) -> Result<(), JournalError> {
@@ -248,9 +296,7 @@ fn decode_payload(payload: &[u8], base: usize, decoded: &mut Decoded) -> Result<
             );
         };
         let [flags] = reader.array::<1>("event")?;
-        if flags & !flag::ALL != 0
-            || flags & (flag::STEP | flag::BIG_STEP) == flag::STEP | flag::BIG_STEP
-        {
+        if flags & !flag::ALL != 0 || (flags & flag::STEPS).count_ones() > 1 {
             return error(start, "damaged block: bad event flags");
         }
         let ts = f64::from_le_bytes(reader.array("timestamp")?);
@@ -283,6 +329,14 @@ fn decode_payload(payload: &[u8], base: usize, decoded: &mut Decoded) -> Result<
                 return error(at, "damaged block: step index is not an integer");
             }
             event.step = JournalStep::Big(text.to_vec());
+        }
+        if flags & flag::BIG_STEP_BYTES != 0 {
+            let at = reader.offset();
+            let len = reader.length("step")?;
+            if len == 0 {
+                return error(at, "damaged block: step index is not an integer");
+            }
+            event.step = JournalStep::BigBytes(reader.bytes(len, "step")?.to_vec());
         }
         if flags & flag::DURATION != 0 {
             event.duration = Some(f64::from_le_bytes(reader.array("duration")?));

@@ -43,6 +43,16 @@ impl BlockEncoder {
         self.payload.is_empty()
     }
 
+    /// Give back memory beyond `bytes` (after an oversized block).
+    pub fn shrink_to(&mut self, bytes: usize) {
+        self.payload.shrink_to(bytes);
+    }
+
+    /// The payload's size so far, in bytes.
+    pub fn len(&self) -> usize {
+        self.payload.len()
+    }
+
     pub fn string(&mut self, id: u32, text: &[u8]) {
         self.payload.push(STRING_TAG);
         varint(&mut self.payload, id as u64);
@@ -60,6 +70,7 @@ impl BlockEncoder {
             JournalStepRef::None => 0,
             JournalStepRef::Int(_) => flag::STEP,
             JournalStepRef::Big(_) => flag::BIG_STEP,
+            JournalStepRef::BigBytes(_) => flag::BIG_STEP_BYTES,
         };
         flags |= if event.duration.is_some() {
             flag::DURATION
@@ -85,7 +96,7 @@ impl BlockEncoder {
         match event.step {
             JournalStepRef::None => {}
             JournalStepRef::Int(value) => varint(out, ((value << 1) ^ (value >> 63)) as u64),
-            JournalStepRef::Big(text) => {
+            JournalStepRef::Big(text) | JournalStepRef::BigBytes(text) => {
                 varint(out, text.len() as u64);
                 out.extend_from_slice(text);
             }
@@ -103,18 +114,16 @@ impl BlockEncoder {
         self.events += 1;
     }
 
-    /// The framed block, appended to `out`; the encoder is left empty.
+    /// The framed block, appended to `out`; the encoder is left empty. The frame
+    /// (length, event count, payload checksum) has a checksum of its own.
     pub fn finish_into(&mut self, out: &mut Vec<u8>) {
-        let mut crc = crc32fast::Hasher::new();
-        let len = (self.payload.len() as u32).to_le_bytes();
-        let events = self.events.to_le_bytes();
-        crc.update(&len);
-        crc.update(&events);
-        crc.update(&self.payload);
+        let start = out.len();
         out.push(BLOCK_TAG);
-        out.extend_from_slice(&len);
-        out.extend_from_slice(&events);
-        out.extend_from_slice(&crc.finalize().to_le_bytes());
+        out.extend_from_slice(&(self.payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.events.to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&self.payload).to_le_bytes());
+        let frame = crc32fast::hash(&out[start..]);
+        out.extend_from_slice(&frame.to_le_bytes());
         out.extend_from_slice(&self.payload);
         self.payload.clear();
         self.events = 0;

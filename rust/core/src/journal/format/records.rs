@@ -6,9 +6,15 @@
 use crate::event::EventKind;
 
 pub const MAGIC: &[u8; 8] = b"DAGRONJ\0";
-pub const VERSION: u16 = 1;
-pub(super) const BLOCK_TAG: u8 = 0xB1;
-pub(super) const BLOCK_HEADER: usize = 13;
+/// The version this dagron writes; it also reads version 1 (see `format`).
+pub const VERSION: u16 = 2;
+/// Version 1's block: one checksum over the frame and the payload.
+pub(super) const BLOCK_TAG_V1: u8 = 0xB1;
+pub(super) const BLOCK_HEADER_V1: usize = 13;
+/// Version 2's block: the frame has a checksum of its own, so a damaged length
+/// is told from a cut tail.
+pub(super) const BLOCK_TAG: u8 = 0xB2;
+pub(super) const BLOCK_HEADER: usize = 17;
 pub(super) const STRING_TAG: u8 = 0x40;
 /// Longest host name kept in a header.
 pub(super) const MAX_HOST: usize = 1024;
@@ -20,7 +26,11 @@ pub(super) mod flag {
     pub const DURATION: u8 = 8;
     pub const ERROR: u8 = 16;
     pub const METADATA: u8 = 32;
-    pub const ALL: u8 = 63;
+    /// A step index beyond `i64` as two's-complement little-endian bytes.
+    pub const BIG_STEP_BYTES: u8 = 64;
+    pub const ALL: u8 = 127;
+    /// At most one of these.
+    pub const STEPS: u8 = STEP | BIG_STEP | BIG_STEP_BYTES;
 }
 
 /// A step index as journaled.
@@ -30,6 +40,8 @@ pub enum JournalStep {
     Int(i64),
     /// Beyond `i64`: the decimal text.
     Big(Vec<u8>),
+    /// Beyond `i64`: two's-complement little-endian bytes.
+    BigBytes(Vec<u8>),
 }
 
 /// One event as journaled; strings are ids into [`super::Decoded::strings`].
@@ -59,5 +71,9 @@ pub struct JournalEventRef<'a> {
 pub enum JournalStepRef<'a> {
     None,
     Int(i64),
+    /// Decimal text.
     Big(&'a [u8]),
+    /// Two's-complement little-endian bytes (what the writer journals: no
+    /// conversion to decimal, so no digit limit).
+    BigBytes(&'a [u8]),
 }
