@@ -16,8 +16,9 @@ from enum import Enum
 from typing import Any, Optional, TypeVar, Union
 
 from dagron import _core
+from dagron.execution._node_runs import NodeRuns
 
-__all__ = ["ExecutionTrace", "TraceEvent", "TraceEventType", "TraceOrigin"]
+__all__ = ["ExecutionTrace", "NodeRuns", "TraceEvent", "TraceEventType", "TraceOrigin"]
 
 
 class TraceEventType(Enum):
@@ -106,6 +107,13 @@ class ExecutionTrace(_core.TraceRecorder):
         from dagron.execution import _files
 
         return _files.load(cls, path)
+
+    def node_runs(self) -> NodeRuns:
+        """One row per run of a node, paired as the Perfetto export's compact lanes
+        pair them (see ``docs/node-runs.md``)."""
+        from dagron.execution._node_runs import node_runs
+
+        return node_runs(self)
 
     def to_otel(self, tracer_provider: Any = None, *, service_name: str = "dagron") -> Any:
         """Send this trace as OpenTelemetry spans (``pip install 'dagron[otel]'``);
