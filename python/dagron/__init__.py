@@ -4,6 +4,7 @@
 # the wheel's metadata takes the same one, so the two cannot drift apart.
 from dagron._core import __version__
 from dagron.aio import AsyncDAGExecutor
+from dagron.comparison import RunComparison, compare
 from dagron.dag import DAG, DAGBuilder
 from dagron.distributed import (
     DaskBackend,
@@ -35,10 +36,12 @@ __all__ = [
     "NodeStatus",
     "ProcessBackend",
     "ProfileReport",
+    "RunComparison",
     "ThreadBackend",
     "TraceEvent",
     "TraceEventType",
     "WorkerLostError",
     "__version__",
+    "compare",
     "profile_execution",
 ]

@@ -1,0 +1,187 @@
+"""One side of a comparison: its traces' node runs, reduced to what the comparison reads.
+
+Each trace's ``node_runs()`` (computed once, in the core) is read column by column and
+let go: per node, the durations of its runs that ended (completed, failed or timed
+out) and how many runs ended in each status; per trace, its wall time (first run start
+to last run end) and, for the trace whose wall time is the side's median, the runs
+themselves (the critical path is read from that one).
+
+Node names are shared by both sides through one name table (``Names``), so per-node
+figures of the two sides line up by index. Durations are kept as one ``array('d')``
+per trace, indexed by node (NaN where the node did not end a run in that trace), so a
+side of many runs costs 8 bytes a node a trace.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import repeat
+from typing import Any, Optional
+
+__all__ = ["ENDED", "Names", "Side", "TraceInfo", "pad", "read_side"]
+
+ENDED = ("completed", "failed", "timed_out")
+_NAN = math.nan
+
+
+class Names:
+    """The node-name table both sides index into."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.names: list[str] = []
+        # The last name table seen and its mapping to ours (traces of one pipeline
+        # usually share their table, so most traces map without a lookup).
+        self._last: Optional[list[str]] = None
+        self._last_map: list[int] = []
+
+    def mapping(self, names: list[str]) -> Optional[list[int]]:
+        """Our index for each of ``names``; None when it is the identity."""
+        if names == self.names[: len(names)]:
+            return None
+        if self._last is not None and names == self._last:
+            return self._last_map
+        index = self.index
+        table = self.names
+        found = list(map(index.get, names))
+        if None in found:
+            for k, name in enumerate(names):
+                if found[k] is None:
+                    i = index.get(name)
+                    if i is None:
+                        i = index[name] = len(table)
+                        table.append(name)
+                    found[k] = i
+        mapped: list[int] = found  # type: ignore[assignment]
+        self._last, self._last_map = list(names), mapped
+        return mapped
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+@dataclass
+class TraceInfo:
+    """What one trace of a side says as a whole."""
+
+    label: str
+    runs: int
+    nodes: int
+    sources: int
+    dropped: int
+    max_events: Optional[int]
+    start: float
+    end: float
+    open_runs: int
+
+    @property
+    def makespan(self) -> float:
+        return self.end - self.start
+
+
+@dataclass
+class Side:
+    """A side of the comparison, reduced (see the module's documentation)."""
+
+    name: str
+    traces: list[TraceInfo] = field(default_factory=list)
+    # Per trace, per node: the duration of its run in that trace (NaN: none ended);
+    # a node with several ended runs in a trace keeps them in ``extra``.
+    durations: list[array] = field(default_factory=list)  # type: ignore[type-arg]
+    extra: dict[int, list[float]] = field(default_factory=dict)
+    filled: list[int] = field(default_factory=list)  # per trace: nodes with a duration
+    # node -> {status: count} for statuses other than "completed" (completed runs
+    # are the ended ones less the failed and timed out).
+    other_status: dict[int, dict[str, int]] = field(default_factory=dict)
+    median_trace: int = 0
+    median_runs: Any = None  # the NodeRuns of the median trace
+    median_map: Optional[list[int]] = None  # its name mapping (None: identity)
+
+
+def read_side(
+    name: str, traces: Sequence[Any], names: Names, labels: Optional[Sequence[str]] = None
+) -> Side:
+    """Reduce ``traces`` (each with ``node_runs()``) to a :class:`Side`; ``labels`` name
+    them in messages (default: "baseline trace 1", ...)."""
+    side = Side(name)
+    for position, trace in enumerate(traces):
+        runs = trace.node_runs()
+        mapping = names.mapping(list(runs.names))
+        label = labels[position] if labels else f"{name} trace {position + 1}"
+        info = _read_trace(side, runs, mapping, names, label, trace)
+        side.traces.append(info)
+        del runs  # one trace's runs at a time: memory stays flat in the number of traces
+    spans = sorted(range(len(side.traces)), key=lambda i: side.traces[i].makespan)
+    side.median_trace = spans[(len(spans) - 1) // 2] if spans else 0
+    if spans:
+        # The median trace's runs again (the critical path is read from them).
+        side.median_runs = traces[side.median_trace].node_runs()
+        side.median_map = names.mapping(list(side.median_runs.names))
+    return side
+
+
+def pad(side: Side, count: int) -> None:
+    """Give every per-node column of ``side`` ``count`` entries."""
+    for column in side.durations:
+        if len(column) < count:
+            column.extend(repeat(_NAN, count - len(column)))
+
+
+def _read_trace(
+    side: Side, runs: Any, mapping: Optional[list[int]], names: Names, label: str, trace: Any
+) -> TraceInfo:
+    node = runs.node
+    status = list(runs.status)
+    duration = runs.duration
+    count = len(names)
+    ids = node if mapping is None else list(map(mapping.__getitem__, node))
+    all_completed = status.count("completed") == len(status)
+    by_node = dict(zip(ids, duration))
+    if all_completed and len(by_node) == len(status):
+        # The usual trace: each node ran once and completed.
+        column = array("d", map(by_node.get, range(count), repeat(_NAN)))
+        starts = runs.start
+        ends = runs.end
+        start = min(starts) if len(starts) else _NAN
+        end = max(ends) if len(ends) else _NAN
+        open_runs = 0
+        filled = len(by_node)
+    else:
+        filled = 0
+        column = array("d", repeat(_NAN, count))
+        other = side.other_status
+        start, end, open_runs = math.inf, -math.inf, 0
+        for i, state, took, began, ended in zip(ids, status, duration, runs.start, runs.end):
+            if state != "completed":
+                counts = other.setdefault(i, {})
+                counts[state] = counts.get(state, 0) + 1
+            if state in ENDED and took == took:
+                if column[i] == column[i]:
+                    side.extra.setdefault(i, []).append(took)
+                else:
+                    column[i] = took
+                    filled += 1
+            if state == "open":
+                open_runs += 1
+            if began < start:
+                start = began
+            if ended == ended and ended > end:
+                end = ended
+        if start > end:
+            start = end = _NAN
+    side.durations.append(column)
+    side.filled.append(filled)
+    return TraceInfo(
+        label=label,
+        runs=len(status),
+        nodes=len(runs.names),
+        sources=len(runs.sources),
+        dropped=int(getattr(trace, "dropped", 0) or 0),
+        max_events=getattr(trace, "max_events", None),
+        start=start,
+        end=end,
+        open_runs=open_runs,
+    )
