@@ -87,8 +87,6 @@ def node_times(runs: Any, mapping: Optional[list[int]]) -> NodeTimes:
             continue
         if state not in ENDED:
             continue  # skipped, cancelled: instants, nothing ran
-        if began == ended and took == took and took > 0:
-            began = ended - took  # an end whose start the trace no longer holds
         if began < first.get(i, math.inf):
             first[i] = began
         if ended > last.get(i, -math.inf):
