@@ -545,3 +545,60 @@ def test_otel_node_spans_are_the_runs(stream, size):
         assert (span.start, span.end) == (start, end)
         assert span.attributes.get("dagron.status", "open") == status
         assert span.attributes.get("dagron.end_lost", False) == (status == "open")
+
+
+# -- the named Chrome lanes pair the same way --------------------------------------------
+
+
+def chrome_pairs(trace: ExecutionTrace) -> tuple[list[tuple[int, int]], list[int]]:
+    """How a viewer pairs the named Chrome export's node slices: per process and
+    lane (tid, one per node name), an ``E`` closes the innermost open ``B``. Returns
+    the (start event, end event) pairs, and the ends that closed nothing, as indices
+    into ``trace.events``."""
+    import json
+
+    exported = {"node_started", "node_completed", "node_failed", "node_timed_out"}
+    kept = [
+        at
+        for at, event in enumerate(trace.events)
+        if event.event_type.value in exported or event.event_type.value.startswith("execution_")
+    ]
+    chrome = [e for e in json.loads(trace.to_chrome_trace(named=True))["traceEvents"]]
+    chrome = [e for e in chrome if e["ph"] != "M"]
+    assert len(chrome) == len(kept)
+    stacks: dict[tuple, list[int]] = {}
+    pairs, unmatched = [], []
+    for at, event in zip(kept, chrome):
+        if event["cat"] != "node" or event["name"] is None:
+            continue
+        stack = stacks.setdefault((event["pid"], event["tid"]), [])
+        if event["ph"] == "B":
+            stack.append(at)
+        elif stack:
+            pairs.append((stack.pop(), at))
+        else:
+            unmatched.append(at)
+    return sorted(pairs), unmatched
+
+
+@SETTINGS
+@given(first=STREAMS, second=STREAMS)
+def test_named_chrome_lanes_pair_as_the_runs_do(first, second):
+    """The named Chrome export draws each node on its own lane per process; a
+    viewer nests a lane's slices, which pairs each end with the newest open run of
+    its node in its source: the runs' rule, with the same pairs."""
+    traces = []
+    for origin, stream in ((HERE, first), (THERE, second)):
+        events = [
+            ev(kw["event_type"], i * 0.5, kw["node_name"], kw.get("duration"), kw.get("error"))
+            for i, kw in enumerate(stream)
+        ]
+        traces.append(crafted(origin, events))
+    merged = ExecutionTrace.merge(traces)
+    runs = merged.node_runs()
+    ended = [i for i in range(len(runs)) if runs.status[i] in NODE_ENDS.values()]
+    pairs, unmatched = chrome_pairs(merged)
+    assert pairs == sorted(
+        (runs.start_event[i], runs.end_event[i]) for i in ended if runs.start_event[i] >= 0
+    )
+    assert unmatched == [runs.end_event[i] for i in ended if runs.start_event[i] < 0]
