@@ -8,6 +8,7 @@ pub mod alloc;
 pub mod bounded;
 pub mod buffer;
 pub mod clock;
+pub mod compare;
 pub mod error;
 pub mod event;
 pub mod export;

@@ -13,7 +13,7 @@ import pytest
 from compare_traces import DURATIONS, EDGES, crafted, jittered, layout, run
 from dagron import DAG, ExecutionTrace
 from dagron.comparison import GateError, parse_gate
-from dagron.comparison._stats import mann_whitney
+from dagron.comparison._stats import mann_whitney, smallest_p
 
 
 def slowed(node: str, by: float, base: dict[str, float] = DURATIONS) -> dict[str, float]:
@@ -392,3 +392,9 @@ def test_a_node_gate_that_matches_no_node_is_an_error(tmp_path):
     result = dagron.compare(base, cand)
     with pytest.raises(GateError, match="no node of either side matches 'trian'"):
         parse_gate("node:trian > 5%").check(result)
+
+
+def test_the_smallest_p_value_sets_how_many_runs_the_test_needs():
+    assert smallest_p(1, 1) == 1.0 and smallest_p(3, 3) == pytest.approx(0.1)
+    assert smallest_p(4, 4) == pytest.approx(2 / 70)  # 4 runs a side can reach 0.05
+    assert smallest_p(0, 9) == 1.0 and smallest_p(30, 30) == 0.0  # normal approximation

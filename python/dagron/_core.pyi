@@ -1,7 +1,7 @@
 """Type stubs for the compiled module ``dagron._core`` (the Rust recorder)."""
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import IO, Any, Literal, Optional, TypeVar, Union, final
 
@@ -16,6 +16,8 @@ __all__ = [
     "RunState",
     "TraceRecorder",
     "_flush_journals",
+    "_mann_whitney",
+    "_node_stats",
     "_register_types",
     "__version__",
     "read_journal",
@@ -206,3 +208,12 @@ def read_journal(
     data: bytes, name: str, progress: Optional[Callable[[int, int], object]] = None
 ) -> tuple[tuple[Any, ...], int]: ...
 def _flush_journals() -> None: ...
+def _node_stats(
+    base_columns: Sequence[Sequence[float]],
+    base_extra: Sequence[tuple[int, float]],
+    cand_columns: Sequence[Sequence[float]],
+    cand_extra: Sequence[tuple[int, float]],
+    count: int,
+    alpha: float,
+) -> dict[str, list[Any]]: ...
+def _mann_whitney(a: Sequence[float], b: Sequence[float]) -> tuple[float, Optional[float]]: ...

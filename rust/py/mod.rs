@@ -4,6 +4,7 @@
 //! and the core's plain data, and maps core errors to Python exceptions.
 
 mod arguments;
+mod compare;
 mod constructor;
 mod errors;
 mod events;
@@ -58,6 +59,8 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(registry::_register_types, module)?)?;
     module.add_function(wrap_pyfunction!(journal::read_journal, module)?)?;
     module.add_function(wrap_pyfunction!(journal::_flush_journals, module)?)?;
+    module.add_function(wrap_pyfunction!(compare::_node_stats, module)?)?;
+    module.add_function(wrap_pyfunction!(compare::_mann_whitney, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -5,29 +5,18 @@ from __future__ import annotations
 
 import math
 import operator
-from bisect import bisect_left
-from collections.abc import Iterator
-from itertools import islice, repeat
-from operator import add, itemgetter, mul, sub, truediv
 from typing import Any, Optional
 
+from dagron import _core
 from dagron.comparison._path import NodeTimes, PathSplit, node_times, split_path, trace_path
 from dagron.comparison._result import (
     Breakdown,
     NodeColumns,
     RunComparison,
     SideFigures,
-    SideStats,
 )
 from dagron.comparison._sides import Names, Side, pad, read_side
-from dagron.comparison._stats import (
-    EXACT_LIMIT,
-    exact_p_values,
-    mann_whitney,
-    median,
-    quantile,
-    smallest_p,
-)
+from dagron.comparison._stats import mann_whitney, quantile, smallest_p
 
 __all__ = ["compare", "compare_labelled"]
 
@@ -117,164 +106,45 @@ def _some(names: list[str], present: bytearray, shown: int = 3) -> str:
     return f"{text}{', ...' if more > 0 else ''} ({len(picked)} node{'s' * (len(picked) != 1)})"
 
 
-def _uniform(side: Side, count: int) -> bool:
-    """Whether every node ended exactly one run in every trace of ``side``."""
-    return not side.extra and all(filled == count for filled in side.filled)
-
-
-def _gathered(side: Side, count: int) -> Iterator[list[float]]:
-    """Each node's ended-run durations on ``side``, sorted, in node order."""
-    extra = side.extra
-    for node, values in enumerate(zip(*side.durations)):
-        picked = [x for x in values if x == x]
-        more = extra.get(node)
-        if more:
-            picked.extend(more)
-        picked.sort()
-        yield picked
+_VERDICTS = (None, "too few runs", "noise", "changed")
 
 
 def _node_columns(base: Side, cand: Side, count: int, alpha: float) -> NodeColumns:
+    """Every node's statistics, computed in the core (``rust/compare.rs``)."""
+    stats = _core._node_stats(
+        base.durations, _pairs(base.extra), cand.durations, _pairs(cand.extra), count, alpha
+    )
     cols = NodeColumns(count)
-    if _uniform(base, count) and _uniform(cand, count):
-        _uniform_columns(cols, base, cand, alpha)
-    else:
-        _general_columns(cols, base, cand, count, alpha)
-    for side, stats in ((base, cols.baseline), (cand, cols.candidate)):
-        stats.other_status = side.other_status
-        stats.present = bytearray(
-            1 if ended or node in side.other_status else 0
-            for node, ended in enumerate(stats.ended)
-        )
-        stats.completed = [
-            ended - stats.failures(node) if node in side.other_status else ended
-            for node, ended in enumerate(stats.ended)
-        ]
+    cols.change = stats["change"]
+    cols.relative = stats["relative"]
+    cols.u = stats["u"]
+    cols.p_value = stats["p"]
+    cols.verdict = list(map(_VERDICTS.__getitem__, stats["verdict"]))
+    for name, side, side_stats in (
+        ("baseline", base, cols.baseline),
+        ("candidate", cand, cols.candidate),
+    ):
+        side_stats.ended = stats[f"{name}_ended"]
+        side_stats.median = stats[f"{name}_median"]
+        side_stats.p25 = stats[f"{name}_p25"]
+        side_stats.p75 = stats[f"{name}_p75"]
+        side_stats.low = stats[f"{name}_min"]
+        side_stats.high = stats[f"{name}_max"]
+        side_stats.other_status = side.other_status
+        other = side.other_status
+        side_stats.present = bytearray(map(bool, side_stats.ended))
+        for node in other:
+            side_stats.present[node] = 1
+        side_stats.completed = side_stats.ended
+        if other:
+            side_stats.completed = list(side_stats.ended)
+            for node in other:
+                side_stats.completed[node] -= side_stats.failures(node)
     return cols
 
 
-_CHUNK = 4096
-
-
-def _uniform_columns(cols: NodeColumns, base: Side, cand: Side, alpha: float) -> None:
-    """Every node has one duration per trace on both sides: the statistics of a chunk
-    of nodes at a time through ``map`` (no Python frame per node), the rank test's
-    p-value from the exact table (a node with ties takes the normal approximation)."""
-    m, n = len(base.durations), len(cand.durations)
-    b_rows = zip(*base.durations)
-    c_rows = zip(*cand.durations)
-    exact = m + n <= EXACT_LIMIT
-    able = smallest_p(m, n) <= alpha
-    two_sided = exact_p_values(m, n) if exact and able else None
-    for stats, size in ((cols.baseline, m), (cols.candidate, n)):
-        stats.ended = [size] * cols.count
-    while True:
-        b = list(map(sorted, islice(b_rows, _CHUNK)))
-        if not b:
-            break
-        c = list(map(sorted, islice(c_rows, len(b))))
-        b_median = _order_stats(cols.baseline, b, m)
-        c_median = _order_stats(cols.candidate, c, n)
-        change = list(map(sub, c_median, b_median))
-        cols.change.extend(change)
-        if 0.0 in b_median or any(x < 0 for x in b_median):
-            cols.relative.extend(d / x if x > 0 else _NAN for d, x in zip(change, b_median))
-        else:
-            cols.relative.extend(map(truediv, change, b_median))
-        if not able:
-            cols.u.extend(repeat(_NAN, len(b)))
-            cols.p_value.extend(repeat(_NAN, len(b)))
-            cols.verdict.extend(repeat("too few runs", len(b)))
-            continue
-        # U: pairs where the candidate's value is larger (ties resolved below).
-        u: list[Any] = list(map(sum, map(map, repeat(bisect_left), map(repeat, b), c)))
-        distinct = list(map(len, map(set, map(add, b, c))))
-        if two_sided is not None and distinct.count(m + n) == len(b):
-            p = list(map(two_sided.__getitem__, u))
-        else:
-            p = []
-            for k, (a, bb) in enumerate(zip(b, c)):
-                if two_sided is not None and distinct[k] == m + n:
-                    p.append(two_sided[u[k]])
-                else:
-                    u[k], value = mann_whitney(a, bb)
-                    p.append(_NAN if value is None else value)
-        cols.u.extend(map(float, u))
-        cols.p_value.extend(p)
-        cols.verdict.extend(["changed" if x <= alpha else "noise" for x in p])
-
-
-def _order_stats(stats: SideStats, rows: list[list[float]], size: int) -> list[float]:
-    """Append the median, quartiles and extremes of ``rows`` (each sorted, ``size``
-    values) to ``stats``; return the medians."""
-    half = size >> 1
-    if size & 1:
-        medians = list(map(itemgetter(half), rows))
-    else:
-        sums = map(add, map(itemgetter(half - 1), rows), map(itemgetter(half), rows))
-        medians = list(map(mul, sums, repeat(0.5)))
-    stats.median.extend(medians)
-    for column, q in ((stats.p25, 0.25), (stats.p75, 0.75)):
-        position = (size - 1) * q
-        low = int(position)
-        fraction = position - low
-        if low + 1 >= size or fraction == 0.0:
-            column.extend(map(itemgetter(low), rows))
-        else:
-            lows = list(map(itemgetter(low), rows))
-            highs = map(itemgetter(low + 1), rows)
-            column.extend(map(add, lows, map(mul, map(sub, highs, lows), repeat(fraction))))
-    stats.low.extend(map(itemgetter(0), rows))
-    stats.high.extend(map(itemgetter(size - 1), rows))
-    return medians
-
-
-def _general_columns(cols: NodeColumns, base: Side, cand: Side, count: int, alpha: float) -> None:
-    """Any mix of missing nodes, repeated runs and failures: one node at a time."""
-    b_stats, c_stats = cols.baseline, cols.candidate
-    change, relative, p_values, verdicts = cols.change, cols.relative, cols.p_value, cols.verdict
-    u_values = cols.u
-    testable: dict[tuple[int, int], bool] = {}
-    nan = _NAN
-    for b, c in zip(_gathered(base, count), _gathered(cand, count)):
-        for stats, values in ((b_stats, b), (c_stats, c)):
-            stats.ended.append(len(values))
-            if values:
-                stats.median.append(median(values))
-                stats.p25.append(quantile(values, 0.25))
-                stats.p75.append(quantile(values, 0.75))
-                stats.low.append(values[0])
-                stats.high.append(values[-1])
-            else:
-                stats.median.append(nan)
-                stats.p25.append(nan)
-                stats.p75.append(nan)
-                stats.low.append(nan)
-                stats.high.append(nan)
-        if not b or not c:
-            change.append(nan)
-            relative.append(nan)
-            p_values.append(nan)
-            u_values.append(nan)
-            verdicts.append(None)
-            continue
-        delta = c_stats.median[-1] - b_stats.median[-1]
-        before = b_stats.median[-1]
-        change.append(delta)
-        relative.append(delta / before if before > 0 else nan)
-        sizes = (len(b), len(c))
-        able = testable.get(sizes)
-        if able is None:
-            able = testable[sizes] = smallest_p(*sizes) <= alpha
-        if not able:
-            p_values.append(nan)
-            u_values.append(nan)
-            verdicts.append("too few runs")
-            continue
-        u, p = mann_whitney(b, c)
-        p_values.append(nan if p is None else p)
-        u_values.append(u)
-        verdicts.append("changed" if p is not None and p <= alpha else "noise")
+def _pairs(extra: dict[int, list[float]]) -> list[tuple[int, float]]:
+    return [(node, value) for node, values in extra.items() for value in values]
 
 
 def _side_figures(side: Side) -> SideFigures:

@@ -60,6 +60,8 @@ def node_times(runs: Any, mapping: Optional[list[int]]) -> NodeTimes:
     """Node-level times and busy intervals from one trace's node runs."""
     ids = runs.node if mapping is None else list(map(mapping.__getitem__, runs.node))
     status = runs.status
+    if type(status) is not list:
+        status = list(status)
     if status.count("completed") == len(status) and len(set(ids)) == len(ids) and len(ids):
         # The usual trace: each node ran once and completed (C loops only).
         starts, ends = runs.start, runs.end
@@ -75,7 +77,7 @@ def node_times(runs: Any, mapping: Optional[list[int]]) -> NodeTimes:
     intervals: list[tuple[float, float]] = []
     run_start, run_end = math.inf, -math.inf
     open_starts: list[float] = []
-    for i, state, began, ended, took in zip(ids, runs.status, runs.start, runs.end, runs.duration):
+    for i, state, began, ended in zip(ids, status, runs.start, runs.end):
         if began < run_start:
             run_start = began
         if ended == ended and ended > run_end:

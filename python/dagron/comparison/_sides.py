@@ -134,7 +134,9 @@ def _read_trace(
     side: Side, runs: Any, mapping: Optional[list[int]], names: Names, label: str, trace: Any
 ) -> TraceInfo:
     node = runs.node
-    status = list(runs.status)
+    status = runs.status
+    if type(status) is not list:
+        status = list(status)
     duration = runs.duration
     count = len(names)
     ids = node if mapping is None else list(map(mapping.__getitem__, node))
