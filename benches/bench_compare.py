@@ -115,25 +115,27 @@ def main() -> None:
         cand = load_side(folder, args.nodes, args.repeats, True, 1000)
         print(f"built and loaded 2 x {args.repeats} traces in {time.perf_counter() - t0:.1f}s")
 
-    totals = []
+    totals, cpu = [], []
     result = None
     for _ in range(0 if args.alone else args.runs):
         result = None
         gc.collect()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         result = dagron.compare(base, cand)
         totals.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
     total = statistics.median(totals) if totals else math.nan
 
     base = [Cached(t) for t in base]
     cand = [Cached(t) for t in cand]
-    own = []
+    own, own_cpu = [], []
     for _ in range(args.runs):
         result = None
         gc.collect()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         result = dagron.compare(base, cand)
         own.append(time.perf_counter() - t)
+        own_cpu.append(time.process_time() - c)
     alone = statistics.median(own)
     assert result is not None
 
@@ -162,14 +164,17 @@ def main() -> None:
     runs = sum(t.runs for t in result.baseline.traces + result.candidate.traces)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     print(f"node runs compared: {runs:,} ({args.repeats} runs a side of {args.nodes:,} nodes)")
+    if totals:
+        print(
+            f"compare() on traces, node_runs() included: median {total:.3f}s wall "
+            f"({', '.join(f'{x:.3f}' for x in totals)}), CPU {statistics.median(cpu):.3f}s"
+        )
     print(
-        f"compare() on traces: median {total:.3f}s of {args.runs} "
-        f"({', '.join(f'{x:.3f}' for x in totals)}), node_runs() included"
+        f"compare() on node runs already computed: median {alone:.3f}s wall "
+        f"({', '.join(f'{x:.3f}' for x in own)}), CPU {statistics.median(own_cpu):.3f}s "
+        f"(min {min(own_cpu):.3f}s)"
     )
-    print(
-        f"compare() on node runs already computed: median {alone:.3f}s "
-        f"({', '.join(f'{x:.3f}' for x in own)})"
-    )
+    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(
         f"memory during compare(): tracemalloc peak +{(peak - start_bytes) / 2**20:.1f} MiB, "
         f"kept +{(current - start_bytes) / 2**20:.1f} MiB (the result); "

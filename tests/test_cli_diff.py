@@ -9,6 +9,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 from compare_traces import DURATIONS, EDGES, layout, save
@@ -16,7 +17,9 @@ from compare_traces import DURATIONS, EDGES, layout, save
 SCRIPT = Path(sys.executable).parent / "dagron-trace"
 
 
-def diff(*args: str, module: bool = True) -> subprocess.CompletedProcess[str]:
+def diff(
+    *args: str, module: bool = True, cwd: Optional[Path] = None
+) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "dagron"] if module else [str(SCRIPT)]
     return subprocess.run(
         [*command, "diff", *args],
@@ -24,6 +27,7 @@ def diff(*args: str, module: bool = True) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
         stdin=subprocess.DEVNULL,
+        cwd=cwd,
     )
 
 
@@ -128,6 +132,29 @@ def test_json_has_every_figure_and_the_gate(files):
         "p_value": None,
         "verdict": "too few runs",
     }
+
+
+def test_dag_gives_the_structural_path_and_slack(files, tmp_path):
+    (tmp_path / "pipeline.py").write_text(
+        "from dagron import DAG\n"
+        "def build():\n"
+        "    dag = DAG()\n"
+        f"    for node, preds in {EDGES!r}.items():\n"
+        "        dag.add_node(node)\n"
+        "        for pred in preds:\n"
+        "            dag.add_edge(pred, node)\n"
+        "    return dag\n"
+    )
+    options = ("--dag", "pipeline:build", "--json")
+    done = diff(files["base"], "--", files["slow"], *options, cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")
+    data = json.loads(done.stdout)
+    assert data["candidate"]["structural_critical_path"] == ["extract", "clean", "train", "report"]
+    stats = next(n for n in data["nodes"] if n["name"] == "stats")
+    assert stats["baseline"]["slack"] == pytest.approx(0.7)
+    done = diff(files["base"], "--", files["slow"], "--dag", "pipeline:nothing", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("dagron-trace diff: error: --dag pipeline:nothing: module")
 
 
 def test_repeated_noisy_runs_do_not_fire_the_node_gate(tmp_path):

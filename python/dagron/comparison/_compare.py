@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import operator
+from array import array
 from typing import Any, Optional
 
 from dagron import _core
@@ -112,24 +113,30 @@ _VERDICTS = (None, "too few runs", "noise", "changed")
 def _node_columns(base: Side, cand: Side, count: int, alpha: float) -> NodeColumns:
     """Every node's statistics, computed in the core (``rust/compare.rs``)."""
     stats = _core._node_stats(
-        base.durations, _pairs(base.extra), cand.durations, _pairs(cand.extra), count, alpha
+        [column.tobytes() for column in base.durations],
+        _pairs(base.extra),
+        [column.tobytes() for column in cand.durations],
+        _pairs(cand.extra),
+        count,
+        alpha,
     )
     cols = NodeColumns(count)
-    cols.change = stats["change"]
-    cols.relative = stats["relative"]
-    cols.u = stats["u"]
-    cols.p_value = stats["p"]
+    cols.change = _floats(stats["change"])
+    cols.relative = _floats(stats["relative"])
+    cols.u = _floats(stats["u"])
+    cols.p_value = _floats(stats["p"])
     cols.verdict = list(map(_VERDICTS.__getitem__, stats["verdict"]))
     for name, side, side_stats in (
         ("baseline", base, cols.baseline),
         ("candidate", cand, cols.candidate),
     ):
-        side_stats.ended = stats[f"{name}_ended"]
-        side_stats.median = stats[f"{name}_median"]
-        side_stats.p25 = stats[f"{name}_p25"]
-        side_stats.p75 = stats[f"{name}_p75"]
-        side_stats.low = stats[f"{name}_min"]
-        side_stats.high = stats[f"{name}_max"]
+        side_stats.ended = array("I")
+        side_stats.ended.frombytes(stats[f"{name}_ended"])
+        side_stats.median = _floats(stats[f"{name}_median"])
+        side_stats.p25 = _floats(stats[f"{name}_p25"])
+        side_stats.p75 = _floats(stats[f"{name}_p75"])
+        side_stats.low = _floats(stats[f"{name}_min"])
+        side_stats.high = _floats(stats[f"{name}_max"])
         side_stats.other_status = side.other_status
         other = side.other_status
         side_stats.present = bytearray(map(bool, side_stats.ended))
@@ -137,10 +144,16 @@ def _node_columns(base: Side, cand: Side, count: int, alpha: float) -> NodeColum
             side_stats.present[node] = 1
         side_stats.completed = side_stats.ended
         if other:
-            side_stats.completed = list(side_stats.ended)
+            side_stats.completed = array("I", side_stats.ended)
             for node in other:
                 side_stats.completed[node] -= side_stats.failures(node)
     return cols
+
+
+def _floats(data: bytes) -> array[float]:
+    column = array("d")
+    column.frombytes(data)
+    return column
 
 
 def _pairs(extra: dict[int, list[float]]) -> list[tuple[int, float]]:

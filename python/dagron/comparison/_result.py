@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -42,13 +43,13 @@ class SideStats:
     """Per-node columns of one side."""
 
     def __init__(self) -> None:
-        self.ended: list[int] = []
-        self.median: list[float] = []
-        self.p25: list[float] = []
-        self.p75: list[float] = []
-        self.low: list[float] = []
-        self.high: list[float] = []
-        self.completed: list[int] = []
+        self.ended: Sequence[int] = []
+        self.median: Sequence[float] = []
+        self.p25: Sequence[float] = []
+        self.p75: Sequence[float] = []
+        self.low: Sequence[float] = []
+        self.high: Sequence[float] = []
+        self.completed: Sequence[int] = []
         self.other_status: dict[int, dict[str, int]] = {}
         self.present: bytearray = bytearray()
         self.slack: Optional[dict[int, float]] = None  # with dag= only
@@ -74,10 +75,10 @@ class NodeColumns:
         self.count = count
         self.baseline = SideStats()
         self.candidate = SideStats()
-        self.change: list[float] = []
-        self.relative: list[float] = []
-        self.p_value: list[float] = []
-        self.u: list[float] = []
+        self.change: Sequence[float] = []
+        self.relative: Sequence[float] = []
+        self.p_value: Sequence[float] = []
+        self.u: Sequence[float] = []
         self.verdict: list[Optional[str]] = []
 
 
