@@ -15,6 +15,8 @@
 
 use std::collections::HashMap;
 
+use crate::runs::RunStatus;
+
 /// Above this many values in all, p comes from the normal approximation.
 pub const EXACT_LIMIT: usize = 50;
 
@@ -90,6 +92,76 @@ impl Samples<'_> {
         }
         by_node
     }
+}
+
+/// One trace's node runs reduced for a comparison: per node (in the comparison's node
+/// numbering) the duration of its first ended run, the rest as extra samples, and the
+/// runs that did not complete.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct TraceColumn {
+    /// Per node: the duration of its first run that ended (NaN: none did).
+    pub durations: Vec<f64>,
+    /// Nodes with a duration in `durations`.
+    pub filled: usize,
+    /// `(node, duration)` of further ended runs of a node.
+    pub extra: Vec<(u32, f64)>,
+    /// `(node, status)` of every run that did not complete.
+    pub other: Vec<(u32, RunStatus)>,
+    /// The first run's start and the last run's end (NaN without runs).
+    pub start: f64,
+    pub end: f64,
+    /// Runs that never ended.
+    pub open: usize,
+}
+
+/// Reduce one trace's runs (`node[i]` through `global` into the comparison's numbering
+/// of `count` nodes; ended runs give their `duration`).
+pub fn trace_column(
+    global: &[u32],
+    node: &[u32],
+    status: &[RunStatus],
+    duration: &[f64],
+    start: &[f64],
+    end: &[f64],
+    count: usize,
+) -> TraceColumn {
+    let mut column = TraceColumn {
+        durations: vec![f64::NAN; count],
+        start: f64::INFINITY,
+        end: f64::NEG_INFINITY,
+        ..TraceColumn::default()
+    };
+    for row in 0..node.len() {
+        let id = global[node[row] as usize];
+        let state = status[row];
+        if start[row] < column.start {
+            column.start = start[row];
+        }
+        if end[row] > column.end {
+            column.end = end[row];
+        }
+        if state != RunStatus::Completed {
+            column.other.push((id, state));
+        }
+        if state == RunStatus::Open {
+            column.open += 1;
+        }
+        let took = duration[row];
+        if state.is_ended() && !took.is_nan() {
+            let slot = &mut column.durations[id as usize];
+            if slot.is_nan() {
+                *slot = took;
+                column.filled += 1;
+            } else {
+                column.extra.push((id, took));
+            }
+        }
+    }
+    if column.start > column.end {
+        column.start = f64::NAN;
+        column.end = f64::NAN;
+    }
+    column
 }
 
 /// The statistics of `count` nodes (see the module's documentation).
@@ -362,6 +434,26 @@ mod tests {
         ] {
             assert!((erfc(x) - want).abs() < 1e-12, "{x}");
         }
+    }
+
+    #[test]
+    fn a_trace_column_keeps_first_durations_and_counts_the_rest() {
+        use RunStatus::*;
+        let column = trace_column(
+            &[2, 0, 1],
+            &[0, 1, 0, 2, 1],
+            &[Completed, Failed, Completed, Skipped, Open],
+            &[1.0, 2.0, 3.0, 0.0, f64::NAN],
+            &[0.0, 0.5, 1.0, 2.0, 2.5],
+            &[1.0, 2.5, 4.0, 2.0, f64::NAN],
+            4,
+        );
+        assert_eq!(column.durations[2], 1.0);
+        assert_eq!(column.durations[0], 2.0);
+        assert!(column.durations[1].is_nan() && column.durations[3].is_nan());
+        assert_eq!((column.filled, column.extra.clone()), (2, vec![(2, 3.0)]));
+        assert_eq!(column.other, vec![(0, Failed), (1, Skipped), (0, Open)]);
+        assert_eq!((column.start, column.end, column.open), (0.0, 4.0, 1));
     }
 
     #[test]

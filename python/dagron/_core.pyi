@@ -18,6 +18,7 @@ __all__ = [
     "_flush_journals",
     "_mann_whitney",
     "_node_stats",
+    "_trace_column",
     "_register_types",
     "__version__",
     "read_journal",
@@ -216,4 +217,7 @@ def _node_stats(
     count: int,
     alpha: float,
 ) -> dict[str, bytes]: ...
+def _trace_column(
+    runs: NodeRuns, index: dict[str, int], table: list[str]
+) -> tuple[bytes, int, list[tuple[int, float]], list[tuple[int, str]], float, float, int]: ...
 def _mann_whitney(a: Sequence[float], b: Sequence[float]) -> tuple[float, Optional[float]]: ...

@@ -6,9 +6,107 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::compare::{self, Samples, SideStats};
+use crate::runs::RunStatus;
+
+/// `_trace_column`'s answer: durations (float64 bytes), filled, extra, other, start,
+/// end, open runs.
+type Column<'py> = (
+    Bound<'py, PyBytes>,
+    usize,
+    Vec<(u32, f64)>,
+    Vec<(u32, &'static str)>,
+    f64,
+    f64,
+    usize,
+);
+
+/// One trace's node runs (`runs`, a `NodeRuns`) reduced by `crate::compare::trace_column`,
+/// numbering nodes through `index` (name -> number) and `table` (the names by number),
+/// which gain the names they lack.
+#[pyfunction]
+pub fn _trace_column<'py>(
+    runs: &Bound<'py, PyAny>,
+    index: &Bound<'py, PyDict>,
+    table: &Bound<'py, PyList>,
+) -> PyResult<Column<'py>> {
+    let py = runs.py();
+    let names = runs.getattr("names")?;
+    let mut global: Vec<u32> = Vec::new();
+    for name in names.try_iter()? {
+        let name = name?;
+        let id = match index.get_item(&name)? {
+            Some(id) => id.extract::<u32>()?,
+            None => {
+                let id = table.len() as u32;
+                table.append(&name)?;
+                index.set_item(&name, id)?;
+                id
+            }
+        };
+        global.push(id);
+    }
+    let node: Vec<u32> = runs.getattr("node")?.extract()?;
+    let duration: Vec<f64> = runs.getattr("duration")?.extract()?;
+    let start: Vec<f64> = runs.getattr("start")?.extract()?;
+    let end: Vec<f64> = runs.getattr("end")?.extract()?;
+    let status = statuses(&runs.getattr("status")?)?;
+    let rows = node.len();
+    if [duration.len(), start.len(), end.len(), status.len()] != [rows; 4]
+        || node.iter().any(|&n| n as usize >= global.len())
+    {
+        return Err(PyValueError::new_err(
+            "_trace_column: the node runs' columns do not line up",
+        ));
+    }
+    let count = table.len();
+    let column = py
+        .detach(|| compare::trace_column(&global, &node, &status, &duration, &start, &end, count));
+    let other = column
+        .other
+        .iter()
+        .map(|&(id, state)| (id, state.value()))
+        .collect();
+    Ok((
+        float_bytes(py, &column.durations),
+        column.filled,
+        column.extra,
+        other,
+        column.start,
+        column.end,
+        column.open,
+    ))
+}
+
+/// The `status` column's strings as `RunStatus` (interned strings match by identity).
+fn statuses(column: &Bound<'_, PyAny>) -> PyResult<Vec<RunStatus>> {
+    let py = column.py();
+    let known = RunStatus::ALL.map(|status| (PyString::intern(py, status.value()), status));
+    let mut out = Vec::new();
+    for item in column.try_iter()? {
+        let item = item?;
+        let found = known
+            .iter()
+            .find(|(text, _)| item.is(text))
+            .map(|&(_, status)| status);
+        let status = match found {
+            Some(status) => status,
+            None => {
+                let text: String = item.extract()?;
+                RunStatus::ALL
+                    .into_iter()
+                    .find(|status| status.value() == text)
+                    .ok_or_else(|| {
+                        PyValueError::new_err(format!("_trace_column: unknown status {text:?}"))
+                    })?
+            }
+        };
+        out.push(status);
+    }
+    Ok(out)
+}
 
 /// Per-node statistics of two sides (see `crate::compare`): a dict of bytes, one item
 /// per node; `verdict` codes: 0 absent, 1 too few runs, 2 noise, 3 changed.

@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import islice
+from operator import le
 from typing import Any, Optional
 
 from dagron.comparison._sides import ENDED
@@ -65,13 +67,10 @@ def node_times(runs: Any, mapping: Optional[list[int]]) -> NodeTimes:
     if status.count("completed") == len(status) and len(set(ids)) == len(ids) and len(ids):
         # The usual trace: each node ran once and completed (C loops only).
         starts, ends = runs.start, runs.end
-        return _merged(
-            dict(zip(ids, starts)),
-            dict(zip(ids, ends)),
-            sorted(zip(starts, ends)),
-            min(starts),
-            max(ends),
-        )
+        spans = list(zip(starts, ends))
+        if not all(map(le, starts, islice(starts, 1, None))):
+            spans.sort()  # rows come in start order, except in some merged traces
+        return _merged(dict(zip(ids, starts)), dict(zip(ids, ends)), spans, min(starts), max(ends))
     first: dict[int, float] = {}
     last: dict[int, float] = {}
     intervals: list[tuple[float, float]] = []
@@ -124,13 +123,13 @@ def _merged(
 
 def trace_path(times: NodeTimes) -> list[int]:
     """The observed critical path without a DAG (see the module's documentation)."""
-    ended = [(finish, i) for i, finish in times.end.items() if i in times.start]
+    end = times.end  # every node with an end has a start
+    ended = sorted(end, key=end.__getitem__)
     if not ended:
         return []
-    ended.sort()
-    finishes = [finish for finish, _ in ended]
+    finishes = list(map(end.__getitem__, ended))
     position = len(ended) - 1
-    path = [ended[position][1]]
+    path = [ended[position]]
     while True:
         began = times.start[path[-1]]
         # The last end no later than this start, strictly before the current node in
@@ -138,7 +137,7 @@ def trace_path(times: NodeTimes) -> list[int]:
         position = min(bisect_right(finishes, began), position) - 1
         if position < 0:
             break
-        path.append(ended[position][1])
+        path.append(ended[position])
     path.reverse()
     return path
 

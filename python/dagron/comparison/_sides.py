@@ -1,10 +1,10 @@
 """One side of a comparison: its traces' node runs, reduced to what the comparison reads.
 
-Each trace's ``node_runs()`` (computed once, in the core) is read column by column and
-let go: per node, the durations of its runs that ended (completed, failed or timed
-out) and how many runs ended in each status; per trace, its wall time (first run start
-to last run end) and, for the trace whose wall time is the side's median, the runs
-themselves (the critical path is read from that one).
+Each trace's ``node_runs()`` (computed once, in the core) is reduced by one more pass
+in the core (``_core._trace_column``) and let go: per node, the durations of its runs
+that ended (completed, failed or timed out) and how many runs ended in each other
+status; per trace, its wall time (first run start to last run end). The runs of the
+trace whose wall time is the side's median are read again for its critical path.
 
 Node names are shared by both sides through one name table (``Names``), so per-node
 figures of the two sides line up by index. Durations are kept as one ``array('d')``
@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, Optional
+
+from dagron import _core
 
 __all__ = ["ENDED", "Names", "Side", "TraceInfo", "pad", "read_side"]
 
@@ -109,9 +111,8 @@ def read_side(
     side = Side(name)
     for position, trace in enumerate(traces):
         runs = trace.node_runs()
-        mapping = names.mapping(list(runs.names))
         label = labels[position] if labels else f"{name} trace {position + 1}"
-        info = _read_trace(side, runs, mapping, names, label, trace)
+        info = _read_trace(side, runs, names, label, trace)
         side.traces.append(info)
         del runs  # one trace's runs at a time: memory stays flat in the number of traces
     spans = sorted(range(len(side.traces)), key=lambda i: side.traces[i].makespan)
@@ -130,55 +131,24 @@ def pad(side: Side, count: int) -> None:
             column.extend(repeat(_NAN, count - len(column)))
 
 
-def _read_trace(
-    side: Side, runs: Any, mapping: Optional[list[int]], names: Names, label: str, trace: Any
-) -> TraceInfo:
-    node = runs.node
-    status = runs.status
-    if type(status) is not list:
-        status = list(status)
-    duration = runs.duration
-    count = len(names)
-    ids = node if mapping is None else list(map(mapping.__getitem__, node))
-    all_completed = status.count("completed") == len(status)
-    by_node = dict(zip(ids, duration))
-    if all_completed and len(by_node) == len(status):
-        # The usual trace: each node ran once and completed.
-        column = array("d", map(by_node.get, range(count), repeat(_NAN)))
-        starts = runs.start
-        ends = runs.end
-        start = min(starts) if len(starts) else _NAN
-        end = max(ends) if len(ends) else _NAN
-        open_runs = 0
-        filled = len(by_node)
-    else:
-        filled = 0
-        column = array("d", repeat(_NAN, count))
-        other = side.other_status
-        start, end, open_runs = math.inf, -math.inf, 0
-        for i, state, took, began, ended in zip(ids, status, duration, runs.start, runs.end):
-            if state != "completed":
-                counts = other.setdefault(i, {})
-                counts[state] = counts.get(state, 0) + 1
-            if state in ENDED and took == took:
-                if column[i] == column[i]:
-                    side.extra.setdefault(i, []).append(took)
-                else:
-                    column[i] = took
-                    filled += 1
-            if state == "open":
-                open_runs += 1
-            if began < start:
-                start = began
-            if ended == ended and ended > end:
-                end = ended
-        if start > end:
-            start = end = _NAN
+def _read_trace(side: Side, runs: Any, names: Names, label: str, trace: Any) -> TraceInfo:
+    # One pass in the core (rust/compare.rs, trace_column): the names numbered through
+    # ``names`` (which gains the new ones), each node's first ended duration, the rest.
+    data, filled, extra, other, start, end, open_runs = _core._trace_column(
+        runs, names.index, names.names
+    )
+    column = array("d")
+    column.frombytes(data)
+    for node, took in extra:
+        side.extra.setdefault(node, []).append(took)
+    for node, state in other:
+        counts = side.other_status.setdefault(node, {})
+        counts[state] = counts.get(state, 0) + 1
     side.durations.append(column)
     side.filled.append(filled)
     return TraceInfo(
         label=label,
-        runs=len(status),
+        runs=len(runs),
         nodes=len(runs.names),
         sources=len(runs.sources),
         dropped=int(getattr(trace, "dropped", 0) or 0),
