@@ -398,3 +398,24 @@ def test_the_smallest_p_value_sets_how_many_runs_the_test_needs():
     assert smallest_p(1, 1) == 1.0 and smallest_p(3, 3) == pytest.approx(0.1)
     assert smallest_p(4, 4) == pytest.approx(2 / 70)  # 4 runs a side can reach 0.05
     assert smallest_p(0, 9) == 1.0 and smallest_p(30, 30) == 0.0  # normal approximation
+
+
+def test_a_recorded_flight_recorder_trace_names_its_bound():
+    from dagron import TraceEventType as T
+
+    def record(max_events):
+        trace = ExecutionTrace(max_events=max_events)
+        for node in ("a", "b", "c", "d"):
+            trace.record(T.NODE_STARTED, node_name=node)
+            trace.record(T.NODE_COMPLETED, node_name=node, duration=0.001)
+        return trace
+
+    full, bounded = record(None), record(4)
+    assert bounded.dropped > 0
+    result = dagron.compare(full, bounded)
+    assert result.removed_nodes == ["a", "b"]
+    (warning,) = result.warnings
+    assert warning.startswith(
+        f"candidate trace 1: a bounded trace (max_events=4) that let go of its "
+        f"{bounded.dropped} oldest events"
+    )
