@@ -1,8 +1,9 @@
-//! `_node_stats` and `_mann_whitney`: the bindings over `crate::compare` that
-//! `dagron.compare` uses. Duration columns arrive as the native-endian bytes of the
-//! comparison's `array('d')` columns and the answer leaves the same way (a dict of
-//! bytes: float64 columns, `ended` as uint32, `verdict` as one byte a node), so no
-//! Python float is made per value; the pass runs without the GIL.
+//! `_trace_column`, `_node_stats` and `_mann_whitney`: the bindings over
+//! `crate::compare` that `dagron.compare` uses. `_trace_column` reads a `NodeRuns`'
+//! columns and gives the trace's durations as native-endian float64 bytes;
+//! `_node_stats` takes those bytes back and answers the same way (a dict of bytes:
+//! float64 columns, `ended` as uint32, `verdict` as one byte a node), so no Python float
+//! is made per value. The passes run without the GIL.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;

@@ -16,7 +16,7 @@ from dagron.comparison._result import (
     RunComparison,
     SideFigures,
 )
-from dagron.comparison._sides import Names, Side, pad, read_side
+from dagron.comparison._sides import Names, Side, read_side
 from dagron.comparison._stats import mann_whitney, quantile, smallest_p
 
 __all__ = ["compare", "compare_labelled"]
@@ -64,8 +64,6 @@ def compare_labelled(
                     "events): nothing to compare"
                 )
     count = len(names)
-    pad(base, count)
-    pad(cand, count)
     columns = _node_columns(base, cand, count, alpha)
     b_present, c_present = columns.baseline.present, columns.candidate.present
     shared = count - sum(map(operator.xor, b_present, c_present))
@@ -113,9 +111,9 @@ _VERDICTS = (None, "too few runs", "noise", "changed")
 def _node_columns(base: Side, cand: Side, count: int, alpha: float) -> NodeColumns:
     """Every node's statistics, computed in the core (``rust/compare.rs``)."""
     stats = _core._node_stats(
-        [column.tobytes() for column in base.durations],
+        base.durations,
         _pairs(base.extra),
-        [column.tobytes() for column in cand.durations],
+        cand.durations,
         _pairs(cand.extra),
         count,
         alpha,

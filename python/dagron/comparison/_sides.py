@@ -7,23 +7,22 @@ status; per trace, its wall time (first run start to last run end). The runs of 
 trace whose wall time is the side's median are read again for its critical path.
 
 Node names are shared by both sides through one name table (``Names``), so per-node
-figures of the two sides line up by index. Durations are kept as one ``array('d')``
-per trace, indexed by node (NaN where the node did not end a run in that trace), so a
-side of many runs costs 8 bytes a node a trace.
+figures of the two sides line up by index. Durations are kept as the core gives them:
+float64 bytes per trace, indexed by node (NaN where the node ended no run in that trace;
+a trace read before others added nodes has a shorter column), so a side of many runs
+costs 8 bytes a node a trace.
 """
 
 from __future__ import annotations
 
 import math
-from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any, Optional
 
 from dagron import _core
 
-__all__ = ["ENDED", "Names", "Side", "TraceInfo", "pad", "read_side"]
+__all__ = ["ENDED", "Names", "Side", "TraceInfo", "read_side"]
 
 ENDED = ("completed", "failed", "timed_out")
 _NAN = math.nan
@@ -92,7 +91,7 @@ class Side:
     traces: list[TraceInfo] = field(default_factory=list)
     # Per trace, per node: the duration of its run in that trace (NaN: none ended);
     # a node with several ended runs in a trace keeps them in ``extra``.
-    durations: list[array] = field(default_factory=list)  # type: ignore[type-arg]
+    durations: list[bytes] = field(default_factory=list)  # float64s, as the core gave them
     extra: dict[int, list[float]] = field(default_factory=dict)
     filled: list[int] = field(default_factory=list)  # per trace: nodes with a duration
     # node -> {status: count} for statuses other than "completed" (completed runs
@@ -124,27 +123,18 @@ def read_side(
     return side
 
 
-def pad(side: Side, count: int) -> None:
-    """Give every per-node column of ``side`` ``count`` entries."""
-    for column in side.durations:
-        if len(column) < count:
-            column.extend(repeat(_NAN, count - len(column)))
-
-
 def _read_trace(side: Side, runs: Any, names: Names, label: str, trace: Any) -> TraceInfo:
     # One pass in the core (rust/compare.rs, trace_column): the names numbered through
     # ``names`` (which gains the new ones), each node's first ended duration, the rest.
     data, filled, extra, other, start, end, open_runs = _core._trace_column(
         runs, names.index, names.names
     )
-    column = array("d")
-    column.frombytes(data)
     for node, took in extra:
         side.extra.setdefault(node, []).append(took)
     for node, state in other:
         counts = side.other_status.setdefault(node, {})
         counts[state] = counts.get(state, 0) + 1
-    side.durations.append(column)
+    side.durations.append(data)
     side.filled.append(filled)
     return TraceInfo(
         label=label,
