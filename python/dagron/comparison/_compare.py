@@ -9,7 +9,7 @@ from array import array
 from typing import Any, Optional
 
 from dagron import _core
-from dagron.comparison._path import NodeTimes, PathSplit, node_times, split_path, trace_path
+from dagron.comparison._path import NodeTimes, PathSplit, split_path, trace_path
 from dagron.comparison._result import (
     Breakdown,
     NodeColumns,
@@ -187,7 +187,8 @@ def _makespan(result: RunComparison, base: Side, cand: Side, alpha: float) -> No
 def _paths(result: RunComparison, base: Side, cand: Side, names: list[str], dag: Any) -> None:
     splits: list[PathSplit] = []
     for side, figures in ((base, result.baseline), (cand, result.candidate)):
-        times = node_times(side.median_runs, side.median_map)
+        times = side.median_times
+        assert times is not None  # a side has at least one trace
         path = trace_path(times) if dag is None else _dag_path(times, names, dag, figures)
         split = split_path(times, path)
         figures.critical_path = [names[i] for i in path]
@@ -195,7 +196,7 @@ def _paths(result: RunComparison, base: Side, cand: Side, names: list[str], dag:
         figures.idle = split.idle
         figures.path_span = {names[i]: span for i, span in split.span.items()}
         splits.append(split)
-        side.median_runs = None  # read; let it go
+        side.median_times = None  # read; let it go
     result.breakdown = Breakdown.between(splits[0], splits[1], names)
     if dag is not None:
         _structural(result, base, cand, names, dag)

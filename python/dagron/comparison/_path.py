@@ -29,7 +29,7 @@ from itertools import islice
 from operator import le
 from typing import Any, Optional
 
-from dagron.comparison._sides import ENDED
+ENDED = ("completed", "failed", "timed_out")
 
 __all__ = ["NodeTimes", "PathSplit", "node_times", "split_path", "trace_path"]
 

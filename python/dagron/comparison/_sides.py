@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from dagron import _core
+from dagron.comparison._path import NodeTimes, node_times
 
-__all__ = ["ENDED", "Names", "Side", "TraceInfo", "read_side"]
+__all__ = ["Names", "Side", "TraceInfo", "read_side"]
 
-ENDED = ("completed", "failed", "timed_out")
 _NAN = math.nan
 
 
@@ -98,8 +98,7 @@ class Side:
     # are the ended ones less the failed and timed out).
     other_status: dict[int, dict[str, int]] = field(default_factory=dict)
     median_trace: int = 0
-    median_runs: Any = None  # the NodeRuns of the median trace
-    median_map: Optional[list[int]] = None  # its name mapping (None: identity)
+    median_times: Optional[NodeTimes] = None  # the median trace's node times
 
 
 def read_side(
@@ -118,8 +117,8 @@ def read_side(
     side.median_trace = spans[(len(spans) - 1) // 2] if spans else 0
     if spans:
         # The median trace's runs again (the critical path is read from them).
-        side.median_runs = traces[side.median_trace].node_runs()
-        side.median_map = names.mapping(list(side.median_runs.names))
+        runs = traces[side.median_trace].node_runs()
+        side.median_times = node_times(runs, names.mapping(list(runs.names)))
     return side
 
 
