@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import math
+import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -57,15 +60,22 @@ class SimulatedTrace:
 
 
 def recorded_trace(events: list[TraceEvent]) -> dagron.ExecutionTrace:
-    """An ``ExecutionTrace`` holding ``events`` with their timestamps (its pickled
-    state: version, events, origin)."""
-    trace = dagron.ExecutionTrace.__new__(dagron.ExecutionTrace)
-    saved = [
-        (e.event_type.value, e.timestamp, e.node_name, None, e.duration, None, None)
+    """An ``ExecutionTrace`` holding ``events`` with their timestamps: written as a
+    ``write_json`` file would hold them and loaded back."""
+    records = [
+        {
+            "event_type": e.event_type.value,
+            "timestamp": e.timestamp,
+            "node_name": e.node_name,
+            "duration": e.duration,
+        }
         for e in events
     ]
-    trace.__setstate__((2, None, saved, None, (("bench", 1, 0, 0), 0, None, None)))
-    return trace
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "trace.json")
+        with open(path, "w") as file:
+            json.dump(records, file)
+        return dagron.ExecutionTrace.load(path)
 
 
 def simulated_result(

@@ -15,6 +15,7 @@ import pickle
 from dataclasses import dataclass
 
 import pytest
+from dagron import _core
 from dagron.execution.tracing import ExecutionTrace, NodeRuns, TraceEventType, TraceOrigin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -47,7 +48,7 @@ def crafted(origin: TraceOrigin, events: list[tuple], dropped: int = 0) -> Execu
         for kind, ts, node, duration, error in events
     ]
     origin_tuple = (origin.host, origin.pid, origin.monotonic_ns, origin.wall_ns)
-    trace.__setstate__((2, None, saved, None, (origin_tuple, dropped, None, None)))
+    trace.__setstate__(_core._trace_state(saved, origin_tuple, dropped))
     return trace
 
 
