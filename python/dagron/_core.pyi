@@ -20,6 +20,7 @@ __all__ = [
     "_node_stats",
     "_trace_column",
     "_register_types",
+    "_trace_state",
     "__version__",
     "read_journal",
 ]
@@ -201,8 +202,8 @@ class GraphIndex:
         self, starts: list[float], ends: list[float], run_start: float, run_end: float
     ) -> tuple[list[int], list[float], float]: ...
     def observe_trace(
-        self, trace: TraceRecorder, index: dict[str, int]
-    ) -> Optional[tuple[list[int], list[float], float, bytes]]: ...
+        self, trace: TraceRecorder, names: list[str], index: dict[str, int]
+    ) -> Optional[tuple[list[int], dict[str, float], float]]: ...
 
 def _register_types(enum_type: type[TraceEventType], event_type: type[TraceEvent]) -> None: ...
 def read_journal(
@@ -221,3 +222,10 @@ def _trace_column(
     runs: NodeRuns, index: dict[str, int], table: list[str]
 ) -> tuple[bytes, int, list[tuple[int, float]], list[tuple[int, str]], float, float, int]: ...
 def _mann_whitney(a: Sequence[float], b: Sequence[float]) -> tuple[float, Optional[float]]: ...
+def _trace_state(
+    events: list[tuple[Any, ...]],
+    origin: Optional[tuple[str, int, int, int]] = None,
+    dropped: int = 0,
+    sources: Optional[list[tuple[str, int, int, int]]] = None,
+    event_sources: Optional[list[int]] = None,
+) -> tuple[Any, ...]: ...

@@ -391,22 +391,21 @@ def _node_runs(trace: Any, events: list[TraceEvent]) -> Any:
     node_runs = getattr(trace, "node_runs", None)
     if callable(node_runs):
         return node_runs()
+    from dagron import _core
     from dagron.execution.tracing import ExecutionTrace
 
     saved = [
         (e.event_type.value, e.timestamp, e.node_name, None, e.duration, e.error, None)
         for e in events
     ]
+    origin, origins, indices = ("", 0, 0, 0), None, None
     sources = _sources(trace, len(events))
-    provenance: tuple = (("", 0, 0, 0), 0, None, None)
-    if sources is not None:
+    if sources is not None and sources[0]:
         known, indices = sources
         origins = [(str(getattr(s, "host", "")), int(getattr(s, "pid", 0)), 0, 0) for s in known]
-        if origins:
-            packed = b"".join(i.to_bytes(4, "little") for i in indices)
-            provenance = (origins[indices[0]] if indices else origins[0], 0, origins, packed)
+        origin = origins[indices[0]] if indices else origins[0]
     copy = ExecutionTrace.__new__(ExecutionTrace)
-    copy.__setstate__((2, None, saved, None, provenance))
+    copy.__setstate__(_core._trace_state(saved, origin, 0, origins, indices))
     return copy.node_runs()
 
 
