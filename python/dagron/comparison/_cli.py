@@ -119,7 +119,9 @@ def _show(result: RunComparison, top: int) -> None:
         except ImportError:
             pass
         else:
-            Console().print(result.__rich__())
+            from dagron.comparison._render import rich_renderable
+
+            Console().print(rich_renderable(result, top))
             return
     print(result.summary(top))
 

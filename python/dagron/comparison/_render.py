@@ -165,6 +165,7 @@ def _style(node: NodeComparison) -> str:
 
 def rich_renderable(result: RunComparison, top: int) -> Any:
     """A ``rich`` renderable of the comparison (rich must be installed)."""
+    from rich import box
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -175,11 +176,28 @@ def rich_renderable(result: RunComparison, top: int) -> Any:
     parts.add_column(justify="right")
     for name, delta in _breakdown(result):
         parts.add_row(name, Text(delta, style="red" if delta.startswith("+") else "green"))
-    table = Table(title=f"Top nodes ({_counts(result)})")
+    # No vertical rules: the nine columns fit an 80-column terminal.
+    table = Table(
+        title=f"Top nodes ({_counts(result)})",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+    )
     for header in HEADERS:
-        table.add_column(header, justify="left" if header in ("node", "note") else "right")
+        if header in ("node", "note"):
+            # These wrap (names fold), as do the medians at their spread; the rest not.
+            table.add_column(header, overflow="fold", min_width=7)
+        else:
+            wraps = header in ("baseline", "candidate")
+            table.add_column(header, justify="right", no_wrap=not wraps)
     for node in result.top(top):
-        table.add_row(*_row(node), style=_style(node))
+        row = list(_row(node))
+        row[HEADERS.index("noise")] = row[HEADERS.index("noise")].replace(
+            "too few runs", "few runs"
+        )
+        table.add_row(*row, style=_style(node))
     items: list[Any] = [*head, parts, table]
     items.extend(Text(f"warning: {w}", style="yellow") for w in result.warnings)
     return Group(*items)
