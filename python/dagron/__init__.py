@@ -11,6 +11,7 @@ import importlib.metadata as _metadata
 
 from dagron import _core
 from dagron.aio import AsyncDAGExecutor
+from dagron.comparison import RunComparison, compare
 from dagron.dag import DAG, DAGBuilder
 from dagron.distributed import (
     DaskBackend,
@@ -61,10 +62,12 @@ __all__ = [
     "NodeStatus",
     "ProcessBackend",
     "ProfileReport",
+    "RunComparison",
     "ThreadBackend",
     "TraceEvent",
     "TraceEventType",
     "WorkerLostError",
     "__version__",
+    "compare",
     "profile_execution",
 ]

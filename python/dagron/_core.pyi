@@ -1,7 +1,7 @@
 """Type stubs for the compiled module ``dagron._core`` (the Rust recorder)."""
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import IO, Any, Literal, Optional, TypeVar, Union, final
 
@@ -12,10 +12,15 @@ from dagron.execution.tracing import TraceEvent, TraceEventType
 __all__ = [
     "GraphIndex",
     "NodeNames",
+    "NodeRuns",
     "RunState",
     "TraceRecorder",
     "_flush_journals",
+    "_mann_whitney",
+    "_node_stats",
+    "_trace_column",
     "_register_types",
+    "_trace_state",
     "__version__",
     "read_journal",
 ]
@@ -50,6 +55,7 @@ class TraceRecorder:
     def _origin(self) -> Optional[_Origin]: ...
     def _sources(self) -> list[_Origin]: ...
     def event_sources(self) -> list[int]: ...
+    def node_runs(self) -> NodeRuns: ...
     @classmethod
     def merge(
         cls: type[_T],
@@ -88,6 +94,36 @@ class TraceRecorder:
     def __bool__(self) -> bool: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
     def __setstate__(self, state: Any) -> None: ...
+
+@final
+class NodeRuns:
+    """One row per run of a node, as index-aligned columns."""
+
+    @property
+    def names(self) -> list[str]: ...
+    @property
+    def sources(self) -> list[str]: ...
+    @property
+    def node(self) -> list[int]: ...
+    @property
+    def source(self) -> list[int]: ...
+    @property
+    def lane(self) -> list[int]: ...
+    @property
+    def start(self) -> list[float]: ...
+    @property
+    def end(self) -> list[float]: ...
+    @property
+    def duration(self) -> list[float]: ...
+    @property
+    def status(self) -> list[str]: ...
+    @property
+    def error(self) -> list[Optional[str]]: ...
+    @property
+    def start_event(self) -> list[int]: ...
+    @property
+    def end_event(self) -> list[int]: ...
+    def __len__(self) -> int: ...
 
 @final
 class NodeNames:
@@ -168,6 +204,9 @@ class GraphIndex:
     def observe(
         self, starts: list[float], ends: list[float], run_start: float, run_end: float
     ) -> tuple[list[int], list[float], float]: ...
+    def observe_trace(
+        self, trace: TraceRecorder, names: list[str], index: dict[str, int]
+    ) -> Optional[tuple[list[int], dict[str, float], float]]: ...
 
 def _register_types(enum_type: type[TraceEventType], event_type: type[TraceEvent]) -> None: ...
 def read_journal(
@@ -177,3 +216,22 @@ def read_journal(
     decompressed: bool = False,
 ) -> tuple[tuple[Any, ...], int]: ...
 def _flush_journals() -> None: ...
+def _node_stats(
+    base_columns: Sequence[bytes],
+    base_extra: Sequence[tuple[int, float]],
+    cand_columns: Sequence[bytes],
+    cand_extra: Sequence[tuple[int, float]],
+    count: int,
+    alpha: float,
+) -> dict[str, bytes]: ...
+def _trace_column(
+    runs: NodeRuns, index: dict[str, int], table: list[str]
+) -> tuple[bytes, int, list[tuple[int, float]], list[tuple[int, str]], float, float, int]: ...
+def _mann_whitney(a: Sequence[float], b: Sequence[float]) -> tuple[float, Optional[float]]: ...
+def _trace_state(
+    events: list[tuple[Any, ...]],
+    origin: Optional[tuple[str, int, int, int]] = None,
+    dropped: int = 0,
+    sources: Optional[list[tuple[str, int, int, int]]] = None,
+    event_sources: Optional[list[int]] = None,
+) -> tuple[Any, ...]: ...

@@ -75,6 +75,10 @@ def build_parser() -> Parser:
         command.add_argument(
             "--named", action="store_true", help="Chrome JSON with one process per source"
         )
+    # diff parses its own arguments (BASE... -- CAND...): see dagron.comparison._cli.
+    commands.add_parser(
+        "diff", add_help=False, help="compare runs and gate regressions (diff --help)"
+    )
     return parser
 
 
@@ -306,6 +310,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _main(argv: Optional[Sequence[str]]) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["diff"]:
+        from dagron.comparison._cli import main as diff
+
+        return diff(arguments[1:])
     try:
         return run(argv)
     except UsageError as error:

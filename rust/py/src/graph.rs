@@ -10,6 +10,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use super::errors::type_name;
+use super::node_runs::node_times;
+use super::recorder::TraceRecorder;
 use dagron_core::graph::{top_k, Graph};
 
 /// `schedule`'s answer: earliest starts, latest starts, slacks, makespan.
@@ -200,6 +202,39 @@ impl GraphIndex {
             run_start.unwrap_or(first),
             run_end.unwrap_or(last),
         ))
+    }
+
+    /// `observe` over the times `node_times` would read from the events of `trace`
+    /// (a `TraceRecorder`), read off the core's node runs instead, without a Python
+    /// object per event: `(observed_critical_path, scheduling_delay, idle)`, the
+    /// delays as `{name: seconds}` for the nodes that started, in `order()`; None for
+    /// an empty trace. `names` are the node names by index and `index` maps them back.
+    fn observe_trace<'py>(
+        &self,
+        py: Python<'py>,
+        trace: PyRef<'_, TraceRecorder>,
+        names: &Bound<'py, PyList>,
+        index: &Bound<'py, PyDict>,
+    ) -> PyResult<Option<(Vec<u32>, Bound<'py, PyDict>, f64)>> {
+        let count = self.graph.node_count();
+        self.check_len("names", names.len())?;
+        let Some(times) =
+            trace.with_snapshot(|snapshot| node_times(py, snapshot, names, index, count))?
+        else {
+            return Ok(None);
+        };
+        let observed = py.detach(|| {
+            self.graph
+                .observe(&times.starts, &times.ends, times.run_start, times.run_end)
+        });
+        let delays = PyDict::new(py);
+        for &v in self.graph.order() {
+            let v = v as usize;
+            if !times.starts[v].is_nan() {
+                delays.set_item(names.get_item(v)?, observed.scheduling_delay[v])?;
+            }
+        }
+        Ok(Some((observed.critical_path, delays, observed.idle)))
     }
 
     /// `(observed_critical_path, scheduling_delays, idle)` from per-node start and end

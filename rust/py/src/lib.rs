@@ -5,11 +5,14 @@
 //! core errors to Python exceptions; nothing here decides what a trace means.
 
 // The core's modules, under the paths the bindings name them by (`crate::trace`, ...);
-// `graph`, `journal` and `merge` are the bindings' own modules, so the core's go by
-// `dagron_core::`.
-use dagron_core::{alloc, clock, error, event, export, intern, json_text, origin, store, trace};
+// `compare`, `graph`, `journal` and `merge` are the bindings' own modules, so the
+// core's go by `dagron_core::`.
+use dagron_core::{
+    alloc, clock, error, event, export, intern, json_text, origin, runs, store, trace,
+};
 
 mod arguments;
+mod compare;
 mod constructor;
 mod errors;
 mod events;
@@ -24,6 +27,7 @@ mod merge;
 mod metadata;
 mod new_objects;
 mod node_names;
+mod node_runs;
 mod output;
 mod payload;
 mod perfetto;
@@ -49,11 +53,16 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<node_names::NodeNames>()?;
     module.add_class::<run::RunState>()?;
     module.add_class::<graph::GraphIndex>()?;
+    module.add_class::<node_runs::PyNodeRuns>()?;
     run::install(&module.py().get_type::<run::RunState>())?;
     record_call::install(&module.py().get_type::<recorder::TraceRecorder>())?;
     module.add_function(wrap_pyfunction!(registry::_register_types, module)?)?;
     module.add_function(wrap_pyfunction!(journal::read_journal, module)?)?;
     module.add_function(wrap_pyfunction!(journal::_flush_journals, module)?)?;
+    module.add_function(wrap_pyfunction!(compare::_node_stats, module)?)?;
+    module.add_function(wrap_pyfunction!(compare::_mann_whitney, module)?)?;
+    module.add_function(wrap_pyfunction!(compare::_trace_column, module)?)?;
+    module.add_function(wrap_pyfunction!(pickle::_trace_state, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
