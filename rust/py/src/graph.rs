@@ -18,6 +18,8 @@ use dagron_core::graph::{top_k, Graph};
 type ScheduleLists = (Vec<f64>, Vec<f64>, Vec<f64>, f64);
 /// `node_times`' answer: starts, ends, run start, run end.
 type NodeTimes = (Vec<f64>, Vec<f64>, f64, f64);
+/// `observe_trace`'s answer: observed critical path, delays by name, idle.
+type ObservedTrace<'py> = (Vec<u32>, Bound<'py, PyDict>, f64);
 
 /// A DAG of node indices in compact form, for the profiling passes (internal).
 #[pyclass(frozen, module = "dagron._core")]
@@ -215,7 +217,7 @@ impl GraphIndex {
         trace: PyRef<'_, TraceRecorder>,
         names: &Bound<'py, PyList>,
         index: &Bound<'py, PyDict>,
-    ) -> PyResult<Option<(Vec<u32>, Bound<'py, PyDict>, f64)>> {
+    ) -> PyResult<Option<ObservedTrace<'py>>> {
         let count = self.graph.node_count();
         self.check_len("names", names.len())?;
         let Some(times) =
