@@ -4,6 +4,7 @@
 //! and the core's plain data, and maps core errors to Python exceptions.
 
 mod arguments;
+mod arrow;
 mod constructor;
 mod errors;
 mod events;
@@ -51,11 +52,13 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<node_names::NodeNames>()?;
     module.add_class::<run::RunState>()?;
     module.add_class::<graph::GraphIndex>()?;
+    module.add_class::<arrow::ArrowTable>()?;
     run::install(&module.py().get_type::<run::RunState>())?;
     record_call::install(&module.py().get_type::<recorder::TraceRecorder>())?;
     module.add_function(wrap_pyfunction!(registry::_register_types, module)?)?;
     module.add_function(wrap_pyfunction!(journal::read_journal, module)?)?;
     module.add_function(wrap_pyfunction!(journal::_flush_journals, module)?)?;
+    module.add_function(wrap_pyfunction!(arrow::_node_runs_table, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

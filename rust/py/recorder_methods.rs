@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
+use super::arrow::{events_table, ArrowTable};
 use super::constructor::new_recorder;
 use super::errors::type_name;
 use super::events::build_events;
@@ -215,6 +216,12 @@ impl TraceRecorder {
     #[pyo3(signature = (dest, *, named = false))]
     fn write_chrome_trace(&self, dest: &Bound<'_, PyAny>, named: bool) -> PyResult<()> {
         self.with_snapshot(|snapshot| to_file(dest, |sink| write_chrome(snapshot, named, sink)))
+    }
+
+    /// The events as an Arrow table (`docs/tables.md`): an object with
+    /// `__arrow_c_stream__`, for `pyarrow.table`, polars, DuckDB and others.
+    fn to_arrow(&self, py: Python<'_>) -> PyResult<ArrowTable> {
+        events_table(py, self)
     }
 
     /// A human-readable summary (behaviour.md 4.3).
