@@ -3,8 +3,8 @@
 ``TraceEventType`` and ``TraceEvent`` are the documented pure-Python types.
 ``ExecutionTrace`` is a thin subclass of the Rust recorder
 (:class:`dagron._core.TraceRecorder`): ``record``, ``events``,
-``events_for_node``, ``to_json``, ``to_chrome_trace``, ``summary`` and the copy and
-pickle protocol all run in Rust with no Python frame in between.
+``events_for_node``, ``node_runs``, ``to_json``, ``to_chrome_trace``, ``summary`` and
+the copy and pickle protocol all run in Rust with no Python frame in between.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, Optional, TypeVar, Union
 
 from dagron import _core
 
-__all__ = ["ExecutionTrace", "TraceEvent", "TraceEventType", "TraceOrigin"]
+__all__ = ["ExecutionTrace", "NodeRuns", "TraceEvent", "TraceEventType", "TraceOrigin"]
 
 
 class TraceEventType(Enum):
@@ -53,6 +53,10 @@ class TraceEvent:
     error: Optional[str] = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
+
+#: One row per run of a node, as columns: what ``ExecutionTrace.node_runs()``
+#: returns (see ``docs/node-runs.md``).
+NodeRuns = _core.NodeRuns
 
 _Trace = TypeVar("_Trace", bound="ExecutionTrace")
 
