@@ -55,6 +55,21 @@ impl From<Table> for ArrowTable {
     }
 }
 
+impl ArrowTable {
+    fn stream<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        let batches = vec![Ok(self.batch.clone())];
+        let reader = RecordBatchIterator::new(batches, SchemaRef::clone(&self.schema));
+        let stream = FFI_ArrowArrayStream::new(Box::new(reader));
+        PyCapsule::new_with_value(py, stream, STREAM)
+    }
+
+    fn schema_capsule<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        let schema = FFI_ArrowSchema::try_from(self.schema.as_ref())
+            .map_err(|error| PyErr::from(TableError::from(error)))?;
+        PyCapsule::new_with_value(py, schema, SCHEMA)
+    }
+}
+
 #[pymethods]
 impl ArrowTable {
     /// The rows as an Arrow C stream in a `PyCapsule` (one record batch). The
@@ -66,17 +81,12 @@ impl ArrowTable {
         requested_schema: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema;
-        let batches = vec![Ok(self.batch.clone())];
-        let reader = RecordBatchIterator::new(batches, SchemaRef::clone(&self.schema));
-        let stream = FFI_ArrowArrayStream::new(Box::new(reader));
-        PyCapsule::new_with_value(py, stream, STREAM)
+        self.stream(py)
     }
 
     /// The schema as an Arrow C schema in a `PyCapsule`.
     fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
-        let schema = FFI_ArrowSchema::try_from(self.schema.as_ref())
-            .map_err(|error| PyErr::from(TableError::from(error)))?;
-        PyCapsule::new_with_value(py, schema, SCHEMA)
+        self.schema_capsule(py)
     }
 
     fn __len__(&self) -> usize {
@@ -127,6 +137,34 @@ pub(crate) fn events_table(py: Python<'_>, recorder: &TraceRecorder) -> PyResult
         let table = events::build(snapshot, &mut payloads, max_events)?;
         Ok(ArrowTable::from(table))
     })
+}
+
+/// What `NodeRuns` offers as a table: its Arrow table, the stream and schema
+/// capsules, and the conveniences of `dagron.execution._tables`.
+pub(crate) mod node_runs_table {
+    use super::*;
+
+    pub(crate) fn to_arrow(runs: &Bound<'_, PyAny>) -> PyResult<ArrowTable> {
+        _node_runs_table(runs, None, None)
+    }
+
+    pub(crate) fn stream<'py>(runs: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyCapsule>> {
+        to_arrow(runs)?.stream(runs.py())
+    }
+
+    pub(crate) fn schema<'py>(runs: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyCapsule>> {
+        ArrowTable::from(RunsBuilder::new(0)?.finish(None, None)?).schema_capsule(runs.py())
+    }
+
+    /// `dagron.execution._tables.<function>(runs)`.
+    pub(crate) fn convert<'py>(
+        runs: &Bound<'py, PyAny>,
+        function: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        runs.py()
+            .import("dagron.execution._tables")?
+            .call_method1(function, (runs,))
+    }
 }
 
 /// One column of a `NodeRuns`: a list (read directly) or another sequence.

@@ -118,6 +118,27 @@ class ExecutionTrace(_core.TraceRecorder):
 
         return export_trace(self, tracer_provider, service_name=service_name)
 
+    def to_pandas(self) -> Any:
+        """The events table (:meth:`to_arrow`) as a pandas ``DataFrame`` (needs
+        ``pip install 'dagron[arrow]' pandas``); see ``docs/tables.md``."""
+        from dagron.execution import _tables
+
+        return _tables.to_pandas(self.to_arrow())
+
+    def to_polars(self) -> Any:
+        """The events table (:meth:`to_arrow`) as a polars ``DataFrame`` (needs
+        ``pip install polars``)."""
+        from dagron.execution import _tables
+
+        return _tables.to_polars(self.to_arrow())
+
+    def write_parquet(self, dest: Any) -> None:
+        """Write the events table to ``dest`` (a path, replaced atomically, or a
+        binary file object) as Parquet (needs ``pip install 'dagron[arrow]'``)."""
+        from dagron.execution import _tables
+
+        _tables.write_parquet(self.to_arrow(), dest)
+
 
 # The Rust core needs the enum members (to map them to compact codes) and the
 # dataclass (to build ``TraceEvent`` objects for ``events``).
