@@ -16,10 +16,11 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use super::{
     dictionary_field, schema_metadata, Column, Table, TableError, TextDictionary, Validity,
 };
-use crate::event::{EventKind, KIND_COUNT};
+use crate::error::AllocError;
+use crate::event::{EventKind, EventRecord, KIND_COUNT};
 use crate::export::{PayloadWriter, CHECKPOINT_EVERY};
 use crate::intern::InternEntry;
-use crate::trace::{Snapshot, StepView};
+use crate::trace::{EventView, Snapshot, StepView, TraceCore};
 
 /// The events table's schema (its metadata aside).
 pub fn fields() -> Vec<Field> {
@@ -76,85 +77,19 @@ where
     O: PayloadWriter<X>,
     O::Error: From<TableError>,
 {
-    let rows = snapshot.len();
-    let mut kinds = Column::<i8>::new(rows)?;
-    let mut timestamps = Column::<f64>::new(rows)?;
-    let mut times = Column::<i64>::new(rows)?;
-    let mut times_valid = Validity::new(rows)?;
-    let mut nodes = Column::<i32>::new(rows)?;
-    let mut nodes_valid = Validity::new(rows)?;
-    let mut steps = Column::<i64>::new(rows)?;
-    let mut steps_valid = Validity::new(rows)?;
-    let mut durations = Column::<f64>::new(rows)?;
-    let mut durations_valid = Validity::new(rows)?;
-    let mut errors = Column::<i32>::new(rows)?;
-    let mut errors_valid = Validity::new(rows)?;
-    let mut metadata_offsets = Column::<i64>::new(rows + 1)?;
-    let mut metadata_text: Vec<u8> = Vec::new();
-    let mut metadata_valid = Validity::new(rows)?;
-    let mut sources = Column::<i32>::new(rows)?;
-
-    // A trace loaded from a JSON export has no wall clock (its origin reads 0).
-    let origin_ns = snapshot
-        .origin()
-        .map(|origin| origin.wall_ns)
-        .filter(|&wall_ns| wall_ns != 0);
     let source_table = snapshot.sources();
-    let mut node_keys = NodeKeys::new(snapshot.string_count());
-    let mut error_keys: HashMap<*const InternEntry<S>, i32> = HashMap::new();
-    let mut error_names = TextDictionary::new("error");
-    let mut big_step = Vec::new();
-
-    for (row, event) in snapshot.iter().enumerate() {
-        kinds.set(row, event.kind as i8);
-        timestamps.set(row, event.ts);
-        if let Some(ns) = origin_ns.and_then(|origin_ns| absolute_ns(origin_ns, event.ts)) {
-            times.set(row, ns);
-            times_valid.set(row);
-        }
-        if let Some((id, entry)) = event.node {
-            nodes.set(row, node_keys.key(id, &entry.text)?);
-            nodes_valid.set(row);
-        }
-        match event.step {
-            StepView::None => {}
-            StepView::Int(step) => {
-                steps.set(row, step);
-                steps_valid.set(row);
-            }
-            StepView::Payload(payload) => {
-                payloads.write_big_step(payload, &mut big_step)?;
-                let step = String::from_utf8_lossy(&big_step).into_owned();
-                return Err(TableError::StepTooLarge { row, step }.into());
+    let mut rows = Rows::new(snapshot, payloads)?;
+    let mut failure = None;
+    snapshot.for_each_record(|core, index, record, source| {
+        if failure.is_none() {
+            let source = source_table.of(source) as i32;
+            if let Err(error) = rows.add(core, index, record, source) {
+                failure = Some(error);
             }
         }
-        if let Some(duration) = event.duration {
-            durations.set(row, duration);
-            durations_valid.set(row);
-        }
-        if let Some(error) = event.error {
-            let key = match error_keys.get(&std::ptr::from_ref(error)) {
-                Some(&key) => key,
-                None => {
-                    let key = error_names.add(&error.text)? as i32;
-                    error_keys.insert(std::ptr::from_ref(error), key);
-                    key
-                }
-            };
-            errors.set(row, key);
-            errors_valid.set(row);
-        }
-        if let Some(payload) = event.payload {
-            if payloads.has_metadata(payload)? {
-                payloads.write_metadata(payload, &mut metadata_text)?;
-                metadata_valid.set(row);
-            }
-        }
-        metadata_offsets.set(row + 1, metadata_text.len() as i64);
-        sources.set(row, source_table.of(event.source) as i32);
-        if row % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
-            payloads.checkpoint()?;
-        }
+    });
+    if let Some(error) = failure {
+        return Err(error);
     }
 
     let mut event_types = TextDictionary::new("event_type");
@@ -166,41 +101,212 @@ where
     for origin in &source_table.list {
         source_names.add(origin.display_name().as_bytes())?;
     }
-
-    let metadata = LargeStringArray::try_new(
-        OffsetBuffer::new(metadata_offsets.finish()),
-        Buffer::from_vec(metadata_text),
-        metadata_valid.finish(),
-    )
-    .map_err(TableError::from)?;
-    let time =
-        TimestampNanosecondArray::new(times.finish(), times_valid.finish()).with_timezone("UTC");
-    let columns: Vec<ArrayRef> = vec![
-        dictionary::<Int8Type>(PrimitiveArray::new(kinds.finish(), None), event_types)?,
-        Arc::new(Float64Array::new(timestamps.finish(), None)),
-        Arc::new(time),
-        dictionary::<Int32Type>(
-            PrimitiveArray::new(nodes.finish(), nodes_valid.finish()),
-            node_keys.names,
-        )?,
-        Arc::new(Int64Array::new(steps.finish(), steps_valid.finish())),
-        Arc::new(Float64Array::new(
-            durations.finish(),
-            durations_valid.finish(),
-        )),
-        dictionary::<Int32Type>(
-            PrimitiveArray::new(errors.finish(), errors_valid.finish()),
-            error_names,
-        )?,
-        Arc::new(metadata),
-        dictionary::<Int32Type>(PrimitiveArray::new(sources.finish(), None), source_names)?,
-    ];
+    let columns = rows.finish(event_types, source_names)?;
     let schema = Arc::new(Schema::new_with_metadata(
         fields(),
         schema_metadata("events", Some(snapshot.dropped()), max_events),
     ));
     let batch = RecordBatch::try_new(Arc::clone(&schema), columns).map_err(TableError::from)?;
     Ok(Table { schema, batch })
+}
+
+/// The columns being filled, row by row.
+struct Rows<'a, 'p, S, O> {
+    payloads: &'p mut O,
+    row: usize,
+    /// The origin's wall clock; `None` for a trace loaded from a JSON export
+    /// (its origin reads 0).
+    origin_ns: Option<i64>,
+    kinds: Column<i8>,
+    timestamps: Column<f64>,
+    times: Column<i64>,
+    times_valid: Validity,
+    nodes: Column<i32>,
+    nodes_valid: Validity,
+    node_keys: NodeKeys,
+    steps: Column<i64>,
+    steps_valid: Validity,
+    durations: Column<f64>,
+    durations_valid: Validity,
+    errors: Column<i32>,
+    errors_valid: Validity,
+    error_keys: HashMap<*const InternEntry<S>, i32>,
+    error_names: TextDictionary,
+    metadata_offsets: Column<i64>,
+    metadata_text: Vec<u8>,
+    metadata_valid: Validity,
+    sources: Column<i32>,
+    _entries: std::marker::PhantomData<&'a S>,
+}
+
+impl<'a, 'p, S, O> Rows<'a, 'p, S, O> {
+    fn new<X>(snapshot: &Snapshot<'a, X, S>, payloads: &'p mut O) -> Result<Self, AllocError> {
+        let rows = snapshot.len();
+        Ok(Rows {
+            payloads,
+            row: 0,
+            origin_ns: snapshot
+                .origin()
+                .map(|origin| origin.wall_ns)
+                .filter(|&wall_ns| wall_ns != 0),
+            kinds: Column::new(rows)?,
+            timestamps: Column::new(rows)?,
+            times: Column::new(rows)?,
+            times_valid: Validity::new(rows)?,
+            nodes: Column::new(rows)?,
+            nodes_valid: Validity::new(rows)?,
+            node_keys: NodeKeys::new(snapshot.string_count()),
+            steps: Column::new(rows)?,
+            steps_valid: Validity::new(rows)?,
+            durations: Column::new(rows)?,
+            durations_valid: Validity::new(rows)?,
+            errors: Column::new(rows)?,
+            errors_valid: Validity::new(rows)?,
+            error_keys: HashMap::new(),
+            error_names: TextDictionary::new("error"),
+            metadata_offsets: Column::new(rows + 1)?,
+            metadata_text: Vec::new(),
+            metadata_valid: Validity::new(rows)?,
+            sources: Column::new(rows)?,
+            _entries: std::marker::PhantomData,
+        })
+    }
+
+    /// The next row: the event at `index` of `core`, whose record is `record`. What
+    /// the record holds is read from it; strings and extras only when needed.
+    #[inline]
+    fn add<X>(
+        &mut self,
+        core: &'a TraceCore<X, S>,
+        index: usize,
+        record: &EventRecord,
+        source: i32,
+    ) -> Result<(), O::Error>
+    where
+        O: PayloadWriter<X>,
+        O::Error: From<TableError>,
+    {
+        let row = self.row;
+        self.row += 1;
+        let ts = record.ts;
+        self.kinds.set(row, record.kind as i8);
+        self.timestamps.set(row, ts);
+        if let Some(ns) = self
+            .origin_ns
+            .and_then(|origin_ns| absolute_ns(origin_ns, ts))
+        {
+            self.times.set(row, ns);
+            self.times_valid.set(row);
+        }
+        if let Some(id) = record.node_id() {
+            let key = self.node_keys.key(id, || {
+                core.view(index)
+                    .node
+                    .map_or(&[][..], |(_, entry)| &entry.text)
+            })?;
+            self.nodes.set(row, key);
+            self.nodes_valid.set(row);
+        }
+        if let Some(duration) = record.duration() {
+            self.durations.set(row, duration);
+            self.durations_valid.set(row);
+        }
+        if let Some(step) = record.inline_step() {
+            self.steps.set(row, step);
+            self.steps_valid.set(row);
+        } else if record.extra_index().is_some() {
+            self.add_extra(row, core.view(index))?;
+        }
+        self.metadata_offsets
+            .set(row + 1, self.metadata_text.len() as i64);
+        self.sources.set(row, source);
+        if row % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
+            self.payloads.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// What an event's extra holds: a step index beyond `i32`, an error, metadata.
+    #[cold]
+    fn add_extra<X>(&mut self, row: usize, event: EventView<'a, X, S>) -> Result<(), O::Error>
+    where
+        O: PayloadWriter<X>,
+        O::Error: From<TableError>,
+    {
+        match event.step {
+            StepView::None => {}
+            StepView::Int(step) => {
+                self.steps.set(row, step);
+                self.steps_valid.set(row);
+            }
+            StepView::Payload(payload) => {
+                let mut text = Vec::new();
+                self.payloads.write_big_step(payload, &mut text)?;
+                let step = String::from_utf8_lossy(&text).into_owned();
+                return Err(TableError::StepTooLarge { row, step }.into());
+            }
+        }
+        if let Some(error) = event.error {
+            let key = match self.error_keys.get(&std::ptr::from_ref(error)) {
+                Some(&key) => key,
+                None => {
+                    let key = self.error_names.add(&error.text)? as i32;
+                    self.error_keys.insert(std::ptr::from_ref(error), key);
+                    key
+                }
+            };
+            self.errors.set(row, key);
+            self.errors_valid.set(row);
+        }
+        if let Some(payload) = event.payload {
+            if self.payloads.has_metadata(payload)? {
+                self.payloads
+                    .write_metadata(payload, &mut self.metadata_text)?;
+                self.metadata_valid.set(row);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(
+        self,
+        event_types: TextDictionary,
+        source_names: TextDictionary,
+    ) -> Result<Vec<ArrayRef>, TableError> {
+        let metadata = LargeStringArray::try_new(
+            OffsetBuffer::new(self.metadata_offsets.finish()),
+            Buffer::from_vec(self.metadata_text),
+            self.metadata_valid.finish(),
+        )?;
+        let time = TimestampNanosecondArray::new(self.times.finish(), self.times_valid.finish())
+            .with_timezone("UTC");
+        Ok(vec![
+            dictionary::<Int8Type>(PrimitiveArray::new(self.kinds.finish(), None), event_types)?,
+            Arc::new(Float64Array::new(self.timestamps.finish(), None)),
+            Arc::new(time),
+            dictionary::<Int32Type>(
+                PrimitiveArray::new(self.nodes.finish(), self.nodes_valid.finish()),
+                self.node_keys.names,
+            )?,
+            Arc::new(Int64Array::new(
+                self.steps.finish(),
+                self.steps_valid.finish(),
+            )),
+            Arc::new(Float64Array::new(
+                self.durations.finish(),
+                self.durations_valid.finish(),
+            )),
+            dictionary::<Int32Type>(
+                PrimitiveArray::new(self.errors.finish(), self.errors_valid.finish()),
+                self.error_names,
+            )?,
+            Arc::new(metadata),
+            dictionary::<Int32Type>(
+                PrimitiveArray::new(self.sources.finish(), None),
+                source_names,
+            )?,
+        ])
+    }
 }
 
 fn dictionary<K: arrow_array::types::ArrowDictionaryKeyType>(
@@ -226,7 +332,7 @@ impl NodeKeys {
     }
 
     #[inline]
-    fn key(&mut self, id: u32, text: &[u8]) -> Result<i32, TableError> {
+    fn key<'t>(&mut self, id: u32, text: impl FnOnce() -> &'t [u8]) -> Result<i32, TableError> {
         let id = id as usize;
         if id >= self.by_id.len() {
             // A string interned after the snapshot counted them (another thread).
@@ -234,7 +340,7 @@ impl NodeKeys {
         }
         match self.by_id[id] {
             0 => {
-                let entry = self.names.add(text)?;
+                let entry = self.names.add(text())?;
                 self.by_id[id] = entry + 1;
                 Ok(entry as i32)
             }
