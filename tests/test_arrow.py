@@ -406,6 +406,38 @@ def test_metadata_json_cannot_write_fails_as_to_json_fails():
     assert str(from_arrow.value) == str(from_json.value)
 
 
+class ListItems(dict):
+    """items() yields [key, value] lists; json unpacks any pair."""
+
+    def items(self):  # type: ignore[override]
+        return [[key, value] for key, value in dict.items(self)]
+
+
+class Falsy(dict):
+    def __bool__(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        pytest.param(ListItems(a=1, b=[2, ListItems(c="d")]), id="list-pairs"),
+        pytest.param(Falsy(k=1), id="falsy"),
+        pytest.param({"nested": Falsy(k=1), "t": (1, 2)}, id="nested-falsy"),
+        pytest.param({"big": 10**40, "nan": math.nan, "s": "\ud800\x00", 1.5: None}, id="odd"),
+    ],
+)
+def test_metadata_is_the_text_to_json_writes(metadata):
+    trace = ExecutionTrace()
+    trace.record(T.EXECUTION_STARTED, metadata=metadata)
+    trace.record(T.EXECUTION_COMPLETED, metadata={})
+    got = pa.table(trace.to_arrow()).column("metadata").to_pylist()
+    assert got[1] is None
+    text = trace.to_json()
+    assert f'"timestamp": 0.0,\n    "metadata": {got[0]}\n  }},' in text
+    assert got[0] == json.dumps(metadata, indent=2).replace("\n", "\n    ")
+
+
 # -- consumers -----------------------------------------------------------------------
 
 
