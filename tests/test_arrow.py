@@ -162,10 +162,22 @@ def expected_runs(trace: ExecutionTrace) -> list[tuple]:
 
 
 def check_runs(trace: ExecutionTrace) -> None:
+    """The table of ``NodeRuns`` and the trace's own (``to_arrow(kind="node_runs")``,
+    straight from the core) both hold ``node_runs()``'s rows."""
+    expected = expected_runs(trace)
     table = pa.table(trace.node_runs())
     assert table.column_names == RUN_COLUMNS
     assert table.schema.metadata == {b"dagron.table": b"node_runs", b"dagron.schema_version": b"1"}
-    check_rows(table_rows(table, RUN_COLUMNS), expected_runs(trace))
+    check_rows(table_rows(table, RUN_COLUMNS), expected)
+    direct = pa.table(trace.to_arrow(kind="node_runs"))
+    assert direct.schema.remove_metadata() == table.schema.remove_metadata()
+    metadata = {k.decode(): v.decode() for k, v in direct.schema.metadata.items()}
+    want = {"dagron.table": "node_runs", "dagron.schema_version": "1"}
+    want["dagron.dropped"] = str(trace.dropped)
+    if trace.max_events is not None:
+        want["dagron.max_events"] = str(trace.max_events)
+    assert metadata == want
+    check_rows(table_rows(direct, RUN_COLUMNS), expected)
 
 
 def crafted(origin: TraceOrigin, events: list[tuple], dropped: int = 0) -> ExecutionTrace:
@@ -389,6 +401,18 @@ def test_hostile_strings_are_handled_as_perfetto_handles_them():
     assert names.indices.to_pylist() == [0, 1, 2, 2, 2, 3, 0]
 
 
+@pytest.mark.parametrize("kind", ["runs", b"events", None, 3])
+def test_an_unknown_kind_is_named(kind):
+    trace = small_trace()
+    if kind is None:
+        assert trace.to_arrow(kind=None).metadata["dagron.table"] == "events"
+        return
+    with pytest.raises(
+        ValueError, match=r"to_arrow\(\) kind must be 'events' or 'node_runs', not "
+    ):
+        trace.to_arrow(kind=kind)
+
+
 def test_a_step_beyond_int64_is_an_error():
     trace = ExecutionTrace()
     trace.record(T.STEP_STARTED, step_index=2**63)
@@ -450,6 +474,7 @@ def test_polars_reads_both_tables():
     assert events["step_index"].to_list() == [None, 0, 0, 1, 1, None, None]
     assert pl.from_arrow(trace.to_arrow()).equals(events)
     runs = trace.node_runs().to_polars()
+    assert runs.equals(trace.to_polars(kind="node_runs"))
     assert runs.select("node", "status").rows() == [
         ("load", "completed"),
         ("fit", "failed"),
@@ -467,6 +492,7 @@ def test_pandas_reads_both_tables():
     assert events["error"].tolist()[4] == "E: x"
     runs = trace.node_runs().to_pandas()
     assert runs["duration"].tolist()[:2] == [0.25, 0.5]
+    assert runs.equals(trace.to_pandas(kind="node_runs"))
 
 
 def test_duckdb_queries_both_tables():
@@ -518,6 +544,9 @@ def test_parquet_to_a_file_object(tmp_path):
     with open(tmp_path / "run.parquet", "wb") as stream:
         trace.write_parquet(stream)
     assert pq.read_table(tmp_path / "run.parquet").num_rows == 7
+    trace.write_parquet(tmp_path / "runs.parquet", kind="node_runs")
+    runs = pq.read_table(tmp_path / "runs.parquet")
+    assert runs.equals(pa.table(trace.to_arrow(kind="node_runs")))
 
 
 def test_parquet_replaces_atomically_keeping_permissions(tmp_path, monkeypatch):

@@ -17,8 +17,9 @@ use super::errors::type_name;
 use super::metadata::JsonPayloadWriter;
 use super::recorder::TraceRecorder;
 use super::strings::str_bytes;
-use crate::export::arrow::runs::{Run, RunsBuilder};
+use crate::export::arrow::runs::{self, Run, RunsBuilder};
 use crate::export::arrow::{events, Table, TableError};
+use crate::runs::NodeRuns;
 
 const STREAM: &CStr = c"arrow_array_stream";
 const SCHEMA: &CStr = c"arrow_schema";
@@ -129,8 +130,56 @@ impl ArrowTable {
     }
 }
 
+/// `trace.to_arrow(kind=...)`: the events table (`kind="events"`, the default) or
+/// the node-runs table (`kind="node_runs"`) of `recorder`.
+pub(crate) fn trace_table(
+    py: Python<'_>,
+    recorder: &TraceRecorder,
+    kind: Option<&Bound<'_, PyAny>>,
+) -> PyResult<ArrowTable> {
+    let kind = match kind {
+        None => b"events".as_slice(),
+        Some(kind) if kind.is_instance_of::<PyString>() => {
+            let text = str_bytes(kind)?;
+            match text.as_bytes() {
+                b"events" => b"events".as_slice(),
+                b"node_runs" => b"node_runs".as_slice(),
+                _ => return Err(bad_kind(kind)),
+            }
+        }
+        Some(kind) => return Err(bad_kind(kind)),
+    };
+    if kind == b"events" {
+        events_table(py, recorder)
+    } else {
+        runs_table(py, recorder)
+    }
+}
+
+#[cold]
+fn bad_kind(kind: &Bound<'_, PyAny>) -> PyErr {
+    let shown = kind
+        .repr()
+        .map_or_else(|_| type_name(kind), |repr| repr.to_string());
+    PyValueError::new_err(format!(
+        "to_arrow() kind must be 'events' or 'node_runs', not {shown}"
+    ))
+}
+
+/// The node-runs table of `recorder`, straight from the core's pairing.
+fn runs_table(py: Python<'_>, recorder: &TraceRecorder) -> PyResult<ArrowTable> {
+    let max_events = recorder.max_events();
+    recorder.with_snapshot(|snapshot| {
+        let table = py.detach(|| {
+            let runs = NodeRuns::collect(snapshot);
+            runs::from_runs(&runs, snapshot.dropped(), max_events)
+        })?;
+        Ok(ArrowTable::from(table))
+    })
+}
+
 /// The events table of `recorder` (`trace.to_arrow()`).
-pub(crate) fn events_table(py: Python<'_>, recorder: &TraceRecorder) -> PyResult<ArrowTable> {
+fn events_table(py: Python<'_>, recorder: &TraceRecorder) -> PyResult<ArrowTable> {
     let max_events = recorder.max_events();
     recorder.with_snapshot(|snapshot| {
         let mut payloads = JsonPayloadWriter::new(py)?;

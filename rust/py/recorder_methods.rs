@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
-use super::arrow::{events_table, ArrowTable};
+use super::arrow::{trace_table, ArrowTable};
 use super::constructor::new_recorder;
 use super::errors::type_name;
 use super::events::build_events;
@@ -225,10 +225,12 @@ impl TraceRecorder {
         self.with_snapshot(|snapshot| to_file(dest, |sink| write_chrome(snapshot, named, sink)))
     }
 
-    /// The events as an Arrow table (`docs/tables.md`): an object with
-    /// `__arrow_c_stream__`, for `pyarrow.table`, polars, DuckDB and others.
-    fn to_arrow(&self, py: Python<'_>) -> PyResult<ArrowTable> {
-        events_table(py, self)
+    /// The events (`kind="events"`) or the node runs (`kind="node_runs"`) as an
+    /// Arrow table (`docs/tables.md`): an object with `__arrow_c_stream__`, for
+    /// `pyarrow.table`, polars, DuckDB and others.
+    #[pyo3(signature = (*, kind = None), text_signature = "($self, *, kind='events')")]
+    fn to_arrow(&self, py: Python<'_>, kind: Option<&Bound<'_, PyAny>>) -> PyResult<ArrowTable> {
+        trace_table(py, self, kind)
     }
 
     /// A human-readable summary (behaviour.md 4.3).

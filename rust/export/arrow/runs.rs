@@ -1,6 +1,7 @@
 //! The node-runs table: one row per run of a node, from the runs that
 //! `node_runs()` paired (the Perfetto export's pairing), column for column
-//! (`docs/tables.md`). The bindings hand the runs over row by row.
+//! (`docs/tables.md`): straight from the core's `NodeRuns`, or row by row from the
+//! bindings (a Python `NodeRuns`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use arrow_schema::{DataType, Field, Schema};
 use super::{
     dictionary_field, schema_metadata, Column, Table, TableError, TextDictionary, Validity,
 };
+use crate::runs::NodeRuns;
 
 /// A run's status, in the order of the status column's dictionary.
 pub const STATUSES: [&str; 6] = [
@@ -259,6 +261,38 @@ impl RunsBuilder {
         let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
         Ok(Table { schema, batch })
     }
+}
+
+/// The node-runs table of runs the core paired (`NodeRuns::collect`), with the
+/// trace's `dropped` and `max_events` in the schema's metadata.
+pub fn from_runs<S>(
+    runs: &NodeRuns<'_, S>,
+    dropped: u64,
+    max_events: Option<usize>,
+) -> Result<Table, TableError> {
+    let mut builder = RunsBuilder::new(runs.len())?;
+    for (_, entry) in &runs.names {
+        builder.name(&entry.text)?;
+    }
+    for origin in &runs.sources.list {
+        builder.source(origin.display_name().as_bytes())?;
+    }
+    for row in 0..runs.len() {
+        let run = Run {
+            node: i64::from(runs.node[row]),
+            source: i64::from(runs.source[row]),
+            lane: i64::from(runs.lane[row]),
+            start: runs.start[row],
+            end: runs.end[row],
+            duration: runs.duration[row],
+            status: runs.status[row].value().as_bytes(),
+            error: runs.error[row].map(|entry| &entry.text[..]),
+            start_event: runs.start_event[row],
+            end_event: runs.end_event[row],
+        };
+        builder.row(row, run)?;
+    }
+    builder.finish(Some(dropped), max_events)
 }
 
 fn dictionary<K: arrow_array::types::ArrowDictionaryKeyType>(
