@@ -139,12 +139,31 @@ pub fn zeroed<T: Native>(len: usize) -> Result<Vec<T>, AllocError> {
     if block.is_null() {
         return Err(AllocError);
     }
+    advise_huge_pages(block.cast(), layout.size());
     // SAFETY: `block` was allocated by the global allocator with the layout of
     // `[T; len]` (what `Vec<T>` with capacity `len` deallocates with), and every `T`
     // here is a plain number whose all-zero bytes are a valid value, so all `len`
     // elements are initialized.
     Ok(unsafe { Vec::from_raw_parts(block, len, len) })
 }
+
+/// Ask for transparent huge pages over a large column: it is filled front to back,
+/// and one fault per 2 MiB instead of per 4 KiB is most of the cost of new memory.
+#[cfg(target_os = "linux")]
+fn advise_huge_pages(block: *mut u8, size: usize) {
+    const HUGE: usize = 2 << 20;
+    let start = (block as usize).next_multiple_of(HUGE);
+    let end = (block as usize + size) & !(HUGE - 1);
+    if end > start {
+        // SAFETY: `[start, end)` lies within the block just allocated (rounded
+        // inward to huge-page boundaries); `madvise` only changes how the kernel
+        // backs those pages, not their contents (still zero) or their mapping.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages(_block: *mut u8, _size: usize) {}
 
 /// A fixed-length column of numbers: slots start at zero, and writing a zero is
 /// skipped so that it leaves the page untouched.
