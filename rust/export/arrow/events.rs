@@ -447,6 +447,50 @@ mod tests {
     }
 
     #[test]
+    fn rows_follow_the_snapshot_when_it_reorders_events() {
+        use crate::trace::{SavedEvent, SnapshotSegment};
+        let restored = |events: &[(f64, EventKind)]| {
+            let core: TraceCore<u32, ()> = TraceCore::new();
+            let saved = events
+                .iter()
+                .map(|&(ts, kind)| SavedEvent {
+                    ts,
+                    event: NewEvent::new(kind),
+                })
+                .collect();
+            core.restore(None, saved).unwrap();
+            core
+        };
+        let later = restored(&[
+            (2.0, EventKind::ExecutionStarted),
+            (3.0, EventKind::StepStarted),
+        ]);
+        let earlier = restored(&[(1.0, EventKind::ExecutionCompleted)]);
+        // Segments out of chronological order: the snapshot reorders positions.
+        let segment = |core| SnapshotSegment {
+            core,
+            start: 0,
+            len: core.len(),
+        };
+        let snapshot = Snapshot::new(vec![segment(&later), segment(&earlier)]);
+        let want: Vec<(f64, i8)> = snapshot
+            .iter()
+            .map(|event| (event.ts, event.kind as i8))
+            .collect();
+        assert_eq!(want, [(1.0, 9), (2.0, 0), (3.0, 1)]);
+        let table = build(&snapshot, &mut Numbers, None).unwrap();
+        let ts = table.batch.column(1).as_primitive::<Float64Type>();
+        let kinds = table.batch.column(0).as_dictionary::<Int8Type>();
+        let got: Vec<(f64, i8)> = ts
+            .values()
+            .iter()
+            .copied()
+            .zip(kinds.keys().values().iter().copied())
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn a_step_beyond_i64_is_an_error() {
         let core: TraceCore<u32, ()> = TraceCore::new();
         let mut event = NewEvent::new(EventKind::StepStarted);
