@@ -9,13 +9,15 @@ to rounding); the plain-Python version's descendant counts are one search per no
 O(V * (V + E)), so it only runs on the smaller sizes.
 
     python benches/bench_profile.py [--sizes 1000,5000,100000,1000000] \
-        [--baseline-max 5000] [--runs 3] [--trace events|recorded|none]
+        [--baseline-max 5000] [--runs 3] [--trace events|recorded|loaded|none]
 
 ``--trace`` says what ``result.trace`` is: ``events`` (the default) an object with
 only an ``events`` list, read event by event; ``recorded`` an ``ExecutionTrace``
-holding the same events (restored from its pickled state), whose times
-``profile_execution`` reads off the core's node runs; ``none`` no trace at all (the
-report without its observed figures: what the trace costs is the difference).
+holding the same events with the DAG's shared name table, as an executor's trace
+is (``profile_execution`` reads its times off the core's node runs); ``loaded`` the
+same events loaded from a JSON file (names of its own: each is looked up by name);
+``none`` no trace at all (the report without its observed figures: what the trace
+costs is the difference).
 
 Not a test: nothing here runs under pytest.
 """
@@ -24,10 +26,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import math
+import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -56,15 +61,31 @@ class SimulatedTrace:
     events: list[TraceEvent]
 
 
-def recorded_trace(events: list[TraceEvent]) -> dagron.ExecutionTrace:
-    """An ``ExecutionTrace`` holding ``events`` with their timestamps (its pickled
-    state: version, events, origin)."""
-    trace = dagron.ExecutionTrace.__new__(dagron.ExecutionTrace)
-    saved = [
-        (e.event_type.value, e.timestamp, e.node_name, None, e.duration, None, None)
+def recorded_trace(
+    events: list[TraceEvent], dag: Optional[dagron.DAG] = None
+) -> dagron.ExecutionTrace:
+    """An ``ExecutionTrace`` holding ``events`` with their timestamps: written as a
+    ``write_json`` file would hold them and loaded back; with ``dag``, then copied
+    (by its pickled state) into a trace made with the DAG's shared name table, as an
+    executor's trace is."""
+    records = [
+        {
+            "event_type": e.event_type.value,
+            "timestamp": e.timestamp,
+            "node_name": e.node_name,
+            "duration": e.duration,
+        }
         for e in events
     ]
-    trace.__setstate__((2, None, saved, None, (("bench", 1, 0, 0), 0, None, None)))
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "trace.json")
+        with open(path, "w") as file:
+            json.dump(records, file)
+        loaded = dagron.ExecutionTrace.load(path)
+    if dag is None:
+        return loaded
+    trace = dagron.ExecutionTrace(_node_names=dag._node_names())  # type: ignore[call-arg]
+    trace.__setstate__(loaded.__reduce__()[2])
     return trace
 
 
@@ -99,6 +120,8 @@ def simulated_result(
     if trace_kind == "events":
         trace = SimulatedTrace(events)
     elif trace_kind == "recorded":
+        trace = recorded_trace(events, dag)
+    elif trace_kind == "loaded":
         trace = recorded_trace(events)
     return ExecutionResult(results, len(names), 0, 0, 0, 0, makespan, trace)  # type: ignore[arg-type]
 
@@ -196,7 +219,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--width", type=int, default=1000, help="nodes per layer")
     parser.add_argument("--baseline-max", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--trace", choices=["events", "recorded", "none"], default="events")
+    parser.add_argument(
+        "--trace", choices=["events", "recorded", "loaded", "none"], default="events"
+    )
     args = parser.parse_args(argv)
     print(
         f"layered DAGs, {args.width} nodes per layer, 1-3 predecessors per node; "

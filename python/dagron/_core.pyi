@@ -19,6 +19,7 @@ __all__ = [
     "_flush_journals",
     "_node_runs_table",
     "_register_types",
+    "_trace_state",
     "__version__",
     "read_journal",
 ]
@@ -218,8 +219,8 @@ class GraphIndex:
         self, starts: list[float], ends: list[float], run_start: float, run_end: float
     ) -> tuple[list[int], list[float], float]: ...
     def observe_trace(
-        self, trace: TraceRecorder, index: dict[str, int]
-    ) -> Optional[tuple[list[int], list[float], float, bytes]]: ...
+        self, trace: TraceRecorder, names: list[str], index: dict[str, int]
+    ) -> Optional[tuple[list[int], dict[str, float], float]]: ...
 
 def _register_types(enum_type: type[TraceEventType], event_type: type[TraceEvent]) -> None: ...
 def read_journal(
@@ -229,3 +230,10 @@ def _flush_journals() -> None: ...
 def _node_runs_table(
     runs: Any, *, dropped: Optional[int] = None, max_events: Optional[int] = None
 ) -> ArrowTable: ...
+def _trace_state(
+    events: list[tuple[Any, ...]],
+    origin: Optional[tuple[str, int, int, int]] = None,
+    dropped: int = 0,
+    sources: Optional[list[tuple[str, int, int, int]]] = None,
+    event_sources: Optional[list[int]] = None,
+) -> tuple[Any, ...]: ...

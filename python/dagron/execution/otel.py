@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 __all__ = ["export_trace"]
 
 T = TraceEventType
+_STARTED, _COMPLETED, _FAILED = T.NODE_STARTED, T.NODE_COMPLETED, T.NODE_FAILED
 _INT64 = (-(2**63), 2**63 - 1)
 _Attributes = dict[str, Any]
 
@@ -197,6 +198,7 @@ class _Planner:
 
     def __init__(self, trace: Any, events: list[TraceEvent]) -> None:
         self.events = events
+        self.total = len(events)
         self.sources = _sources(trace, len(events))
         self.root = _Span("execution", None, None, None)
         self.spans = [self.root]
@@ -206,11 +208,12 @@ class _Planner:
         self.dropped = getattr(trace, "dropped", 0)
 
     def plan(self, runs: Any) -> list[_Span]:
+        # Keyed by the members' ids: an Enum's hash is a Python call.
         by_type = {
-            T.EXECUTION_STARTED: self.execution_started,
-            T.EXECUTION_COMPLETED: self.execution_completed,
-            T.STEP_STARTED: self.step_started,
-            T.STEP_COMPLETED: self.step_completed,
+            id(T.EXECUTION_STARTED): self.execution_started,
+            id(T.EXECUTION_COMPLETED): self.execution_completed,
+            id(T.STEP_STARTED): self.step_started,
+            id(T.STEP_COMPLETED): self.step_completed,
         }
         by_run_kind = {
             "completed": self.run,
@@ -225,42 +228,66 @@ class _Planner:
         starts, ends, statuses = runs.start_event, runs.end_event, runs.status
         count, row = len(runs), 0
         first = starts[0] if count and starts[0] >= 0 else (ends[0] if count else -1)
+        # The ends of runs that have a start, marked when the run is handled.
+        total = self.total
+        paired = bytearray(total + 1)
         point = self.point
         for at, event in enumerate(self.events):
             if at == first:
-                by_run_kind[statuses[row]](at, event, ends[row])
+                end = ends[row]
+                by_run_kind[statuses[row]](at, event, end)
+                paired[end if end < total else -1] = 1  # -1: the spare last byte
                 row += 1
                 first = -1
                 if row < count:
                     first = starts[row] if starts[row] >= 0 else ends[row]
-            elif event.event_type not in _RUN_TYPES or event.node_name is None:
-                by_type.get(event.event_type, point)(at, event, -1)
-            # else: the end of a run handled at its start.
+            elif not paired[at]:
+                by_type.get(id(event.event_type), point)(at, event, -1)
         self.finish()
         return self.spans
 
     # -- node runs -----------------------------------------------------------------
 
     def run(self, at: int, event: TraceEvent, end_at: int) -> None:
-        """A run that started (ended or not), or an end whose start is gone."""
+        """A run that started (ended or not), or an end whose start is gone; what
+        its end event says: time, status, duration, error, metadata. (One of these
+        per node: the work is inlined, the members are module constants.)"""
         name = event.node_name
         assert name is not None  # runs are of named nodes
-        started = event.event_type is T.NODE_STARTED
+        started = event.event_type is _STARTED
         node = _Span(
             name,
             _step_parent(event, self.steps, self.open_steps),
-            _ns(event.timestamp) if started else None,
+            round(event.timestamp * 1e9) if started else None,
             None,
         )
-        node.attributes["dagron.node"] = name
+        held = node.attributes
+        held["dagron.node"] = name
         if self.sources is not None:
             _set_source(node, self.sources, at)
         if started and event.metadata:
-            _flatten(event.metadata, node.attributes)
-        self.last_run[name] = len(self.spans)
-        self.spans.append(node)
-        if 0 <= end_at < len(self.events):
-            _end_run(node, self.events[end_at])
+            _flatten(event.metadata, held)
+        spans = self.spans
+        self.last_run[name] = len(spans)
+        spans.append(node)
+        if end_at < 0 or end_at >= self.total:
+            return  # open
+        end = self.events[end_at]
+        kind, duration = end.event_type, end.duration
+        node.end, node.duration = round(end.timestamp * 1e9), duration
+        if kind is _COMPLETED:
+            held["dagron.status"] = "completed"
+        else:
+            held["dagron.status"] = "failed" if kind is _FAILED else "timed_out"
+        if duration is not None:
+            held["dagron.duration_s"] = duration
+        if kind is not _COMPLETED:
+            node.failed = True
+            node.error = end.error or kind.value
+        elif end.error:
+            held["dagron.error"] = end.error
+        if end.metadata:
+            _flatten(end.metadata, held)
 
     def point(self, at: int, event: TraceEvent, end_at: int) -> None:
         """Skipped, cancelled, cache, gate, resource (and events that fit nowhere
@@ -351,39 +378,6 @@ class _Planner:
                 span.attributes["dagron.end_lost"] = True
 
 
-# The event types whose named events belong to node runs.
-_RUN_TYPES = frozenset(
-    [
-        T.NODE_STARTED,
-        T.NODE_COMPLETED,
-        T.NODE_FAILED,
-        T.NODE_TIMED_OUT,
-        T.NODE_SKIPPED,
-        T.NODE_CANCELLED,
-    ]
-)
-
-
-def _end_run(node: _Span, event: TraceEvent) -> None:
-    """What a run's end event says: its time, status, duration, error, metadata."""
-    kind = event.event_type
-    node.end, node.duration = _ns(event.timestamp), event.duration
-    held = node.attributes
-    if kind is T.NODE_COMPLETED:
-        held["dagron.status"] = "completed"
-    else:
-        held["dagron.status"] = "failed" if kind is T.NODE_FAILED else "timed_out"
-    if event.duration is not None:
-        held["dagron.duration_s"] = event.duration
-    if kind is not T.NODE_COMPLETED:
-        node.failed = True
-        node.error = event.error or kind.value
-    elif event.error:
-        held["dagron.error"] = event.error
-    if event.metadata:
-        _flatten(event.metadata, held)
-
-
 def _node_runs(trace: Any, events: list[TraceEvent]) -> Any:
     """The runs of ``trace`` (``node_runs()``). A trace of another type (``events``,
     and ``sources`` with ``event_sources()`` when it has several) is copied into an
@@ -391,22 +385,21 @@ def _node_runs(trace: Any, events: list[TraceEvent]) -> Any:
     node_runs = getattr(trace, "node_runs", None)
     if callable(node_runs):
         return node_runs()
+    from dagron import _core
     from dagron.execution.tracing import ExecutionTrace
 
     saved = [
         (e.event_type.value, e.timestamp, e.node_name, None, e.duration, e.error, None)
         for e in events
     ]
+    origin, origins, indices = ("", 0, 0, 0), None, None
     sources = _sources(trace, len(events))
-    provenance: tuple = (("", 0, 0, 0), 0, None, None)
-    if sources is not None:
+    if sources is not None and sources[0]:
         known, indices = sources
         origins = [(str(getattr(s, "host", "")), int(getattr(s, "pid", 0)), 0, 0) for s in known]
-        if origins:
-            packed = b"".join(i.to_bytes(4, "little") for i in indices)
-            provenance = (origins[indices[0]] if indices else origins[0], 0, origins, packed)
+        origin = origins[indices[0]] if indices else origins[0]
     copy = ExecutionTrace.__new__(ExecutionTrace)
-    copy.__setstate__((2, None, saved, None, provenance))
+    copy.__setstate__(_core._trace_state(saved, origin, 0, origins, indices))
     return copy.node_runs()
 
 
