@@ -27,7 +27,7 @@ from dagron.execution import _files
 from dagron.execution.tracing import ExecutionTrace
 
 PROG = "dagron-trace"
-FORMATS = ("json", "chrome", "perfetto")
+FORMATS = ("json", "chrome", "perfetto", "parquet")
 PERFETTO_SUFFIXES = (".perfetto-trace", ".pftrace", ".pb")
 
 
@@ -68,9 +68,10 @@ def build_parser() -> Parser:
             "--to",
             choices=FORMATS,
             help="output format: json (the events, as write_json), chrome (Chrome Trace "
-            "JSON), perfetto (protobuf; a merged trace shows one process per source); "
+            "JSON), perfetto (protobuf; a merged trace shows one process per source), "
+            "parquet (the events table; needs dagron[arrow]); "
             "default: from OUT's extension, .pftrace/.perfetto-trace/.pb for Perfetto, "
-            "else json; .gz compresses",
+            ".parquet for Parquet, else json; .gz compresses",
         )
         command.add_argument(
             "--named", action="store_true", help="Chrome JSON with one process per source"
@@ -159,6 +160,8 @@ def output_format(args: argparse.Namespace) -> str:
     if args.to is not None:
         return str(args.to)
     name = args.output[:-3] if args.output.endswith(".gz") else args.output
+    if name.endswith(".parquet"):
+        return "parquet"
     return "perfetto" if name.endswith(PERFETTO_SUFFIXES) else "json"
 
 
@@ -213,6 +216,7 @@ def write(trace: ExecutionTrace, out: str, fmt: str) -> None:
         "chrome": trace.write_chrome_trace,
         "named": lambda path: trace.write_chrome_trace(path, named=True),
         "perfetto": trace.write_perfetto,
+        "parquet": trace.write_parquet,
     }
     if out == STDOUT:
         stream = stdout()
@@ -329,6 +333,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         TypeError,
         MemoryError,
         RecursionError,
+        ImportError,
     ) as error:
         if isinstance(error, OSError) and error.errno == errno.EPIPE:
             broken_pipe()

@@ -12,6 +12,7 @@ use dagron_core::{
 };
 
 mod arguments;
+mod arrow;
 mod compare;
 mod constructor;
 mod errors;
@@ -53,6 +54,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<node_names::NodeNames>()?;
     module.add_class::<run::RunState>()?;
     module.add_class::<graph::GraphIndex>()?;
+    module.add_class::<arrow::ArrowTable>()?;
     module.add_class::<node_runs::PyNodeRuns>()?;
     run::install(&module.py().get_type::<run::RunState>())?;
     record_call::install(&module.py().get_type::<recorder::TraceRecorder>())?;
@@ -62,6 +64,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(compare::_node_stats, module)?)?;
     module.add_function(wrap_pyfunction!(compare::_mann_whitney, module)?)?;
     module.add_function(wrap_pyfunction!(compare::_trace_column, module)?)?;
+    module.add_function(wrap_pyfunction!(arrow::_node_runs_table, module)?)?;
     module.add_function(wrap_pyfunction!(pickle::_trace_state, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -4,8 +4,9 @@
 //! object per event or per run.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyCapsule, PyDict, PyList, PyString};
 
+use super::arrow::{node_runs_table, ArrowTable};
 use super::recorder::PySnapshot;
 use crate::runs::{NodeRuns, NodeTimes, RunStatus};
 
@@ -53,6 +54,35 @@ impl PyNodeRuns {
             self.len,
             self.names.bind(py).len()
         )
+    }
+
+    /// The runs as an Arrow table (`docs/tables.md`).
+    fn to_arrow(slf: &Bound<'_, Self>) -> PyResult<ArrowTable> {
+        node_runs_table::to_arrow(slf.as_any())
+    }
+
+    /// The runs as an Arrow C stream (the PyCapsule interface).
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        slf: &Bound<'py, Self>,
+        requested_schema: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let _ = requested_schema;
+        node_runs_table::stream(slf.as_any())
+    }
+
+    fn __arrow_c_schema__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyCapsule>> {
+        node_runs_table::schema(slf.as_any())
+    }
+
+    /// The runs as a pandas `DataFrame` (needs pyarrow and pandas).
+    fn to_pandas<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        node_runs_table::convert(slf.as_any(), "to_pandas")
+    }
+
+    /// The runs as a polars `DataFrame` (needs polars).
+    fn to_polars<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        node_runs_table::convert(slf.as_any(), "to_polars")
     }
 }
 

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
+use super::arrow::{trace_table, ArrowTable};
 use super::constructor::new_recorder;
 use super::errors::type_name;
 use super::events::build_events;
@@ -220,6 +221,14 @@ impl TraceRecorder {
     #[pyo3(signature = (dest, *, named = false))]
     fn write_chrome_trace(&self, dest: &Bound<'_, PyAny>, named: bool) -> PyResult<()> {
         self.with_snapshot(|snapshot| to_file(dest, |sink| write_chrome(snapshot, named, sink)))
+    }
+
+    /// The events (`kind="events"`) or the node runs (`kind="node_runs"`) as an
+    /// Arrow table (`docs/tables.md`): an object with `__arrow_c_stream__`, for
+    /// `pyarrow.table`, polars, DuckDB and others.
+    #[pyo3(signature = (*, kind = None), text_signature = "($self, *, kind='events')")]
+    fn to_arrow(&self, py: Python<'_>, kind: Option<&Bound<'_, PyAny>>) -> PyResult<ArrowTable> {
+        trace_table(py, self, kind)
     }
 
     /// A human-readable summary (behaviour.md 4.3).

@@ -4,6 +4,7 @@
 
 use super::core::TraceCore;
 use super::read::EventView;
+use crate::event::EventRecord;
 use crate::origin::{Origin, Sources};
 use crate::summary::Summary;
 
@@ -167,6 +168,39 @@ impl<'a, X, S> Snapshot<'a, X, S> {
         };
         let (segment, index) = self.locate(position);
         segment.core.view(index)
+    }
+
+    /// Visit the events in chronological order by their records: `f` gets the core
+    /// and buffer index of each (to read the rest with [`TraceCore::view`] when the
+    /// record is not enough), the record, and its stored source index. Cheaper than
+    /// [`Snapshot::iter`] for writers that need an event's strings or extra rarely.
+    pub fn for_each_record(
+        &self,
+        mut f: impl FnMut(&'a TraceCore<X, S>, usize, &EventRecord, u32),
+    ) {
+        match &self.order {
+            None => {
+                for segment in &self.segments {
+                    let core = segment.core;
+                    let own = core.provenance.get();
+                    core.events.for_each_from(
+                        segment.start,
+                        segment.start + segment.len,
+                        |index, record| {
+                            let source = own.map_or(0, |provenance| provenance.source_of(index));
+                            f(core, index, record, source)
+                        },
+                    );
+                }
+            }
+            Some(order) => {
+                for &position in order {
+                    let (segment, index) = self.locate(position);
+                    let core = segment.core;
+                    f(core, index, core.events.wait(index), core.source_of(index));
+                }
+            }
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = EventView<'a, X, S>> + '_ {

@@ -165,7 +165,7 @@ impl Writer {
 
 /// Rewrite each encoded surrogate (ED A0..BF xx) as U+FFFD (EF BF BD) in place.
 #[inline]
-fn replace_surrogates(text: &mut [u8]) {
+pub fn replace_surrogates(text: &mut [u8]) {
     let mut at = 0;
     while let Some(offset) = text[at..].iter().position(|&b| b == 0xED) {
         let i = at + offset;
