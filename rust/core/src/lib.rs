@@ -5,6 +5,7 @@
 
 pub mod admission;
 pub mod alloc;
+pub mod arrow;
 pub mod bounded;
 pub mod buffer;
 pub mod clock;

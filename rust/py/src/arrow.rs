@@ -1,5 +1,5 @@
 //! Traces as Arrow tables in Python: `ArrowTable`, which hands a table built by
-//! `export::arrow` to any Arrow consumer through the PyCapsule interface
+//! `arrow` to any Arrow consumer through the PyCapsule interface
 //! (`__arrow_c_stream__`, `__arrow_c_schema__`), the events table of a recorder,
 //! and the node-runs table of a `NodeRuns`.
 
@@ -17,9 +17,9 @@ use super::errors::{type_name, PyFailure};
 use super::metadata::JsonPayloadWriter;
 use super::recorder::TraceRecorder;
 use super::strings::str_bytes;
-use crate::export::arrow::runs::{self, Run, RunsBuilder};
-use crate::export::arrow::{events, Table, TableError};
 use crate::runs::NodeRuns;
+use dagron_core::arrow::runs::{self, Run, RunsBuilder};
+use dagron_core::arrow::{events, Table, TableError};
 
 const STREAM: &CStr = c"arrow_array_stream";
 const SCHEMA: &CStr = c"arrow_schema";

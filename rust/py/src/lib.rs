@@ -5,8 +5,8 @@
 //! core errors to Python exceptions; nothing here decides what a trace means.
 
 // The core's modules, under the paths the bindings name them by (`crate::trace`, ...);
-// `compare`, `graph`, `journal` and `merge` are the bindings' own modules, so the
-// core's go by `dagron_core::`.
+// `arrow`, `compare`, `graph`, `journal` and `merge` are the bindings' own modules,
+// so the core's go by `dagron_core::`.
 use dagron_core::{
     alloc, clock, error, event, export, intern, json_text, origin, runs, store, trace,
 };

@@ -6,7 +6,6 @@
 //! whole document; when streaming it is handed to a sink every `chunk` bytes, so
 //! memory stays bounded whatever the trace length.
 
-pub mod arrow;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod check;
 pub mod chrome;
