@@ -109,10 +109,12 @@ def _json_state(
             f"{name}: not a trace: invalid UTF-8 at offset {error.start}"
         ) from None
     try:
-        records = json.loads(text)
+        records = _decode(text)
     except json.JSONDecodeError as error:
         offset = len(text[: error.pos].encode("utf-8", "surrogatepass"))
         raise TraceFileError(f"{name}: not a JSON trace: {error.msg} at offset {offset}") from None
+    except ValueError as error:  # an integer too long for int() (over 4,300 digits)
+        raise TraceFileError(f"{name}: not a JSON trace: {error}") from None
     if not isinstance(records, list):
         raise TraceFileError(
             f"{name}: not a JSON trace: expected a list of events, found {type(records).__name__}"
@@ -138,6 +140,18 @@ def _json_state(
         progress(len(records), len(records))
     origin = (host, 0, 0, 0)
     return (2, None, events, None, (origin, 0, None, None))
+
+
+def _decode(text: str) -> Any:
+    """``json.loads(text)``, at any nesting depth: a file nested deeper than the
+    recursion limit lets ``json`` go is decoded without recursion."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        pass
+    from dagron.execution import _deep_json
+
+    return _deep_json.loads(text)
 
 
 _KINDS = {

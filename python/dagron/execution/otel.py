@@ -17,17 +17,25 @@
 - ``metadata`` becomes attributes: nested dicts flattened with dotted keys
   (``{"io": {"rows": 3}}`` -> ``io.rows = 3``); values OpenTelemetry accepts (str,
   bool, int within 64 bits, float, and lists of one of those) as they are; anything
-  else as its JSON text. dagron's own attributes are under ``dagron.``.
+  else as its JSON text, or its ``repr`` when it has none, or
+  ``"<unprintable TYPE>"`` when its ``repr`` raises. Keys of one metadata dict that
+  flatten to one name are all kept: the first under the name, the later ones as
+  ``name#2``, ``name#3``, ... (``{"a": {"b": 1}, "a.b": 2}`` -> ``a.b = 1``,
+  ``a.b#2 = 2``). Metadata that contains itself raises ``ValueError`` ("Circular
+  reference detected"), as ``to_json`` does. dagron's own attributes are under
+  ``dagron.``.
 
 Times are Unix nanoseconds: ``trace.origin.wall_ns`` (the wall clock at the trace's
-first event) plus each event's timestamp. A trace without an origin puts its last
-event at the moment of export (so a trace exported right after its run lands where
-it ran). A bounded trace that let its oldest events go exports what it holds and
-invents no time: a span whose start event is gone starts at its end minus the
-duration its end event recorded (or, without one, is empty at its end, with
-``dagron.start_lost = true``); a span whose end never came is empty at its start
-with ``dagron.end_lost = true``. A trace merged from several processes gives every
-span the ``host.name`` and ``process.pid`` of the source of its first event.
+first event) plus each event's timestamp. A trace without a clock (no origin, or an
+origin whose clocks both read 0, as a trace loaded from a JSON export has) puts its
+last event at the moment of export (so a trace exported right after its run lands
+where it ran) and says so: its root span has the attribute ``dagron.time_assumed =
+"last_event_at_export"``. A bounded trace that let its oldest events go exports what
+it holds and invents no time: a span whose start event is gone starts at its end
+minus the duration its end event recorded (or, without one, is empty at its end,
+with ``dagron.start_lost = true``); a span whose end never came is empty at its
+start with ``dagron.end_lost = true``. A trace merged from several processes gives
+every span the ``host.name`` and ``process.pid`` of the source of its first event.
 
 ``tracer_provider=None`` uses the global provider when the application configured an
 SDK one; otherwise a provider is made for this export with the resource
@@ -121,6 +129,10 @@ def export_trace(
             return None
         plan = _plan(trace, events)
         origin_ns, event_count = _wall_origin_ns(trace, events), len(events)
+        if origin_ns is None:
+            # No clock: the last event is placed at the moment of export.
+            origin_ns = time.time_ns() - _ns(events[-1].timestamp)
+            plan[0].attributes[ASSUMED] = ASSUMED_VALUE
         del events  # the plan holds what the spans need
         provider, owned = _provider(tracer_provider, service_name, SdkTracerProvider, event_count)
         try:
@@ -133,13 +145,19 @@ def export_trace(
             gc.enable()
 
 
-def _wall_origin_ns(trace: Any, events: list[TraceEvent]) -> int:
-    """Unix ns of timestamp 0.0 (the trace's first event)."""
+# The root span's attribute saying that the times were placed by assumption.
+ASSUMED = "dagron.time_assumed"
+ASSUMED_VALUE = "last_event_at_export"
+
+
+def _wall_origin_ns(trace: Any, events: list[TraceEvent]) -> Optional[int]:
+    """Unix ns of timestamp 0.0 (the trace's first event); None when the trace
+    holds no clock (no origin, or one whose clocks both read 0: a JSON load)."""
     origin = getattr(trace, "origin", None)
     wall_ns = getattr(origin, "wall_ns", None)
-    if isinstance(wall_ns, int):
+    if isinstance(wall_ns, int) and (wall_ns != 0 or getattr(origin, "monotonic_ns", 0) != 0):
         return wall_ns
-    return time.time_ns() - _ns(events[-1].timestamp)
+    return None
 
 
 def _ns(seconds: float) -> int:
@@ -352,17 +370,61 @@ def _set_source(span: _Span, sources: tuple[list[Any], list[int]], at: int) -> N
         span.attributes["process.pid"] = pid
 
 
-def _flatten(metadata: Any, into: _Attributes, prefix: str = "") -> None:
+def _flatten(metadata: Any, into: _Attributes) -> None:
     """Metadata as attributes: dicts flattened with dotted keys, values OpenTelemetry
-    accepts as they are, anything else as its JSON text."""
+    accepts as they are, anything else as its JSON text (its ``repr`` when it has
+    none, a placeholder when that fails too). Two keys of one metadata dict that
+    flatten to one name both stay: the later ones get ``#2``, ``#3``, ... A dict
+    that contains itself raises ``ValueError``, as ``to_json`` does."""
     if not isinstance(metadata, dict):
         return
     for key, value in metadata.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            _flatten(value, into, name + ".")
-        else:
+        if type(key) is not str or isinstance(value, dict):
+            break
+    else:  # Flat, with str keys (the common case): no name can collide.
+        for key, value in metadata.items():
+            into[key] = _attribute(value)
+        return
+    # Iterative, so metadata as deep as to_json writes flattens too; `active` holds
+    # the ids of the dicts being walked, to tell a cycle; `written`, the names set.
+    active = [id(metadata)]
+    stack = [("", iter(metadata.items()))]
+    written: set[str] = set()
+    while stack:
+        prefix, items = stack[-1]
+        for key, value in items:
+            name = prefix + (key if type(key) is str else _text(key))
+            if isinstance(value, dict) and value:
+                if id(value) in active:
+                    raise ValueError("Circular reference detected")
+                active.append(id(value))
+                stack.append((name + ".", iter(value.items())))
+                break
+            if name in written:
+                name = _another(name, written)
+            written.add(name)
             into[name] = _attribute(value)
+        else:
+            stack.pop()
+            active.pop()
+
+
+def _another(name: str, written: set[str]) -> str:
+    """``name#2``, ``name#3``, ...: the first not in ``written``."""
+    count = 2
+    while f"{name}#{count}" in written:
+        count += 1
+    return f"{name}#{count}"
+
+
+def _text(key: Any) -> str:
+    """A metadata key as an attribute name."""
+    if type(key) is str:
+        return key
+    try:
+        return str(key)
+    except Exception:
+        return f"<unprintable {type(key).__name__}>"
 
 
 def _attribute(value: Any) -> Any:
@@ -374,8 +436,15 @@ def _attribute(value: Any) -> Any:
             return list(value)
     try:
         return json.dumps(value)
-    except (TypeError, ValueError):
+    except ValueError as error:
+        if str(error) == "Circular reference detected":
+            raise ValueError("Circular reference detected") from None
+    except Exception:
+        pass
+    try:
         return repr(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
 
 
 def _scalar(value: Any) -> bool:
