@@ -1,5 +1,5 @@
 //! `RunState`'s Python methods: the constructor, and the calls that change the
-//! run as a whole (its frame) or a node off the hot path (`fail`, `give_up`,
+//! run as a whole (its frame, `close`) or a node off the hot path (`fail`, `give_up`,
 //! `time_out_overdue`, and `start_elsewhere` / `settle` for a node run elsewhere).
 
 use std::sync::Mutex;
@@ -120,7 +120,33 @@ impl RunState {
         self.end(py, node_index(node)?, Ended::Failed(exc, error_text))
     }
 
-    /// Whether the run is closed (its frame has ended): nothing starts or ends now.
+    /// Close the run: no node starts or ends here after this. Every running node
+    /// becomes `outcome`, with its duration until now, and nothing is recorded;
+    /// returns their indices. (A run with a frame is closed by `__exit__`.)
+    fn close(&self, py: Python<'_>, outcome: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
+        let mut released = Released::new();
+        let mut progress = self.lock();
+        progress.closed = true;
+        let now = clock::monotonic_ns();
+        let mut ended = Vec::new();
+        let result = (|| {
+            for node in 0..self.nodes {
+                if self.is_running(py, node)? {
+                    let duration = clock::seconds_between(progress.started_ns[node], now);
+                    let seconds = new_objects::float(py, duration)?;
+                    replace(self.status.bind(py), node, outcome, &mut released)?;
+                    replace(self.durations.bind(py), node, &seconds, &mut released)?;
+                    ended.push(node);
+                }
+            }
+            Ok::<_, PyErr>(())
+        })();
+        drop(progress);
+        result.map(|()| ended)
+    }
+
+    /// Whether the run is closed (`close`, or its frame has ended): nothing starts
+    /// or ends now.
     #[getter]
     fn closed(&self) -> bool {
         self.lock().closed
