@@ -222,6 +222,39 @@ impl TraceRecorder {
         self.store.summary().to_string()
     }
 
+    /// For the HTML report: `(indices, sources, events)` of the events that name no
+    /// node (execution and step events) or carry metadata, in trace order; each
+    /// event's position in `events` and its index into `sources`. Costs one pass
+    /// and builds only the events it returns.
+    fn _report_events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        self.with_snapshot(|snapshot| {
+            let sources = snapshot.sources();
+            let mut indices = Vec::new();
+            let mut of_source = Vec::new();
+            let mut chosen = Vec::new();
+            for (position, event) in snapshot.iter().enumerate() {
+                let has_metadata = event
+                    .payload
+                    .and_then(|extra| extra.metadata.as_ref())
+                    .is_some_and(|dict| !dict.bind(py).is_empty());
+                if event.node.is_none() || has_metadata {
+                    indices.push(position);
+                    of_source.push(sources.of(event.source));
+                    chosen.push(event);
+                }
+            }
+            let events = build_events(py, chosen.len(), chosen.into_iter())?;
+            PyTuple::new(
+                py,
+                [
+                    PyList::new(py, indices)?.into_any(),
+                    PyList::new(py, of_source)?.into_any(),
+                    events.into_any(),
+                ],
+            )
+        })
+    }
+
     /// Metadata can refer back to the trace (`metadata={"trace": trace}`): let the
     /// cyclic GC see it, as it would see a pure-Python trace's list of events.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {

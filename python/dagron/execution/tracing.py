@@ -55,6 +55,8 @@ class TraceEvent:
 
 
 _Trace = TypeVar("_Trace", bound="ExecutionTrace")
+# Above this many node runs a notebook shows a trace's repr, not its report.
+_INLINE_RUNS = 200_000
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class ExecutionTrace(_core.TraceRecorder):
 
     Every method is implemented by the Rust base class; this subclass only gives the
     documented name and module, wraps origins in ``TraceOrigin``, and adds
-    :meth:`load` and :meth:`to_otel`.
+    :meth:`load`, :meth:`to_otel` and :meth:`write_html`.
     """
 
     @property
@@ -106,6 +108,30 @@ class ExecutionTrace(_core.TraceRecorder):
         from dagron.execution import _files
 
         return _files.load(cls, path)
+
+    def write_html(
+        self,
+        path: Union[str, bytes, os.PathLike[str], os.PathLike[bytes]],
+        *,
+        dag: Any = None,
+        title: Optional[str] = None,
+    ) -> None:
+        """Write a one-file HTML report of this trace to ``path`` (replaced
+        atomically): a Gantt chart of the node runs per source, the running count,
+        the critical path and tables; see :mod:`dagron.report`. With ``dag`` (the
+        :class:`dagron.DAG` that ran), also the structural critical path and the
+        bottlenecks with their slack (``profile_execution``)."""
+        from dagron import report
+
+        report.write_html(self, path, dag=dag, title=title)
+
+    def _repr_html_(self) -> Optional[str]:
+        """Jupyter shows a trace as its compact report (up to 200,000 node runs)."""
+        from dagron import report
+
+        if len(self.node_runs()) > _INLINE_RUNS:
+            return None
+        return report.display(self)._repr_html_()
 
     def to_otel(self, tracer_provider: Any = None, *, service_name: str = "dagron") -> Any:
         """Send this trace as OpenTelemetry spans (``pip install 'dagron[otel]'``);
