@@ -16,8 +16,9 @@ from enum import Enum
 from typing import Any, Optional, TypeVar, Union
 
 from dagron import _core
+from dagron.execution._node_runs import NodeRuns
 
-__all__ = ["ExecutionTrace", "TraceEvent", "TraceEventType", "TraceOrigin"]
+__all__ = ["ExecutionTrace", "NodeRuns", "TraceEvent", "TraceEventType", "TraceOrigin"]
 
 
 class TraceEventType(Enum):
@@ -109,6 +110,20 @@ class ExecutionTrace(_core.TraceRecorder):
 
         return _files.load(cls, path)
 
+    def node_runs(self) -> NodeRuns:
+        """One row per run of a node, paired as the Perfetto export's compact lanes
+        pair them (see ``docs/node-runs.md``)."""
+        from dagron.execution._node_runs import node_runs
+
+        return node_runs(self)
+
+    def to_otel(self, tracer_provider: Any = None, *, service_name: str = "dagron") -> Any:
+        """Send this trace as OpenTelemetry spans (``pip install 'dagron[otel]'``);
+        see :mod:`dagron.execution.otel`. Returns the root span's ``SpanContext``."""
+        from dagron.execution.otel import export_trace
+
+        return export_trace(self, tracer_provider, service_name=service_name)
+
     def write_html(
         self,
         path: Union[str, bytes, os.PathLike[str], os.PathLike[bytes]],
@@ -132,13 +147,6 @@ class ExecutionTrace(_core.TraceRecorder):
         if len(self.node_runs()) > _INLINE_RUNS:
             return None
         return report.display(self)._repr_html_()
-
-    def to_otel(self, tracer_provider: Any = None, *, service_name: str = "dagron") -> Any:
-        """Send this trace as OpenTelemetry spans (``pip install 'dagron[otel]'``);
-        see :mod:`dagron.execution.otel`. Returns the root span's ``SpanContext``."""
-        from dagron.execution.otel import export_trace
-
-        return export_trace(self, tracer_provider, service_name=service_name)
 
 
 # The Rust core needs the enum members (to map them to compact codes) and the
