@@ -10,6 +10,7 @@ report on a large trace is written without holding it whole in memory.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import stat
@@ -20,6 +21,7 @@ from typing import Any
 
 from dagron.report.data import ReportData
 
+
 def _asset(name: str) -> str:
     return resources.files("dagron.report").joinpath(name).read_text(encoding="utf-8")
 
@@ -29,22 +31,20 @@ def pieces(data: ReportData) -> Iterator[bytes]:
     title = html.escape(str(data.meta["title"]))
     body = '<body class="compact">' if data.meta.get("compact") else "<body>"
     yield (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         # No request may leave the page: not even for a favicon.
-        "<link rel=\"icon\" href=\"data:,\">\n"
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<link rel="icon" href="data:,">\n'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:\">\n"
         f"<title>{title}</title>\n<style>\n{_asset('report.css')}</style>\n</head>\n"
         f"{body}\n<noscript>This report needs JavaScript to draw.</noscript>\n"
-        "<script type=\"application/json\" id=\"dagron-meta\">"
+        '<script type="application/json" id="dagron-meta">'
     ).encode()
     yield data.meta_json().encode()
     yield b"</script>\n"
     for column in data.columns:
-        yield (
-            f"<script type=\"application/octet-stream\" id=\"dagron-col-{column.name}\">"
-        ).encode()
+        yield (f'<script type="application/octet-stream" id="dagron-col-{column.name}">').encode()
         yield from column.base64_pieces()
         yield b"</script>\n"
     yield f"<script>\n{_asset('report.js')}</script>\n</body>\n</html>\n".encode()
@@ -85,7 +85,8 @@ def write(data: ReportData, path: Any) -> None:
     destination = os.path.realpath(target)
     permissions = stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask()
     handle, temporary = tempfile.mkstemp(
-        prefix=f".{os.path.basename(destination)}.", suffix=".tmp",
+        prefix=f".{os.path.basename(destination)}.",
+        suffix=".tmp",
         dir=os.path.dirname(destination),
     )
     try:
@@ -95,8 +96,6 @@ def write(data: ReportData, path: Any) -> None:
         os.chmod(temporary, permissions)
         os.replace(temporary, destination)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(temporary)
-        except OSError:
-            pass
         raise
