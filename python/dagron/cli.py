@@ -1,5 +1,6 @@
 """``dagron-trace`` (also ``python -m dagron``): summarize, convert and merge trace
-files (journals and ``write_json`` exports) from the command line.
+files (journals and ``write_json`` exports) from the command line; ``report`` and
+``view`` (the HTML report, the Perfetto UI) live in :mod:`dagron.report.commands`.
 
 Errors are one line on stderr and exit status 1 (2 for bad usage); a progress bar
 (``tqdm``, from the ``dagron[cli]`` extra) shows while files load, on a terminal only.
@@ -17,6 +18,7 @@ from typing import Any, Callable, NoReturn, Optional
 from dagron.errors import TraceFileError, TraceJournalWarning
 from dagron.execution import _files
 from dagron.execution.tracing import ExecutionTrace
+from dagron.report import commands as report_commands
 
 PROG = "dagron-trace"
 FORMATS = ("json", "chrome", "perfetto")
@@ -55,6 +57,7 @@ def build_parser() -> Parser:
         command.add_argument(
             "--named", action="store_true", help="Chrome JSON with one process per source"
         )
+    report_commands.add_parsers(commands)
     return parser
 
 
@@ -124,6 +127,12 @@ def load(path: str) -> ExecutionTrace:
     return trace
 
 
+def load_merged(paths: list[str]) -> ExecutionTrace:
+    """The file's trace, or several files' traces merged into one timeline."""
+    traces = [load(path) for path in paths]
+    return traces[0] if len(traces) == 1 else ExecutionTrace.merge(traces)
+
+
 def output_format(args: argparse.Namespace) -> str:
     if args.named:
         if args.to not in (None, "chrome"):
@@ -157,6 +166,8 @@ def run(argv: Optional[Sequence[str]]) -> int:
                 print(("\n" if position else "") + f"==> {path} <==")
             print(trace.summary())
         return 0
+    if args.command in ("report", "view"):
+        return report_commands.run(args, load_merged)
     fmt = output_format(args)
     traces = [load(path) for path in args.files]
     trace = traces[0] if args.command == "convert" else ExecutionTrace.merge(traces)

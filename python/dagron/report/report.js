@@ -126,7 +126,7 @@
     return (s * 1e9).toFixed(0) + " ns";
   }
   function fmtTick(t, step) {
-    const units = step >= 1 ? [1, "s"] : step >= 1e-3 ? [1e3, "ms"] : step >= 1e-6 ? [1e6, "\u00b5s"] : [1e9, "ns"];
+    const units = step >= 0.1 ? [1, "s"] : step >= 1e-4 ? [1e3, "ms"] : step >= 1e-7 ? [1e6, "\u00b5s"] : [1e9, "ns"];
     const v = t * units[0], st = step * units[0];
     const digits = Math.max(0, Math.min(6, -Math.floor(Math.log10(st) + 1e-9)));
     return v.toFixed(digits) + " " + units[1];
