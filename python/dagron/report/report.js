@@ -760,6 +760,7 @@
     gutter: GUTTER,
     runAt,
     nodeId: (name) => names.indexOf(name),
+    nodeOf: (i) => node[i],
     runsOf: (id) => Array.from(runsOf(id)),
     critical: () => ({ observed: observedRuns.slice(), structural: Array.from(mark.keys()).filter((i) => mark[i] & 2) }),
     // The run's box in the chart canvas's CSS pixels (null when out of view).
