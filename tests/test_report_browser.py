@@ -35,7 +35,9 @@ WAIT_MS = 30_000
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
         )
         try:
             yield launched
@@ -70,7 +72,9 @@ class Page:
         box = self.js("i => dagronReport.box(i)", self.run(name))
         assert box is not None, f"{name} is out of view"
         origin = self.page.locator("#gantt").bounding_box()
-        return {"x": origin["x"] + box["x"], "y": origin["y"] + box["y"], "w": box["w"], "h": box["h"]}
+        box["x"] += origin["x"]
+        box["y"] += origin["y"]
+        return box
 
     def pixel(self, x: float, y: float) -> tuple[int, int, int]:
         """The chart canvas's colour at page point (x, y)."""
@@ -146,8 +150,16 @@ def test_hovering_a_run_shows_its_card(page: Page) -> None:
     card = page.page.locator("#card")
     card.wait_for(state="visible")
     text = card.inner_text()
-    for expected in ("b", "failed", "100.000 ms", "600.000 ms", "500.000 ms", "w1.json:0",
-                     "ValueError: boom", '{"attempt": 2}'):
+    for expected in (
+        "b",
+        "failed",
+        "100.000 ms",
+        "600.000 ms",
+        "500.000 ms",
+        "w1.json:0",
+        "ValueError: boom",
+        '{"attempt": 2}',
+    ):
         assert expected in text, (expected, text)
     box = page.box("g")
     page.page.mouse.move(box["x"] + 5, box["y"] + box["h"] / 2)
