@@ -17,6 +17,8 @@ import math
 import sys
 from array import array
 from collections.abc import Iterator, Sequence
+from itertools import compress, count, repeat
+from operator import is_not
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -150,13 +152,10 @@ def _run_metadata(
 
 def _errors(error: Sequence[Optional[str]]) -> dict[str, list[Any]]:
     """The runs that carry an error text, each text once."""
+    # The runs with an error, found in C (most runs have none).
+    runs = list(compress(count(), map(is_not, error, repeat(None))))
     texts: dict[str, int] = {}
-    runs: list[int] = []
-    which: list[int] = []
-    for run, text in enumerate(error):
-        if text is not None:
-            runs.append(run)
-            which.append(texts.setdefault(text, len(texts)))
+    which = [texts.setdefault(error[run], len(texts)) for run in runs]  # type: ignore[arg-type]
     return {"text": list(texts), "run": runs, "which": which}
 
 
@@ -237,8 +236,10 @@ class ReportData:
 
     def meta_json(self) -> str:
         """``meta`` as JSON that is safe inside a ``<script>`` element."""
-        text = json.dumps(self.meta, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        # ASCII-only JSON (the encoder's fastest path); "</" is the one sequence
+        # that could end the script element early.
+        text = json.dumps(self.meta, separators=(",", ":"), allow_nan=False)
+        return text.replace("</", "<\\/")
 
 
 def collect(
