@@ -17,6 +17,7 @@ pub mod journal;
 pub mod json_text;
 pub mod merge;
 pub mod origin;
+pub mod runs;
 pub mod store;
 pub mod summary;
 pub mod trace;

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from dataclasses import dataclass
 
 import pytest
 from dagron.execution.tracing import ExecutionTrace, NodeRuns, TraceEventType, TraceOrigin
@@ -422,3 +423,45 @@ def test_a_run_of_the_executor(count):
     assert sorted(runs.names) == sorted(f"n{i}" for i in range(count))
     assert list(runs.status) == ["completed"] * count
     check_against_perfetto(trace)
+
+
+# -- profiling reads the runs ----------------------------------------------------------
+
+
+@dataclass
+class EventsOnly:
+    """A trace that only has ``events``: profile_execution reads those one by one."""
+
+    events: list
+
+
+@SETTINGS
+@given(
+    stream=STREAMS,
+    clock=st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.5, 4.0]), min_size=40, max_size=40),
+)
+def test_profiling_reads_the_runs_as_it_reads_the_events(stream, clock):
+    """``profile_execution`` on an ``ExecutionTrace`` (the core's runs) gives the
+    report it gives on the same events read one by one."""
+    from dagron import DAG, ExecutionResult, NodeResult, NodeStatus, profile_execution
+
+    dag = DAG()
+    dag.add_nodes(["a", "b", "c", "é"])
+    dag.add_edges([("a", "b"), ("a", "c"), ("b", "é"), ("c", "é")])
+    times = sorted(clock)
+    trace = crafted(
+        HERE,
+        [
+            ev(kw["event_type"], times[i], kw["node_name"], kw.get("duration"), kw.get("error"))
+            for i, kw in enumerate(stream)
+        ],
+    )
+    nodes = {n: NodeResult(n, NodeStatus.COMPLETED, None, None, 1.0) for n in dag.nodes}
+
+    def report(trace):
+        return profile_execution(dag, ExecutionResult(nodes, 4, 0, 0, 0, 0, 1.0, trace=trace))
+
+    fast, slow = report(trace), report(EventsOnly(trace.events))
+    # Timestamps and durations are finite, so every figure is too: plain equality.
+    assert fast == slow
+    assert (fast.idle is None) == (len(stream) == 0)

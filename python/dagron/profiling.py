@@ -34,6 +34,9 @@ Every pass runs in Rust (``dagron._core.GraphIndex``) in O(V + E), except the
 descendant counts: exact reachability sets built in reverse topological order, each a
 bit window plus a fully-reached suffix of the order, so their cost is O(V + E) times
 the width of the window (a few levels in DAGs that fan back in; O(V * E / 64) at worst).
+The recorded times of an ``ExecutionTrace`` are read off the core's node runs (the
+pass behind ``trace.node_runs()``), without a Python object per event; a trace of
+another type is read through its ``events``.
 """
 
 from __future__ import annotations
@@ -204,12 +207,18 @@ def _profile(dag: DAG, node_results: dict[str, Any], trace: Any) -> ProfileRepor
         report.parallelism_efficiency = total_work / makespan if makespan > 0 else 0.0
         report.actual_max_parallelism = graph.widest_level(flags)
 
-    if trace is not None:
-        _observe(report, trace.events, names, index, graph, order)
+    if isinstance(trace, _core.TraceRecorder):
+        # The core's node runs: no Python object per event.
+        observed = graph.observe_trace(trace, index)
+        if observed is not None:
+            path, delays, idle, started = observed
+            _fill_observed(report, names, order, path, delays, idle, started)
+    elif trace is not None:
+        _observe_events(report, trace.events, names, index, graph, order)
     return report
 
 
-def _observe(
+def _observe_events(
     report: ProfileReport,
     events: list[TraceEvent],
     names: list[str],
@@ -217,7 +226,8 @@ def _observe(
     graph: _core.GraphIndex,
     order: list[int],
 ) -> None:
-    """Fill the trace-based figures of ``report`` from the run's ``events``."""
+    """Fill the trace-based figures of ``report`` from the run's ``events`` (a trace
+    that is not an ``ExecutionTrace``, only has ``events``)."""
     if not events:
         return
     starts, ends, run_start, run_end = graph.node_times(
@@ -229,6 +239,19 @@ def _observe(
         _EXECUTION_COMPLETED,
     )
     path, delays, idle = graph.observe(starts, ends, run_start, run_end)
+    started = bytes(start == start for start in starts)
+    _fill_observed(report, names, order, path, delays, idle, started)
+
+
+def _fill_observed(
+    report: ProfileReport,
+    names: list[str],
+    order: list[int],
+    path: list[int],
+    delays: list[float],
+    idle: float,
+    started: bytes,
+) -> None:
     report.observed_critical_path = [names[i] for i in path]
-    report.scheduling_delay = {names[i]: delays[i] for i in order if starts[i] == starts[i]}
+    report.scheduling_delay = {names[i]: delays[i] for i in order if started[i]}
     report.idle = idle

@@ -4,12 +4,16 @@
 //! `bytes`, checks their lengths, runs the pass without the GIL and returns plain
 //! lists.
 
+use std::borrow::Cow;
+
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use super::errors::type_name;
+use super::node_runs::node_times;
+use super::recorder::TraceRecorder;
 use crate::graph::{top_k, Graph};
 
 /// `schedule`'s answer: earliest starts, latest starts, slacks, makespan.
@@ -200,6 +204,35 @@ impl GraphIndex {
             run_start.unwrap_or(first),
             run_end.unwrap_or(last),
         ))
+    }
+
+    /// `observe` over the times `node_times` would read from the events of `trace`
+    /// (a `TraceRecorder`), read off the core's node runs instead, without a Python
+    /// object per event: `(observed_critical_path, scheduling_delays, idle,
+    /// started)`, `started[v]` 1 where node `v` has a start; None for an empty trace.
+    #[allow(clippy::type_complexity)]
+    fn observe_trace(
+        &self,
+        py: Python<'_>,
+        trace: PyRef<'_, TraceRecorder>,
+        index: &Bound<'_, PyDict>,
+    ) -> PyResult<Option<(Vec<u32>, Vec<f64>, f64, Cow<'static, [u8]>)>> {
+        let count = self.graph.node_count();
+        let Some(times) = trace.with_snapshot(|snapshot| node_times(py, snapshot, index, count))?
+        else {
+            return Ok(None);
+        };
+        let observed = py.detach(|| {
+            self.graph
+                .observe(&times.starts, &times.ends, times.run_start, times.run_end)
+        });
+        let started = times.starts.iter().map(|t| u8::from(!t.is_nan())).collect();
+        Ok(Some((
+            observed.critical_path,
+            observed.scheduling_delay,
+            observed.idle,
+            Cow::Owned(started),
+        )))
     }
 
     /// `(observed_critical_path, scheduling_delays, idle)` from per-node start and end

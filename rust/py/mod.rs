@@ -17,6 +17,7 @@ mod merge;
 mod metadata;
 mod new_objects;
 mod node_names;
+mod node_runs;
 mod output;
 mod payload;
 mod perfetto;
@@ -51,6 +52,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<node_names::NodeNames>()?;
     module.add_class::<run::RunState>()?;
     module.add_class::<graph::GraphIndex>()?;
+    module.add_class::<node_runs::PyNodeRuns>()?;
     run::install(&module.py().get_type::<run::RunState>())?;
     record_call::install(&module.py().get_type::<recorder::TraceRecorder>())?;
     module.add_function(wrap_pyfunction!(registry::_register_types, module)?)?;

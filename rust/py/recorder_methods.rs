@@ -11,6 +11,7 @@ use super::errors::type_name;
 use super::events::build_events;
 use super::exports::{chrome_string, to_file, write_chrome, write_json, write_to};
 use super::merge::merge;
+use super::node_runs::{node_runs, PyNodeRuns};
 use super::output::{FileOutput, StrOutput};
 use super::payload::PyExtra;
 use super::perfetto::{self, PerfettoOptions};
@@ -85,6 +86,12 @@ impl TraceRecorder {
     /// appearance (`ExecutionTrace.sources` wraps them).
     fn _sources<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         self.with_snapshot(|snapshot| sources(py, snapshot))
+    }
+
+    /// One row per run of a node, paired as the Perfetto export's compact lanes
+    /// pair them (`NodeRuns`, see `docs/node-runs.md`).
+    fn node_runs(&self, py: Python<'_>) -> PyResult<PyNodeRuns> {
+        self.with_snapshot(|snapshot| node_runs(py, snapshot))
     }
 
     /// Parallel to `events`: each event's index into `sources`.

@@ -3,8 +3,8 @@
 ``TraceEventType`` and ``TraceEvent`` are the documented pure-Python types.
 ``ExecutionTrace`` is a thin subclass of the Rust recorder
 (:class:`dagron._core.TraceRecorder`): ``record``, ``events``,
-``events_for_node``, ``to_json``, ``to_chrome_trace``, ``summary`` and the copy and
-pickle protocol all run in Rust with no Python frame in between.
+``events_for_node``, ``node_runs``, ``to_json``, ``to_chrome_trace``, ``summary`` and
+the copy and pickle protocol all run in Rust with no Python frame in between.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from enum import Enum
 from typing import Any, Optional, TypeVar, Union
 
 from dagron import _core
-from dagron.execution._node_runs import NodeRuns
 
 __all__ = ["ExecutionTrace", "NodeRuns", "TraceEvent", "TraceEventType", "TraceOrigin"]
 
@@ -54,6 +53,10 @@ class TraceEvent:
     error: Optional[str] = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
+
+#: One row per run of a node, as columns: what ``ExecutionTrace.node_runs()``
+#: returns (see ``docs/node-runs.md``).
+NodeRuns = _core.NodeRuns
 
 _Trace = TypeVar("_Trace", bound="ExecutionTrace")
 # Above this many node runs a notebook shows a trace's repr, not its report.
@@ -109,13 +112,6 @@ class ExecutionTrace(_core.TraceRecorder):
         from dagron.execution import _files
 
         return _files.load(cls, path)
-
-    def node_runs(self) -> NodeRuns:
-        """One row per run of a node, paired as the Perfetto export's compact lanes
-        pair them (see ``docs/node-runs.md``)."""
-        from dagron.execution._node_runs import node_runs
-
-        return node_runs(self)
 
     def to_otel(self, tracer_provider: Any = None, *, service_name: str = "dagron") -> Any:
         """Send this trace as OpenTelemetry spans (``pip install 'dagron[otel]'``);

@@ -17,6 +17,10 @@
 //! Instants (skipped, cancelled, cache hit/miss, ends with nothing to close) go on
 //! the lane of the node's open slice if it has one, else the lowest free lane
 //! (compact) or the node's track; without a node, on the execution track.
+//!
+//! This is the one pairing rule of the crate: `crate::runs` (node runs, which
+//! OpenTelemetry and profiling read) places events with the same `Layout`, tagging
+//! each begin with its row so the end this layout pairs it with finds that row.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -106,6 +110,9 @@ pub struct Placement {
     pub running: Option<i64>,
     /// This event needed a lane that did not exist yet (`track` is it).
     pub new_lane: bool,
+    /// For an end that closed a node-lane slice: the tag its begin was placed with
+    /// (see [`Layout::place_tagged`]); else 0.
+    pub begin_tag: u64,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -123,6 +130,8 @@ struct NodeSlot {
 struct OpenSlice {
     value: u32,
     next: u32,
+    /// What the caller placed the begin with.
+    tag: u64,
 }
 
 pub struct Layout {
@@ -158,6 +167,20 @@ impl Layout {
 
     /// Place an event of kind `kind` for node `node` (an intern id).
     pub fn place(&mut self, kind: EventKind, node: Option<u32>, step: StepKey) -> Placement {
+        self.place_tagged(kind, node, step, 0)
+    }
+
+    /// [`Layout::place`], keeping `tag` with a slice this event begins on a node
+    /// lane: the end that closes it gets it back as [`Placement::begin_tag`]. This
+    /// is how the node-runs pass pairs a run's start with its end, by this layout's
+    /// own rule.
+    pub fn place_tagged(
+        &mut self,
+        kind: EventKind,
+        node: Option<u32>,
+        step: StepKey,
+        tag: u64,
+    ) -> Placement {
         let role = Role::of(kind);
         let on_execution = matches!(
             role,
@@ -166,8 +189,8 @@ impl Layout {
         );
         let mut placement = match node {
             Some(node) if !on_execution => match self.lanes {
-                Lanes::Compact => self.place_compact(role, node),
-                Lanes::PerNode => self.place_per_node(role, node),
+                Lanes::Compact => self.place_compact(role, node, tag),
+                Lanes::PerNode => self.place_per_node(role, node, tag),
             },
             _ => self.place_execution(role, step),
         };
@@ -202,6 +225,7 @@ impl Layout {
             role,
             running: None,
             new_lane: false,
+            begin_tag: 0,
         }
     }
 
@@ -213,8 +237,8 @@ impl Layout {
         &mut self.nodes[index]
     }
 
-    fn push_slice(&mut self, value: u32, next: u32) -> u32 {
-        let slice = OpenSlice { value, next };
+    fn push_slice(&mut self, value: u32, next: u32, tag: u64) -> u32 {
+        let slice = OpenSlice { value, next, tag };
         if self.free_slice != 0 {
             let index = self.free_slice;
             self.free_slice = self.slices[index as usize - 1].next;
@@ -239,8 +263,9 @@ impl Layout {
         self.lane_count - 1
     }
 
-    fn place_compact(&mut self, role: Role, node: u32) -> Placement {
+    fn place_compact(&mut self, role: Role, node: u32, tag: u64) -> Placement {
         let mut new_lane = false;
+        let mut begin_tag = 0;
         let (lane, role) = match role {
             Role::Begin(kind) => {
                 let lane = match self.free_lanes.pop() {
@@ -251,7 +276,7 @@ impl Layout {
                     }
                 };
                 let head = self.slot(node).open[kind.lane_index()];
-                let entry = self.push_slice(lane, head);
+                let entry = self.push_slice(lane, head, tag);
                 self.slot(node).open[kind.lane_index()] = entry;
                 (lane, role)
             }
@@ -261,6 +286,7 @@ impl Layout {
                     let slice = self.pop_slice(head);
                     self.slot(node).open[kind.lane_index()] = slice.next;
                     self.free_lanes.push(Reverse(slice.value));
+                    begin_tag = slice.tag;
                     (slice.value, role)
                 } else {
                     let (lane, created) = self.instant_lane(node);
@@ -279,6 +305,7 @@ impl Layout {
             role,
             running: None,
             new_lane,
+            begin_tag,
         }
     }
 
@@ -297,8 +324,9 @@ impl Layout {
         (lane, true)
     }
 
-    fn place_per_node(&mut self, role: Role, node: u32) -> Placement {
+    fn place_per_node(&mut self, role: Role, node: u32, tag: u64) -> Placement {
         let mut new_lane = false;
+        let mut begin_tag = 0;
         if self.slot(node).track == 0 {
             let track = self.new_lane();
             self.slot(node).track = track + 1;
@@ -307,7 +335,7 @@ impl Layout {
         let slot = *self.slot(node);
         let role = match role {
             Role::Begin(kind) => {
-                let entry = self.push_slice(kind.lane_index() as u32, slot.open[0]);
+                let entry = self.push_slice(kind.lane_index() as u32, slot.open[0], tag);
                 self.slot(node).open[0] = entry;
                 role
             }
@@ -316,6 +344,7 @@ impl Layout {
                 if top != 0 && self.slices[top as usize - 1].value == kind.lane_index() as u32 {
                     let slice = self.pop_slice(top);
                     self.slot(node).open[0] = slice.next;
+                    begin_tag = slice.tag;
                     role
                 } else {
                     Role::Point
@@ -328,6 +357,7 @@ impl Layout {
             role,
             running: None,
             new_lane,
+            begin_tag,
         }
     }
 }
