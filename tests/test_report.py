@@ -37,6 +37,10 @@ def parse(text: str) -> tuple[dict[str, Any], dict[str, array[Any]]]:
     found = re.search(r'id="dagron-meta">(.*?)</script>', text, re.S)
     assert found is not None
     meta = json.loads(found.group(1))
+    lines = re.search(r'<script type="text/plain" id="dagron-names">([^<]*)</script>', text)
+    if lines is not None:
+        assert "names" not in meta
+        meta["names"] = lines.group(1).split("\n")
     columns = {}
     for name, kind in meta["columns"]:
         found = re.search(
@@ -94,7 +98,7 @@ def test_the_document_embeds_the_node_runs_as_columns(
     # The title is text, not markup; the script and style are inline.
     assert "<title>Nightly &lt;/script&gt;&lt;b&gt;</title>" in text
     assert meta["title"] == "Nightly </script><b>"
-    assert text.count("</script>") == 1 + 7 + 1  # the data cannot close its element
+    assert text.count("</script>") == 1 + 1 + 7 + 1  # the data cannot close its element
 
 
 def test_the_document_asks_for_nothing_outside_itself(
@@ -106,8 +110,28 @@ def test_the_document_asks_for_nothing_outside_itself(
     assert re.findall(r'\b(?:src|href)="([^"]*)"', text) == ["data:,"]
     assert "http://" not in text and "https://" not in text
     assert "default-src 'none'" in text
-    assert text.count("<script") == 1 + 7 + 1  # facts, seven columns, the program
+    assert text.count("<script") == 1 + 1 + 7 + 1  # facts, names, seven columns, program
     assert text.startswith("<!DOCTYPE html>") and text.endswith("</html>\n")
+
+
+def test_names_that_html_would_change_travel_as_json(tmp_path: Path) -> None:
+    tricky = ["plain", "a</script>b", "<!--<script>", "two\nlines", "cr\r", "nul\x00", ""]
+    events = []
+    for at, name in enumerate(tricky):
+        events.append({"event_type": "node_started", "timestamp": float(at), "node_name": name})
+        events.append({"event_type": "node_completed", "timestamp": at + 0.5, "node_name": name})
+    (tmp_path / "t.json").write_text(json.dumps(events))
+    text = report.to_html(ExecutionTrace.load(tmp_path / "t.json"), title="<!--")
+    assert 'id="dagron-names"' not in text
+    meta, _ = parse(text)
+    assert meta["names"] == tricky
+    assert meta["title"] == "<!--"
+    # Each "<" in the data is escaped: only the page's own elements open with "<".
+    data = re.search(r'id="dagron-meta">(.*?)</script>', text, re.S)
+    assert data is not None and "<" not in data.group(1)
+    # Plain names travel as lines of text.
+    plain = report.to_html(known_trace(tmp_path))
+    assert '<script type="text/plain" id="dagron-names">a\nb\ne\nf\nc\nd\ng</script>' in plain
 
 
 def test_an_empty_trace_makes_a_report(tmp_path: Path) -> None:

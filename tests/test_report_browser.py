@@ -7,6 +7,7 @@ brings its runs into view. Skipped only where Chromium or Playwright is missing.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from dagron import report
+from dagron.execution.tracing import ExecutionTrace
 from report_traces import OBSERVED, known_dag, known_trace
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -278,3 +280,24 @@ def test_the_notebook_view_runs_inline(browser: Any, tmp_path: Path) -> None:
         assert errors == []
     finally:
         page.close()
+
+
+def test_names_that_html_would_change_show_as_they_are(browser: Any, tmp_path: Path) -> None:
+    tricky = ["a</script>b", "<!--<script>", "two\nlines", "caf\u00e9 \u2603"]
+    events = []
+    for at, name in enumerate(tricky):
+        events.append({"event_type": "node_started", "timestamp": float(at), "node_name": name})
+        events.append(
+            {"event_type": "node_completed", "timestamp": at + 1 - at / 10, "node_name": name}
+        )
+    (tmp_path / "t.json").write_text(json.dumps(events))
+    path = tmp_path / "tricky.html"
+    ExecutionTrace.load(tmp_path / "t.json").write_html(path)
+    opened = Page(browser, path)
+    try:
+        assert opened.console == []
+        assert opened.js("dagronReport.names") == tricky
+        # Slowest first: each run is 0.1 s shorter than the one before.
+        assert [row[0] for row in opened.rows("table-slowest-nodes")] == tricky
+    finally:
+        opened.close()

@@ -18,6 +18,7 @@ use super::perfetto::{self, PerfettoOptions};
 use super::pickle;
 use super::provenance::{event_sources, origin_tuple, sources};
 use super::recorder::TraceRecorder;
+use super::report::report_data;
 use super::strings::str_bytes;
 use crate::export;
 
@@ -229,37 +230,11 @@ impl TraceRecorder {
         self.store.summary().to_string()
     }
 
-    /// For the HTML report: `(indices, sources, events)` of the events that name no
-    /// node (execution and step events) or carry metadata, in trace order; each
-    /// event's position in `events` and its index into `sources`. Costs one pass
-    /// and builds only the events it returns.
-    fn _report_events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        self.with_snapshot(|snapshot| {
-            let sources = snapshot.sources();
-            let mut indices = Vec::new();
-            let mut of_source = Vec::new();
-            let mut chosen = Vec::new();
-            for (position, event) in snapshot.iter().enumerate() {
-                let has_metadata = event
-                    .payload
-                    .and_then(|extra| extra.metadata.as_ref())
-                    .is_some_and(|dict| !dict.bind(py).is_empty());
-                if event.node.is_none() || has_metadata {
-                    indices.push(position);
-                    of_source.push(sources.of(event.source));
-                    chosen.push(event);
-                }
-            }
-            let events = build_events(py, chosen.len(), chosen.into_iter())?;
-            PyTuple::new(
-                py,
-                [
-                    PyList::new(py, indices)?.into_any(),
-                    PyList::new(py, of_source)?.into_any(),
-                    events.into_any(),
-                ],
-            )
-        })
+    /// For the HTML report (`dagron.report`): the node runs as packed columns,
+    /// their errors and metadata, and the events that name no node; see
+    /// `report::report_data`.
+    fn _report_data<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        self.with_snapshot(|snapshot| report_data(py, snapshot))
     }
 
     /// Metadata can refer back to the trace (`metadata={"trace": trace}`): let the

@@ -2,36 +2,31 @@
 few facts the page needs beside them (names, sources, steps, errors, metadata, the
 summary's counts and, given a DAG, the profile).
 
-The runs come from ``trace.node_runs()`` (one pairing rule for every export); this
-module only re-encodes them. Each numeric column is written as the raw bytes of a
-typed array (little-endian), base64-encoded in pieces, so writing a report needs no
-per-run Python object beyond the ones ``node_runs`` already made. Strings (node
-names, sources, error texts) are interned: each once, referred to by index.
+The runs are the core's node runs (the pass behind ``trace.node_runs()``: one
+pairing rule for every export), handed over by ``trace._report_data()`` as packed
+little-endian columns, so a report makes no Python object per run. Each column is
+embedded as base64, encoded in pieces. Strings (node names, sources, error texts)
+are interned: each once, referred to by index.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import math
-import sys
-from array import array
-from collections.abc import Iterator, Sequence
-from itertools import compress, count, repeat
-from operator import is_not
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Optional
 
-from dagron.execution.tracing import TraceEventType
+from dagron.execution.tracing import TraceEvent, TraceEventType
 
 if TYPE_CHECKING:
     from dagron.dag import DAG
     from dagron.execution.tracing import ExecutionTrace
 
-# The order the page's script knows the statuses in (its colours follow it).
+# The order the page's script knows the statuses in (its colours follow it), the
+# core's RunStatus order.
 STATUSES = ("completed", "failed", "timed_out", "open", "skipped", "cancelled")
 _STATUS_CODE = {name: code for code, name in enumerate(STATUSES)}
-_ENDED = (_STATUS_CODE["completed"], _STATUS_CODE["failed"], _STATUS_CODE["timed_out"])
 # Base64 works on 3-byte groups: pieces of this many bytes concatenate cleanly.
 _PIECE = 3 * 65_536
 # A run's metadata is shown in its hover card; longer text is cut there.
@@ -39,30 +34,21 @@ _METADATA_CHARS = 600
 
 
 class Column:
-    """One numeric column: its name, its typed-array kind and its bytes."""
+    """One numeric column: its name, its typed-array kind (``f64``, ``f32``,
+    ``u32``, ``u16``, ``u8``) and its little-endian bytes."""
 
     __slots__ = ("name", "kind", "data")
 
-    def __init__(self, name: str, kind: str, data: array[Any]) -> None:
-        if sys.byteorder != "little":
-            data.byteswap()
+    def __init__(self, name: str, kind: str, data: bytes) -> None:
         self.name = name
         self.kind = kind
         self.data = data
 
     def base64_pieces(self) -> Iterator[bytes]:
-        """The column's bytes in base64, a piece at a time (flat memory)."""
-        view = memoryview(self.data).cast("B")
+        """The column's bytes in base64, a piece at a time."""
+        view = memoryview(self.data)
         for offset in range(0, len(view), _PIECE):
             yield base64.b64encode(view[offset : offset + _PIECE])
-
-
-def _unsigned(name: str, values: Sequence[int], largest: int) -> Column:
-    """``values`` as the narrowest unsigned array that holds ``largest``."""
-    for code, kind, limit in (("B", "u8", 0xFF), ("H", "u16", 0xFFFF), ("I", "u32", 0xFFFFFFFF)):
-        if largest <= limit and array(code).itemsize * 8 >= int(kind[1:]):
-            return Column(name, kind, array(code, values))
-    raise ValueError(f"the trace has too many {name} values for the report ({largest})")
 
 
 def _summary_counts(text: str) -> list[list[str]]:
@@ -80,23 +66,18 @@ def _metadata_text(metadata: dict[str, Any]) -> str:
     return text if len(text) <= _METADATA_CHARS else text[: _METADATA_CHARS - 1] + "\u2026"
 
 
-def _extras(
-    trace: ExecutionTrace, start_event: Sequence[int], end_event: Sequence[int]
-) -> dict[str, Any]:
-    """Steps, execution spans and metadata from the events that are not node runs'
-    plain halves (``_report_events`` builds only those)."""
-    indices, sources, events = trace._report_events()
+def _steps(
+    indices: list[int], sources: list[int], events: list[TraceEvent]
+) -> tuple[list[list[Any]], list[list[Any]]]:
+    """The steps and executions of each source, from the events that name no node:
+    a start pairs with the innermost open one of its kind (steps: of its index);
+    one still open at the end has ``None`` for its end (the page knows the end)."""
     steps: list[list[Any]] = []
     executions: list[list[Any]] = []
     open_steps: dict[int, list[tuple[Any, float]]] = {}
     open_runs: dict[int, list[float]] = {}
-    metadata: dict[int, dict[str, Any]] = {}
-    for index, source, event in zip(indices, sources, events):
+    for source, event in zip(sources, events):
         kind = event.event_type
-        if event.metadata:
-            metadata[index] = event.metadata
-        if event.node_name is not None:
-            continue
         if kind is TraceEventType.STEP_STARTED:
             open_steps.setdefault(source, []).append((event.step_index, event.timestamp))
         elif kind is TraceEventType.STEP_COMPLETED:
@@ -112,99 +93,60 @@ def _extras(
             stack_runs = open_runs.get(source)
             if stack_runs:
                 executions.append([source, stack_runs.pop(), event.timestamp])
-    # Steps and executions still open run to the end of the trace (null: the page
-    # knows where that is).
     for source, stack in open_steps.items():
         steps.extend([source, began, None, _step_label(step)] for step, began in stack)
     for source, stack_runs in open_runs.items():
         executions.extend([source, began, None] for began in stack_runs)
     steps.sort(key=lambda step: (step[1], step[0]))
-    extras: dict[str, Any] = {"steps": steps, "executions": executions}
-    extras["metadata"] = _run_metadata(metadata, start_event, end_event)
-    return extras
+    return steps, executions
 
 
 def _step_label(step: Any) -> str:
     return "" if step is None else str(step)
 
 
-def _run_metadata(
-    metadata: dict[int, dict[str, Any]], start_event: Sequence[int], end_event: Sequence[int]
+def _metadata(
+    items: list[tuple[int, Optional[dict[str, Any]], Optional[dict[str, Any]]]],
 ) -> dict[str, list[Any]]:
     """Each run whose start or end event carries metadata, and that metadata as
     JSON text (both halves, when both carry some)."""
     runs: list[int] = []
     texts: list[str] = []
-    if metadata:
-        for run, (first, last) in enumerate(zip(start_event, end_event)):
-            began = metadata.get(first)
-            ended = metadata.get(last) if last != first else None
-            if began is None and ended is None:
-                continue
-            if began is not None and ended is not None:
-                text = _metadata_text({"start": began, "end": ended})
-            else:
-                text = _metadata_text(began if began is not None else ended)  # type: ignore[arg-type]
-            runs.append(run)
-            texts.append(text)
+    for run, began, ended in items:
+        if began is not None and ended is not None:
+            text = _metadata_text({"start": began, "end": ended})
+        else:
+            text = _metadata_text(began if began is not None else ended)  # type: ignore[arg-type]
+        runs.append(run)
+        texts.append(text)
     return {"run": runs, "text": texts}
 
 
-def _errors(error: Sequence[Optional[str]]) -> dict[str, list[Any]]:
-    """The runs that carry an error text, each text once."""
-    # The runs with an error, found in C (most runs have none).
-    runs = list(compress(count(), map(is_not, error, repeat(None))))
-    texts: dict[str, int] = {}
-    which = [texts.setdefault(error[run], len(texts)) for run in runs]  # type: ignore[arg-type]
-    return {"text": list(texts), "run": runs, "which": which}
-
-
-def _profile(
-    dag: DAG, names: Sequence[str], node: Sequence[int], status: bytes, runs: Any
-) -> dict[str, Any]:
-    """What ``profile_execution`` says about the runs against ``dag``: the
-    structural and observed critical paths, the bottlenecks with their slack.
-
-    Each node's duration is its last completed run's; the observed path uses each
-    node's first start and last end (as the profile does from a trace)."""
+def _profile(trace: ExecutionTrace, dag: DAG) -> dict[str, Any]:
+    """What ``profile_execution`` says about the trace against ``dag``: the
+    structural and observed critical paths, the bottlenecks with their slack. Each
+    node's duration is its last completed run's."""
     from dagron.dag import DAG
     from dagron.executor import NodeResult, NodeStatus
     from dagron.profiling import profile_execution
 
     if not isinstance(dag, DAG):
         raise TypeError(f"dag must be a dagron.DAG, not {type(dag).__name__}")
-    dag_names, graph = dag._graph_index()
-    position = {name: i for i, name in enumerate(dag_names)}
-    count = len(dag_names)
-    starts = [math.nan] * count
-    ends = [math.nan] * count
-    durations: dict[str, float] = {}
-    in_dag = [position.get(name) for name in names]
-    for name, at in zip(names, in_dag):
-        if at is None:
+    known = set(dag.nodes)
+    runs = trace.node_runs()
+    names = runs.names
+    for name in names:
+        if name not in known:
             raise ValueError(f"the trace names node {name!r}, which is not a node of dag")
-    start, end, duration = runs.start, runs.end, runs.duration
-    for run, code in enumerate(status):
-        at = in_dag[node[run]]
-        if at is None:
-            continue
-        began = start[run]
-        if starts[at] != starts[at]:
-            starts[at] = began
-        if code in _ENDED:
-            ends[at] = end[run]
-            if code == 0:
-                durations[names[node[run]]] = duration[run]
+    durations: dict[str, float] = {}
+    for node, status, duration in zip(runs.node, runs.status, runs.duration):
+        if status == "completed":
+            durations[names[node]] = duration
     results = {
         name: NodeResult(name, NodeStatus.COMPLETED, duration_seconds=value)
         for name, value in durations.items()
     }
-    report = profile_execution(dag, SimpleNamespace(node_results=results, trace=None))  # type: ignore[arg-type]
-    known = [value for value in starts + ends if value == value]
-    observed: list[int] = []
-    if known:
-        path, _, _ = graph.observe(starts, ends, min(known), max(known))
-        observed = [path_node for path_node in path]
+    report = profile_execution(dag, SimpleNamespace(node_results=results, trace=trace))  # type: ignore[arg-type]
     index = {name: i for i, name in enumerate(names)}
     bottlenecks = []
     for name in report.bottlenecks:
@@ -221,25 +163,41 @@ def _profile(
     return {
         "critical": [index[name] for name in report.critical_path if name in index],
         "critical_duration": report.critical_path_duration,
-        "observed": [index[dag_names[i]] for i in observed if dag_names[i] in index],
+        "observed": [index[name] for name in report.observed_critical_path if name in index],
         "bottlenecks": bottlenecks,
         "efficiency": report.parallelism_efficiency,
     }
 
 
 class ReportData:
-    """Everything a report embeds: ``meta`` (JSON-able) and the numeric columns."""
+    """Everything a report embeds: ``meta`` (JSON-able), the node names as lines
+    of text when they can be (``names_text``; else they are ``meta["names"]``),
+    and the numeric columns."""
 
     def __init__(self, meta: dict[str, Any], columns: list[Column]) -> None:
+        names = meta.pop("names")
+        self.names_text = _names_text(names)
+        if self.names_text is None:
+            meta["names"] = names
         self.meta = meta
         self.columns = columns
 
     def meta_json(self) -> str:
         """``meta`` as JSON that is safe inside a ``<script>`` element."""
-        # ASCII-only JSON (the encoder's fastest path); "</" is the one sequence
-        # that could end the script element early.
+        # ASCII-only JSON (the encoder's fastest path). A "<" can only be inside a
+        # string there: escaped, no "</script" or "<!--" can reach the HTML parser.
         text = json.dumps(self.meta, separators=(",", ":"), allow_nan=False)
-        return text.replace("</", "<\\/")
+        return text.replace("<", "\\u003c")
+
+
+def _names_text(names: list[str]) -> Optional[str]:
+    """The names one per line, when that is faithful inside a ``<script>``
+    element: no name holds a line break, NUL or "<" (the HTML parser would
+    change or act on those). None otherwise."""
+    text = "\n".join(names)
+    if text.count("\n") != len(names) - 1 or "\r" in text or "\x00" in text or "<" in text:
+        return None
+    return text
 
 
 def collect(
@@ -252,37 +210,16 @@ def collect(
     """Read ``trace`` (and ``dag``) into what the report embeds."""
     from dagron import __version__
 
-    runs = trace.node_runs()
-    names = list(runs.names)
-    sources = list(runs.sources)
-    status = bytes(map(_STATUS_CODE.__getitem__, runs.status))
-    node = runs.node
-    lane_values = runs.lane
-    source_values = runs.source
-    lanes = [0] * len(sources)
-    if len(runs):
-        lane_column = array("L", lane_values)
-        source_column = array("L", source_values)
-        if len(sources) == 1:
-            lanes[0] = max(lane_column) + 1
-        else:
-            for source, lane in zip(source_column, lane_column):
-                if lane >= lanes[source]:
-                    lanes[source] = lane + 1
-    columns = [
-        Column("start", "f64", array("d", runs.start)),
-        Column("end", "f64", array("d", runs.end)),
-        Column("duration", "f32", array("f", runs.duration)),
-        _unsigned("node", node, max(len(names) - 1, 0)),
-        _unsigned("lane", lane_values, max(max(lanes, default=0) - 1, 0)),
-        _unsigned("source", source_values, max(len(sources) - 1, 0)),
-        Column("status", "u8", array("B", status)),
-    ]
+    names, sources, lanes, packed, errors, metadata, others = trace._report_data()
+    columns = [Column(name, kind, data) for name, kind, data in packed]
+    runs = len(columns[-1].data)  # status: one byte per run
+    error_runs, which, texts = errors
+    steps, executions = _steps(*others)
     meta: dict[str, Any] = {
         "title": title if title is not None else "dagron trace report",
         "version": __version__,
         "compact": compact,
-        "runs": len(runs),
+        "runs": runs,
         "names": names,
         "sources": sources,
         "lanes": lanes,
@@ -290,12 +227,12 @@ def collect(
         "columns": [[column.name, column.kind] for column in columns],
         "summary": _summary_counts(trace.summary()),
         "dropped": trace.dropped,
-        "errors": _errors(runs.error),
-        "profile": None,
+        "errors": {"text": texts, "run": error_runs, "which": which},
+        "metadata": _metadata(metadata),
+        "steps": steps,
+        "executions": executions,
+        "profile": None if dag is None else _profile(trace, dag),
     }
-    meta.update(_extras(trace, runs.start_event, runs.end_event))
-    if dag is not None:
-        meta["profile"] = _profile(dag, names, node, status, runs)
     return ReportData(meta, columns)
 
 

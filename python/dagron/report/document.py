@@ -2,8 +2,10 @@
 
 The page is ``report.css`` and ``report.js`` (package data, this project's own)
 inlined into one HTML file with the data: the JSON facts in one ``<script
-type="application/json">`` element and each numeric column in its own base64
-``<script type="application/octet-stream">`` element. Nothing is fetched: the page
+type="application/json">`` element, the node names one per line in a ``<script
+type="text/plain">`` element (when they can be: else they are in the JSON), and
+each numeric column in its own base64 ``<script type="application/octet-stream">``
+element. Nothing is fetched: the page
 works from ``file://`` with no network. The document is produced in pieces, so a
 report on a large trace is written without holding it whole in memory.
 """
@@ -43,6 +45,10 @@ def pieces(data: ReportData) -> Iterator[bytes]:
     ).encode()
     yield data.meta_json().encode()
     yield b"</script>\n"
+    if data.names_text is not None:
+        yield b'<script type="text/plain" id="dagron-names">'
+        yield data.names_text.encode()
+        yield b"</script>\n"
     for column in data.columns:
         yield (f'<script type="application/octet-stream" id="dagron-col-{column.name}">').encode()
         yield from column.base64_pieces()

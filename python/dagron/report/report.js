@@ -36,7 +36,9 @@
   }
   const n = meta.runs;
   const { start, end, duration, node, lane, source, status } = col;
-  const names = meta.names;
+  const namesElement = document.getElementById("dagron-names");
+  const names = meta.names || (namesElement ? namesElement.textContent.split("\n") : []);
+  if (namesElement) namesElement.textContent = "";
   const STATUS = meta.statuses; // completed failed timed_out open skipped cancelled
   const COLORS = ["#4c8bf5", "#e03131", "#f08c00", "#9775fa", "#adb5bd", "#6c757d"];
   const LABELS = ["completed", "failed", "timed out", "open (no end)", "skipped", "cancelled"];
