@@ -13,40 +13,53 @@ use super::events::build_events;
 use super::recorder::PySnapshot;
 use crate::runs::{NodeRuns, NO_EVENT};
 
-/// `values` as the narrowest of u8 / u16 / u32 that holds them all, little-endian,
-/// and that width's name.
-fn narrow(values: &[u32]) -> (&'static str, Vec<u8>) {
+/// A column packed into a new `bytes` object: `width` bytes per value, each
+/// written by `put` (little-endian) straight into the object.
+fn packed<'py, T: Copy>(
+    py: Python<'py>,
+    values: &[T],
+    width: usize,
+    put: impl Fn(T, &mut [u8]),
+) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, values.len() * width, |buffer| {
+        for (value, slot) in values.iter().zip(buffer.chunks_exact_mut(width)) {
+            put(*value, slot);
+        }
+        Ok(())
+    })
+}
+
+/// `values` as the narrowest of u8 / u16 / u32 that holds them all, and that
+/// width's name.
+fn narrow<'py>(py: Python<'py>, values: &[u32]) -> PyResult<(&'static str, Bound<'py, PyBytes>)> {
     let largest = values.iter().copied().max().unwrap_or(0);
-    if largest <= u32::from(u8::MAX) {
-        ("u8", values.iter().map(|&v| v as u8).collect())
+    Ok(if largest <= u32::from(u8::MAX) {
+        ("u8", packed(py, values, 1, |v, out| out[0] = v as u8)?)
     } else if largest <= u32::from(u16::MAX) {
-        (
-            "u16",
-            values
-                .iter()
-                .flat_map(|&v| (v as u16).to_le_bytes())
-                .collect(),
-        )
+        let put = |v: u32, out: &mut [u8]| out.copy_from_slice(&(v as u16).to_le_bytes());
+        ("u16", packed(py, values, 2, put)?)
     } else {
         (
             "u32",
-            values.iter().flat_map(|&v| v.to_le_bytes()).collect(),
+            packed(py, values, 4, |v, out| {
+                out.copy_from_slice(&v.to_le_bytes())
+            })?,
         )
-    }
+    })
 }
 
 fn column<'py>(
     py: Python<'py>,
     name: &str,
     kind: &str,
-    bytes: &[u8],
+    bytes: Bound<'py, PyBytes>,
 ) -> PyResult<Bound<'py, PyTuple>> {
     PyTuple::new(
         py,
         [
             name.into_pyobject(py)?.into_any(),
             kind.into_pyobject(py)?.into_any(),
-            PyBytes::new(py, bytes).into_any(),
+            bytes.into_any(),
         ],
     )
 }
@@ -67,7 +80,7 @@ pub(crate) fn report_data<'py>(
     py: Python<'py>,
     snapshot: &PySnapshot<'_>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let runs = py.detach(|| NodeRuns::collect(snapshot));
+    let mut runs = py.detach(|| NodeRuns::collect(snapshot));
 
     let names = PyList::new(
         py,
@@ -84,30 +97,6 @@ pub(crate) fn report_data<'py>(
         let most = &mut lanes[source as usize];
         *most = (*most).max(lane + 1);
     }
-
-    let f64_bytes =
-        |values: &[f64]| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
-    let durations: Vec<u8> = runs
-        .duration
-        .iter()
-        .flat_map(|&v| (v as f32).to_le_bytes())
-        .collect();
-    let status: Vec<u8> = runs.status.iter().map(|&s| s as u8).collect();
-    let (node_kind, node) = narrow(&runs.node);
-    let (lane_kind, lane) = narrow(&runs.lane);
-    let (source_kind, source) = narrow(&runs.source);
-    let columns = PyList::new(
-        py,
-        [
-            column(py, "start", "f64", &f64_bytes(&runs.start))?,
-            column(py, "end", "f64", &f64_bytes(&runs.end))?,
-            column(py, "duration", "f32", &durations)?,
-            column(py, "node", node_kind, &node)?,
-            column(py, "lane", lane_kind, &lane)?,
-            column(py, "source", source_kind, &source)?,
-            column(py, "status", "u8", &status)?,
-        ],
-    )?;
 
     // Errors: each text once (entries are interned: one address per text).
     let mut error_runs = Vec::new();
@@ -174,6 +163,44 @@ pub(crate) fn report_data<'py>(
             )?);
         }
     }
+    // The columns, each packed and then freed (nothing reads the runs again), so
+    // the peak is the runs plus one column.
+    drop(std::mem::take(&mut runs.error));
+    drop(std::mem::take(&mut runs.start_event));
+    drop(std::mem::take(&mut runs.end_event));
+    let f64_column = |values: Vec<f64>| {
+        packed(py, &values, 8, |v, out| {
+            out.copy_from_slice(&v.to_le_bytes())
+        })
+    };
+    let mut columns = Vec::with_capacity(7);
+    columns.push(column(
+        py,
+        "start",
+        "f64",
+        f64_column(std::mem::take(&mut runs.start))?,
+    )?);
+    columns.push(column(
+        py,
+        "end",
+        "f64",
+        f64_column(std::mem::take(&mut runs.end))?,
+    )?);
+    let put = |v: f64, out: &mut [u8]| out.copy_from_slice(&(v as f32).to_le_bytes());
+    let duration = packed(py, &std::mem::take(&mut runs.duration), 4, put)?;
+    columns.push(column(py, "duration", "f32", duration)?);
+    for (name, values) in [
+        ("node", std::mem::take(&mut runs.node)),
+        ("lane", std::mem::take(&mut runs.lane)),
+        ("source", std::mem::take(&mut runs.source)),
+    ] {
+        let (kind, bytes) = narrow(py, &values)?;
+        columns.push(column(py, name, kind, bytes)?);
+    }
+    let status = packed(py, &runs.status, 1, |v, out| out[0] = v as u8)?;
+    columns.push(column(py, "status", "u8", status)?);
+    let columns = PyList::new(py, columns)?;
+
     let events = build_events(py, chosen.len(), chosen.into_iter())?;
     let events = PyTuple::new(
         py,

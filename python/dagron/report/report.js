@@ -13,6 +13,7 @@
   "use strict";
 
   // ---- data ---------------------------------------------------------------
+  const timings = { script: performance.now() }; // ms since navigation start, and spans
   const meta = JSON.parse(document.getElementById("dagron-meta").textContent);
   const ARRAYS = {
     f64: Float64Array, f32: Float32Array, u32: Uint32Array, u16: Uint16Array, u8: Uint8Array,
@@ -34,6 +35,7 @@
     col[name] = new Type(bytes.buffer, bytes.byteOffset, bytes.byteLength / Type.BYTES_PER_ELEMENT);
     element.textContent = ""; // the text is no longer needed
   }
+  timings.decoded = performance.now();
   const n = meta.runs;
   const { start, end, duration, node, lane, source, status } = col;
   const namesElement = document.getElementById("dagron-names");
@@ -256,9 +258,7 @@
   // Without a DAG: from the run that ended last, back through the run that ended
   // last no later than the current one started (whatever its node), to the first.
   function observedChain() {
-    const order = [];
-    for (let i = 0; i < n; i++) if (ended(i) && end[i] > start[i]) order.push(i);
-    const ids = Uint32Array.from(order).sort((a, b) => end[a] - end[b] || a - b);
+    const ids = byEnd();
     const ends = new Float64Array(ids.length);
     for (let k = 0; k < ids.length; k++) ends[k] = end[ids[k]];
     const chain = [];
@@ -275,6 +275,27 @@
     for (const i of chain) mark[i] |= 1;
     return chain;
   }
+  // The ended runs that took time, in order of their ends: a bucket sort (one
+  // bucket per run over the time span), each bucket then sorted on its own.
+  function byEnd() {
+    let count = 0;
+    for (let i = 0; i < n; i++) if (ended(i) && end[i] > start[i]) count++;
+    const buckets = new Uint32Array(count + 1);
+    const scale = count / (tMax - tMin);
+    const bucket = (i) => Math.min(count - 1, Math.floor((end[i] - tMin) * scale));
+    for (let i = 0; i < n; i++) if (ended(i) && end[i] > start[i]) buckets[bucket(i) + 1]++;
+    for (let b = 0; b < count; b++) buckets[b + 1] += buckets[b];
+    const ids = new Uint32Array(count);
+    const fill = buckets.slice(0, count);
+    for (let i = 0; i < n; i++) if (ended(i) && end[i] > start[i]) ids[fill[bucket(i)]++] = i;
+    const byEndThenIndex = (a, b) => end[a] - end[b] || a - b;
+    for (let b = 0; b < count; b++) {
+      const from = buckets[b], to = buckets[b + 1];
+      if (to - from > 1) ids.subarray(from, to).sort(byEndThenIndex);
+    }
+    return ids;
+  }
+
   function computePaths() {
     if (meta.profile) {
       observedRuns = markNodes(meta.profile.observed, 1).sort((a, b) => start[a] - start[b]);
@@ -463,7 +484,6 @@
 
     drawRunning(cols);
     lastDrawMs = performance.now() - began;
-    if (firstPaintMs === null) firstPaintMs = performance.now();
   }
 
   function flush(paths, r, yTop, h) {
@@ -736,24 +756,35 @@
   }
 
   // ---- start --------------------------------------------------------------------
+  timings.prepared = performance.now();
   layout();
   resetView();
   draw();
+  timings.drawn = performance.now();
+  // The frame after the one holding the first drawing: the chart is on screen.
+  requestAnimationFrame(() => requestAnimationFrame(() => { firstPaintMs = performance.now(); }));
   const finish = () => {
+    let t = performance.now();
     computePaths();
+    timings.paths = performance.now() - t;
+    t = performance.now();
     if (!compact) {
       document.body.append(
         el("div", { class: "tables" }, slowestTable(), pathTable(), failuresTable()),
         el("footer", null, "Made by dagron's trace report: one file, no network. Times are seconds since the trace's first event."),
       );
     }
+    timings.tables = performance.now() - t;
     draw();
+    api.readyMs = performance.now();
     api.ready = true;
   };
 
   // For tests and benchmarks: the state, and ways to act as a user would.
   const api = {
     ready: false,
+    readyMs: null,
+    timings,
     get firstPaintMs() { return firstPaintMs; },
     get lastDrawMs() { return lastDrawMs; },
     runs: n,
