@@ -126,7 +126,7 @@
     if (a >= 1) return s.toFixed(3) + " s";
     if (a >= 1e-3) return (s * 1e3).toFixed(3) + " ms";
     if (a >= 1e-6) return (s * 1e6).toFixed(2) + " \u00b5s";
-    if (a === 0) return "0 s";
+    if (a < 5e-10) return "0 s"; // below the last digit shown (and no "-0")
     return (s * 1e9).toFixed(0) + " ns";
   }
   function fmtTick(t, step) {
@@ -605,7 +605,9 @@
     card.hidden = false;
     const cw = card.offsetWidth, ch = card.offsetHeight;
     card.style.left = Math.min(x + 14, width - cw - 4) + "px";
-    card.style.top = (y + 16 + ch > chart.clientHeight ? Math.max(0, y - ch - 10) : y + 16) + "px";
+    // Below the pointer, unless that would leave the window (then above it).
+    const below = chart.getBoundingClientRect().top + y + 18 + ch <= window.innerHeight;
+    card.style.top = (below ? y + 18 : Math.max(-chart.offsetTop, y - ch - 10)) + "px";
   }
 
   // ---- interaction -------------------------------------------------------------
