@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from dagron import report
 from dagron.execution.tracing import ExecutionTrace
-from report_traces import OBSERVED, known_dag, known_trace
+from report_traces import OBSERVED, busy_trace, known_dag, known_trace
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
@@ -299,5 +299,30 @@ def test_names_that_html_would_change_show_as_they_are(browser: Any, tmp_path: P
         assert opened.js("dagronReport.names") == tricky
         # Slowest first: each run is 0.1 s shorter than the one before.
         assert [row[0] for row in opened.rows("table-slowest-nodes")] == tricky
+    finally:
+        opened.close()
+
+
+def test_a_failure_among_many_sub_pixel_runs_stays_visible(browser: Any, tmp_path: Path) -> None:
+    # 20,000 runs on 2 workers: at the full view each is a small fraction of a pixel,
+    # so neighbours merge; the merged rectangle takes the failed colour.
+    path = tmp_path / "busy.html"
+    busy_trace(tmp_path, 20_000, 2, fail_every=10_000).write_html(path)
+    opened = Page(browser, path)
+    try:
+        assert opened.console == []
+        failed = opened.js("dagronReport.runsOf(dagronReport.nodeId('task-4999'))")
+        # task-4999 ran 4 times (runs 4999, 9999, 14999, 19999); 9999 and 19999 failed.
+        assert failed[1] == 9999
+        run = opened.js("dagronReport.run(9999)")
+        view = opened.js("dagronReport.view()")
+        origin = opened.page.locator("#gantt").bounding_box()
+        plot = origin["width"] - opened.js("dagronReport.gutter")
+        assert run["status"] == "failed"
+        assert (run["end"] - run["start"]) / (view["t1"] - view["t0"]) * plot < 0.5
+        box = opened.js("i => dagronReport.box(i)", 9999)
+        x, y = origin["x"] + box["x"] + 0.5, origin["y"] + box["y"] + box["h"] / 2
+        assert opened.pixel(x, y) == FAILED_RGB
+        assert opened.rows("table-failures")[0][:2] == ["task-4999", "failed"]
     finally:
         opened.close()

@@ -45,7 +45,11 @@
   const COLORS = ["#4c8bf5", "#e03131", "#f08c00", "#9775fa", "#adb5bd", "#6c757d"];
   const LABELS = ["completed", "failed", "timed out", "open (no end)", "skipped", "cancelled"];
   // When runs merge into one rectangle, the most telling status colours it.
-  const PRIORITY = [1, 5, 4, 3, 0, 2]; // by status code: failed > timed_out > open > ...
+  // How telling each status is (by status code, lower: more): failed, timed out,
+  // open, completed, cancelled, skipped. Where runs share a pixel the more telling
+  // colour shows; fills go least telling first, so the telling ones end on top.
+  const RANK = [3, 0, 1, 2, 5, 4];
+  const FILL_ORDER = [4, 5, 0, 3, 2, 1];
   const OPEN = 3;
 
   // Time span: every run, step and execution.
@@ -312,6 +316,7 @@
   let coverage = new Float64Array(0), whole = new Float64Array(0); // per pixel column
   const pendX0 = new Float64Array(rowCount), pendX1 = new Float64Array(rowCount);
   const pendStatus = new Int8Array(rowCount);
+  const outX0 = new Float64Array(rowCount), outX1 = new Float64Array(rowCount);
 
   function niceStep(raw) {
     const p = Math.pow(10, Math.floor(Math.log10(raw)));
@@ -411,23 +416,40 @@
       if (ry < yMin || ry > yMax) continue;
       const st = status[i];
       if (x1 - x0 < 1) {
-        // Tiny: extend this row's pending rectangle, or start a new one.
-        if (pendX1[r] >= 0 && x0 <= pendX1[r] + 0.5) {
-          if (x1 > pendX1[r]) pendX1[r] = x1;
-          if (PRIORITY[st] < PRIORITY[pendStatus[r]]) pendStatus[r] = st;
+        // Narrower than a pixel: drawn as whole pixel cells [c0, c1), merged with
+        // the row's pending run of cells; where two statuses share a cell, the
+        // more telling one takes it.
+        const c0 = Math.floor(x0), c1 = Math.max(c0 + 1, Math.ceil(x1));
+        if (pendX1[r] >= 0 && c0 <= pendX1[r]) {
+          const was = pendStatus[r];
+          if (st === was) {
+            if (c1 > pendX1[r]) pendX1[r] = c1;
+            continue;
+          }
+          if (RANK[st] < RANK[was]) {
+            if (c0 > pendX0[r]) { pendX1[r] = c0; flush(paths, r, yTop, h); }
+            pendX0[r] = c0;
+            pendX1[r] = Math.max(c1, pendX1[r]);
+            pendStatus[r] = st;
+            continue;
+          }
+          if (c1 <= pendX1[r]) continue; // its cells are taken
+          const from = pendX1[r];
+          flush(paths, r, yTop, h);
+          pendX0[r] = from; pendX1[r] = c1; pendStatus[r] = st;
           continue;
         }
         if (pendX1[r] >= 0) flush(paths, r, yTop, h);
-        pendX0[r] = x0; pendX1[r] = x1; pendStatus[r] = st;
+        pendX0[r] = c0; pendX1[r] = c1; pendStatus[r] = st;
         continue;
       }
-      if (pendX1[r] >= 0 && pendX1[r] <= x0 + 0.5) flush(paths, r, yTop, h);
+      if (pendX1[r] >= 0) flush(paths, r, yTop, h);
       paths[st].rect(GUTTER + x0, yTop + ry + 1, x1 - x0, h);
       if (x1 - x0 > 44 && labels.length < 600) labels.push(i, x0, x1);
     }
     for (let r = 0; r < rowCount; r++) if (pendX1[r] >= 0) flush(paths, r, yTop, h);
     for (let c = 0, inside = 0; c < cols; c++) { inside += whole[c]; coverage[c] += inside; }
-    for (let st = 0; st < STATUS.length; st++) {
+    for (const st of FILL_ORDER) {
       ctx.fillStyle = COLORS[st];
       ctx.fill(paths[st]);
     }
@@ -488,27 +510,43 @@
 
   function flush(paths, r, yTop, h) {
     const x0 = pendX0[r];
-    paths[pendStatus[r]].rect(GUTTER + x0, yTop + rowY[r] + 1, Math.max(1, pendX1[r] - x0), h);
+    paths[pendStatus[r]].rect(GUTTER + x0, yTop + rowY[r] + 1, pendX1[r] - x0, h);
     pendX1[r] = -1;
   }
 
+  // Outline the runs that pass `test` (of `list`, else of the marked runs). As
+  // with the fills, narrow outlines that would touch in a row merge into one, so a
+  // long chain of tiny runs costs a few rectangles per pixel column, not one per run.
   function outline(ctx, test, color, lineWidth, dash, yTop, h, k, list) {
     ctx.strokeStyle = color;
     ctx.lineWidth = lineWidth;
     ctx.setLineDash(dash);
     ctx.beginPath();
+    outX1.fill(-Infinity);
+    const put = (r) => {
+      const x0 = outX0[r], x1 = outX1[r];
+      ctx.rect(x0 - 1, yTop + rowY[r] + 0.5, Math.max(2, x1 - x0 + 2), h + 1);
+    };
     const each = (i) => {
       if (!test(i)) return;
       const s = start[i], e = endOf(i);
       if (s > view.t1 || e < view.t0) return;
-      const ry = rowY[row[i]];
+      const r = row[i], ry = rowY[r];
       if (ry < view.y - ROW || ry > view.y + viewportHeight) return;
       const x0 = GUTTER + Math.max(-4, (s - view.t0) * k);
-      const x1 = GUTTER + Math.min(width, (e - view.t0) * k);
-      ctx.rect(x0 - 1, yTop + ry + 0.5, Math.max(2, x1 - x0 + 2), h + 1);
+      const x1 = GUTTER + Math.min(width + 4, (e - view.t0) * k);
+      // Merge only where one of the two is too narrow to show its own outline.
+      if (x0 <= outX1[r] + 2 && (x1 - x0 < 3 || outX1[r] - outX0[r] < 3)) {
+        if (x1 > outX1[r]) outX1[r] = x1;
+        return;
+      }
+      if (outX1[r] > -Infinity) put(r);
+      outX0[r] = x0;
+      outX1[r] = x1;
     };
     if (list) for (const i of list) each(i);
     else for (let i = 0; i < n; i++) if (mark[i]) each(i);
+    for (let r = 0; r < rowCount; r++) if (outX1[r] > -Infinity) put(r);
     ctx.stroke();
     ctx.setLineDash([]);
   }
@@ -796,6 +834,7 @@
     runAt,
     nodeId: (name) => names.indexOf(name),
     nodeOf: (i) => node[i],
+    run: (i) => ({ node: names[node[i]], start: start[i], end: end[i], status: STATUS[status[i]] }),
     runsOf: (id) => Array.from(runsOf(id)),
     critical: () => ({ observed: observedRuns.slice(), structural: Array.from(mark.keys()).filter((i) => mark[i] & 2) }),
     // The run's box in the chart canvas's CSS pixels (null when out of view).
