@@ -90,7 +90,7 @@ class TraceRecorder:
     def _report_data(
         self,
     ) -> tuple[
-        list[str],
+        Union[str, list[str]],
         list[str],
         list[int],
         list[tuple[str, str, bytes]],

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::events::build_events;
 use super::recorder::PySnapshot;
@@ -48,6 +48,32 @@ fn narrow<'py>(py: Python<'py>, values: &[u32]) -> PyResult<(&'static str, Bound
     })
 }
 
+/// The node names one per line, when each is UTF-8 with no line break, NUL or
+/// `<` (so the text passes through an HTML `<script>` element unchanged and splits
+/// back into the names); None otherwise.
+fn names_text<S>(runs: &NodeRuns<'_, S>) -> Option<String> {
+    if runs.names.is_empty() {
+        return None; // "" would split into one empty name
+    }
+    let size = runs
+        .names
+        .iter()
+        .map(|(_, entry)| entry.text.len() + 1)
+        .sum();
+    let mut text = String::with_capacity(size);
+    for (position, (_, entry)) in runs.names.iter().enumerate() {
+        let name = std::str::from_utf8(&entry.text).ok()?;
+        if name.bytes().any(|b| matches!(b, b'\n' | b'\r' | 0 | b'<')) {
+            return None;
+        }
+        if position > 0 {
+            text.push('\n');
+        }
+        text.push_str(name);
+    }
+    Some(text)
+}
+
 fn column<'py>(
     py: Python<'py>,
     name: &str,
@@ -65,7 +91,8 @@ fn column<'py>(
 }
 
 /// `(names, sources, lanes, columns, errors, metadata, events)`:
-/// - `names`, `sources`: the node-name table and the sources' `host:pid`;
+/// - `names`: the node-name table, as one `str` of lines (see `names_text`) or,
+///   when the names do not allow that, a list; `sources`: each source's `host:pid`;
 /// - `lanes`: per source, how many compact lanes its runs use;
 /// - `columns`: `(name, kind, bytes)` per column (start f64, end f64, duration f32,
 ///   node, lane, source: narrowest unsigned; status u8, `RunStatus as u8`, the
@@ -82,10 +109,14 @@ pub(crate) fn report_data<'py>(
 ) -> PyResult<Bound<'py, PyTuple>> {
     let mut runs = py.detach(|| NodeRuns::collect(snapshot));
 
-    let names = PyList::new(
-        py,
-        runs.names.iter().map(|(_, entry)| entry.payload.bind(py)),
-    )?;
+    let names = match names_text(&runs) {
+        Some(text) => PyString::new(py, &text).into_any(),
+        None => PyList::new(
+            py,
+            runs.names.iter().map(|(_, entry)| entry.payload.bind(py)),
+        )?
+        .into_any(),
+    };
     let sources = PyList::new(
         py,
         runs.sources.list.iter().map(|origin| origin.display_name()),

@@ -171,12 +171,13 @@ def _profile(trace: ExecutionTrace, dag: DAG) -> dict[str, Any]:
 
 class ReportData:
     """Everything a report embeds: ``meta`` (JSON-able), the node names as lines
-    of text when they can be (``names_text``; else they are ``meta["names"]``),
-    and the numeric columns."""
+    of text when the core could make them so (``names_text``: no name holds a line
+    break, NUL or "<", which the HTML parser would change or act on; else they are
+    ``meta["names"]``), and the numeric columns."""
 
     def __init__(self, meta: dict[str, Any], columns: list[Column]) -> None:
         names = meta.pop("names")
-        self.names_text = _names_text(names)
+        self.names_text: Optional[str] = names if isinstance(names, str) else None
         if self.names_text is None:
             meta["names"] = names
         self.meta = meta
@@ -188,16 +189,6 @@ class ReportData:
         # string there: escaped, no "</script" or "<!--" can reach the HTML parser.
         text = json.dumps(self.meta, separators=(",", ":"), allow_nan=False)
         return text.replace("<", "\\u003c")
-
-
-def _names_text(names: list[str]) -> Optional[str]:
-    """The names one per line, when that is faithful inside a ``<script>``
-    element: no name holds a line break, NUL or "<" (the HTML parser would
-    change or act on those). None otherwise."""
-    text = "\n".join(names)
-    if text.count("\n") != len(names) - 1 or "\r" in text or "\x00" in text or "<" in text:
-        return None
-    return text
 
 
 def collect(
