@@ -4,7 +4,8 @@ restructure, which had to leave every operation as fast as before).
 Each build is a Python interpreter with that build installed (a venv). Rounds
 alternate the two, each in a fresh interpreter pinned to one CPU; a round records the
 bench workload (``_common.record_workload``) and times ``record``, ``events``,
-``events_for_node``, ``summary``, ``to_json`` and ``to_chrome_trace``, keeping the best
+``events_for_node``, ``summary``, ``to_json``, ``to_chrome_trace`` and ``to_perfetto``,
+keeping the best
 of several repeats (the least disturbed by a shared machine). The table gives each
 build's median over rounds and their ratio.
 
@@ -27,7 +28,15 @@ import sys
 from typing import Any, Optional
 
 SCRIPT = os.path.abspath(__file__)
-OPERATIONS = ["record", "events", "events_for_node", "summary", "to_json", "to_chrome_trace"]
+OPERATIONS = [
+    "record",
+    "events",
+    "events_for_node",
+    "summary",
+    "to_json",
+    "to_chrome_trace",
+    "to_perfetto",
+]
 
 
 def worker(events: int, repeats: int) -> dict[str, float]:
@@ -62,7 +71,7 @@ def worker(events: int, repeats: int) -> dict[str, float]:
         for _ in range(100):
             trace.summary()
         keep("summary", (time.perf_counter() - started) / 100)
-        for name in ("to_json", "to_chrome_trace"):
+        for name in ("to_json", "to_chrome_trace", "to_perfetto"):
             started = time.perf_counter()
             text = getattr(trace, name)()
             keep(name, time.perf_counter() - started)

@@ -15,6 +15,7 @@ import pickle
 from dataclasses import dataclass
 
 import pytest
+from dagron import _core
 from dagron.execution.tracing import ExecutionTrace, NodeRuns, TraceEventType, TraceOrigin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -47,7 +48,7 @@ def crafted(origin: TraceOrigin, events: list[tuple], dropped: int = 0) -> Execu
         for kind, ts, node, duration, error in events
     ]
     origin_tuple = (origin.host, origin.pid, origin.monotonic_ns, origin.wall_ns)
-    trace.__setstate__((2, None, saved, None, (origin_tuple, dropped, None, None)))
+    trace.__setstate__(_core._trace_state(saved, origin_tuple, dropped))
     return trace
 
 
@@ -465,3 +466,140 @@ def test_profiling_reads_the_runs_as_it_reads_the_events(stream, clock):
     # Timestamps and durations are finite, so every figure is too: plain equality.
     assert fast == slow
     assert (fast.idle is None) == (len(stream) == 0)
+
+
+# -- OpenTelemetry reads the runs ------------------------------------------------------
+
+
+def test_otel_spans_pair_overlapping_runs_as_perfetto_does():
+    """Two runs of one node open at once: each end closes the newest open run (the
+    Perfetto export's rule), so both spans get their own end."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import StatusCode
+
+    trace = crafted(
+        HERE,
+        [
+            ev(T.EXECUTION_STARTED, 0.0),
+            ev(T.NODE_STARTED, 1.0, "a"),
+            ev(T.NODE_STARTED, 2.0, "a"),
+            ev(T.NODE_COMPLETED, 3.0, "a", duration=0.25),
+            ev(T.NODE_FAILED, 5.0, "a", error="E: boom"),
+            ev(T.EXECUTION_COMPLETED, 6.0),
+        ],
+    )
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.to_otel(provider)
+    wall = HERE.wall_ns
+    got = sorted(
+        (
+            s.start_time - wall,
+            s.end_time - s.start_time,
+            s.status.status_code,
+            s.status.description,
+        )
+        for s in exporter.get_finished_spans()
+        if s.name == "a"
+    )
+    assert got == [
+        (1_000_000_000, 4_000_000_000, StatusCode.ERROR, "E: boom"),
+        (2_000_000_000, 1_000_000_000, StatusCode.UNSET, None),
+    ]
+
+
+@SETTINGS
+@given(stream=STREAMS, size=st.one_of(st.none(), st.integers(min_value=1, max_value=8)))
+def test_otel_node_spans_are_the_runs(stream, size):
+    """One span per run that is not an instant, in the runs' order, from its start
+    to its end (a lost start from the end's duration, else at the end; an open run
+    ends where it starts)."""
+    from dagron.execution import otel
+
+    trace = ExecutionTrace(max_events=size)
+    for kwargs in stream:
+        trace.record(**kwargs)
+    events = trace.events
+    if not events:
+        return
+    plan = otel._plan(trace, events)
+    spans = [span for span in plan[1:] if not span.name.startswith("step ")]
+    runs = trace.node_runs()
+    kept = [i for i in range(len(runs)) if runs.status[i] not in ("skipped", "cancelled")]
+    assert [span.name for span in spans] == [runs.names[runs.node[i]] for i in kept]
+
+    def ns(seconds):
+        return round(seconds * 1e9)
+
+    for span, i in zip(spans, kept):
+        status = runs.status[i]
+        end = ns(runs.end[i]) if status != "open" else ns(runs.start[i])
+        if runs.start_event[i] >= 0:
+            start = ns(runs.start[i])
+        elif events[runs.end_event[i]].duration is not None and math.isfinite(runs.duration[i]):
+            start = end - ns(runs.duration[i])
+        else:
+            start = end
+        assert (span.start, span.end) == (start, end)
+        assert span.attributes.get("dagron.status", "open") == status
+        assert span.attributes.get("dagron.end_lost", False) == (status == "open")
+
+
+# -- the named Chrome lanes pair the same way --------------------------------------------
+
+
+def chrome_pairs(trace: ExecutionTrace) -> tuple[list[tuple[int, int]], list[int]]:
+    """How a viewer pairs the named Chrome export's node slices: per process and
+    lane (tid, one per node name), an ``E`` closes the innermost open ``B``. Returns
+    the (start event, end event) pairs, and the ends that closed nothing, as indices
+    into ``trace.events``."""
+    import json
+
+    exported = {"node_started", "node_completed", "node_failed", "node_timed_out"}
+    kept = [
+        at
+        for at, event in enumerate(trace.events)
+        if event.event_type.value in exported or event.event_type.value.startswith("execution_")
+    ]
+    chrome = [e for e in json.loads(trace.to_chrome_trace(named=True))["traceEvents"]]
+    chrome = [e for e in chrome if e["ph"] != "M"]
+    assert len(chrome) == len(kept)
+    stacks: dict[tuple, list[int]] = {}
+    pairs, unmatched = [], []
+    for at, event in zip(kept, chrome):
+        if event["cat"] != "node" or event["name"] is None:
+            continue
+        stack = stacks.setdefault((event["pid"], event["tid"]), [])
+        if event["ph"] == "B":
+            stack.append(at)
+        elif stack:
+            pairs.append((stack.pop(), at))
+        else:
+            unmatched.append(at)
+    return sorted(pairs), unmatched
+
+
+@SETTINGS
+@given(first=STREAMS, second=STREAMS)
+def test_named_chrome_lanes_pair_as_the_runs_do(first, second):
+    """The named Chrome export draws each node on its own lane per process; a
+    viewer nests a lane's slices, which pairs each end with the newest open run of
+    its node in its source: the runs' rule, with the same pairs."""
+    traces = []
+    for origin, stream in ((HERE, first), (THERE, second)):
+        events = [
+            ev(kw["event_type"], i * 0.5, kw["node_name"], kw.get("duration"), kw.get("error"))
+            for i, kw in enumerate(stream)
+        ]
+        traces.append(crafted(origin, events))
+    merged = ExecutionTrace.merge(traces)
+    runs = merged.node_runs()
+    ended = [i for i in range(len(runs)) if runs.status[i] in NODE_ENDS.values()]
+    pairs, unmatched = chrome_pairs(merged)
+    assert pairs == sorted(
+        (runs.start_event[i], runs.end_event[i]) for i in ended if runs.start_event[i] >= 0
+    )
+    assert unmatched == [runs.end_event[i] for i in ended if runs.start_event[i] < 0]

@@ -17,6 +17,7 @@ __all__ = [
     "TraceRecorder",
     "_flush_journals",
     "_register_types",
+    "_trace_state",
     "__version__",
     "read_journal",
 ]
@@ -217,3 +218,10 @@ def read_journal(
     data: bytes, name: str, progress: Optional[Callable[[int, int], object]] = None
 ) -> tuple[tuple[Any, ...], int]: ...
 def _flush_journals() -> None: ...
+def _trace_state(
+    events: list[tuple[Any, ...]],
+    origin: Optional[tuple[str, int, int, int]] = None,
+    dropped: int = 0,
+    sources: Optional[list[tuple[str, int, int, int]]] = None,
+    event_sources: Optional[list[int]] = None,
+) -> tuple[Any, ...]: ...

@@ -105,7 +105,7 @@ pub(crate) fn read_journal<'py>(
         .transpose()?;
     let provenance = (origin, decoded.dropped, py.None(), py.None()).into_pyobject(py)?;
     let state = (
-        2u32,
+        super::pickle::STATE_VERSION,
         py.None(),
         PyList::new(py, events)?,
         py.None(),

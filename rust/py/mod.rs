@@ -59,6 +59,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(registry::_register_types, module)?)?;
     module.add_function(wrap_pyfunction!(journal::read_journal, module)?)?;
     module.add_function(wrap_pyfunction!(journal::_flush_journals, module)?)?;
+    module.add_function(wrap_pyfunction!(pickle::_trace_state, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -9,6 +9,10 @@
 //! `(host, pid, monotonic_ns, wall_ns)` tuples and event sources as little-endian
 //! u32 bytes, plus a sixth item, `{slot name: value}`, when a subclass's `__slots__`
 //! hold values. Version 1 states (the first four items) still restore.
+//!
+//! This file owns that layout: `STATE_VERSION` is the one copy of the version
+//! (journal loading uses it), and `_trace_state` builds a state from saved events
+//! for the Python side (files loaded from JSON, traces copied from other objects).
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -25,7 +29,7 @@ use crate::export::CHECKPOINT_EVERY;
 use crate::origin::Provenance;
 use crate::trace::{Restored, SavedEvent, Snapshot, StepView};
 
-const STATE_VERSION: u32 = 2;
+pub(crate) const STATE_VERSION: u32 = 2;
 
 pub(crate) fn reduce<'py>(slf: &Bound<'py, TraceRecorder>) -> PyResult<Bound<'py, PyTuple>> {
     let py = slf.py();
@@ -65,6 +69,28 @@ pub(crate) fn reduce<'py>(slf: &Bound<'py, TraceRecorder>) -> PyResult<Bound<'py
     let newobj_ex = py.import("copyreg")?.getattr("__newobj_ex__")?;
     let args = (slf.get_type(), PyTuple::empty(py), kwargs).into_pyobject(py)?;
     (newobj_ex, args, state).into_pyobject(py)
+}
+
+/// The 5-item state of saved `events` (tuples as `__reduce__` writes them) with
+/// origin `origin` (a `(host, pid, monotonic_ns, wall_ns)` tuple or None), `dropped`
+/// events let go, and optionally `sources` (origin tuples) with each event's index
+/// into them.
+#[pyfunction]
+#[pyo3(signature = (events, origin = None, dropped = 0, sources = None, event_sources = None))]
+pub(crate) fn _trace_state<'py>(
+    events: &Bound<'py, PyList>,
+    origin: Option<Bound<'py, PyAny>>,
+    dropped: u64,
+    sources: Option<Bound<'py, PyList>>,
+    event_sources: Option<Vec<u32>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let py = events.py();
+    let packed = event_sources.map(|indices| {
+        let bytes: Vec<u8> = indices.iter().flat_map(|s| s.to_le_bytes()).collect();
+        pyo3::types::PyBytes::new(py, &bytes)
+    });
+    let provenance = (origin, dropped, sources, packed).into_pyobject(py)?;
+    (STATE_VERSION, py.None(), events, py.None(), provenance).into_pyobject(py)
 }
 
 /// `(origin, dropped, sources, event sources)` for the state's last item.

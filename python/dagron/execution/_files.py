@@ -137,7 +137,7 @@ def _json_state(
     if progress is not None:
         progress(len(records), len(records))
     origin = (host, 0, 0, 0)
-    return (2, None, events, None, (origin, 0, None, None))
+    return _core._trace_state(events, origin)
 
 
 _KINDS = {

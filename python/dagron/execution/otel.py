@@ -9,8 +9,11 @@
   ``STEP_COMPLETED``;
 - a span per node run, named after the node, child of the step that was open when it
   started (of the root when none was), from ``NODE_STARTED`` to its
-  ``NODE_COMPLETED`` / ``NODE_FAILED`` / ``NODE_TIMED_OUT``. Failed and timed-out
-  nodes have status ERROR with the event's error text as description;
+  ``NODE_COMPLETED`` / ``NODE_FAILED`` / ``NODE_TIMED_OUT``, paired as
+  ``trace.node_runs()`` pairs them (the Perfetto export's rule: an end closes the
+  newest open run of its node in its source, so overlapping runs of one node pair
+  as Perfetto draws them). Failed and timed-out nodes have status ERROR with the
+  event's error text as description;
 - skipped, cancelled, cache, gate and resource events become span events, on the
   node's span when the node has one, else on the root span (attribute ``dagron.node``
   names the node);
@@ -183,129 +186,227 @@ def _provider(
 def _plan(trace: Any, events: list[TraceEvent]) -> list[_Span]:
     """The spans of ``events``, as plain data: index 0 is the root, then steps and
     node runs in the order they started."""
-    sources = _sources(trace, len(events))
-    root = _Span("execution", None, None, None)
-    spans = [root]
-    steps: dict[int, int] = {}  # step index -> span index
-    open_steps: list[int] = []  # step indices started and not completed
-    open_nodes: dict[str, int] = {}  # node name -> index of its running span
-    last_run: dict[str, int] = {}  # node name -> index of its latest span
-    # Members as locals, compared by identity (an Enum's hash is a Python call), and
-    # node events first: the loop runs once per event, and most events are a node's.
-    execution_started, execution_completed = T.EXECUTION_STARTED, T.EXECUTION_COMPLETED
-    step_started, step_completed = T.STEP_STARTED, T.STEP_COMPLETED
-    node_started, node_completed = T.NODE_STARTED, T.NODE_COMPLETED
-    node_failed, node_timed_out = T.NODE_FAILED, T.NODE_TIMED_OUT
-    for at, event in enumerate(events):
-        kind = event.event_type
-        ts = round(event.timestamp * 1e9)  # _ns, inlined
+    return _Planner(trace, events).plan(_node_runs(trace, events))
+
+
+class _Planner:
+    """Walks the events once, in order. Node runs come paired from the trace's
+    ``node_runs()`` (the core's pass, the Perfetto export's pairing), each handled
+    when its first event comes, by the handler of its kind; every other event by
+    the handler of its type."""
+
+    def __init__(self, trace: Any, events: list[TraceEvent]) -> None:
+        self.events = events
+        self.sources = _sources(trace, len(events))
+        self.root = _Span("execution", None, None, None)
+        self.spans = [self.root]
+        self.steps: dict[int, int] = {}  # step index -> span index
+        self.open_steps: list[int] = []  # step indices started and not completed
+        self.last_run: dict[str, int] = {}  # node name -> index of its latest span
+        self.dropped = getattr(trace, "dropped", 0)
+
+    def plan(self, runs: Any) -> list[_Span]:
+        by_type = {
+            T.EXECUTION_STARTED: self.execution_started,
+            T.EXECUTION_COMPLETED: self.execution_completed,
+            T.STEP_STARTED: self.step_started,
+            T.STEP_COMPLETED: self.step_completed,
+        }
+        by_run_kind = {
+            "completed": self.run,
+            "failed": self.run,
+            "timed_out": self.run,
+            "open": self.run,
+            "skipped": self.point,
+            "cancelled": self.point,
+        }
+        # The rows in the order of their first event (a start, or the end or instant
+        # that is the whole run), as the pass gives them.
+        starts, ends, statuses = runs.start_event, runs.end_event, runs.status
+        count, row = len(runs), 0
+        first = starts[0] if count and starts[0] >= 0 else (ends[0] if count else -1)
+        point = self.point
+        for at, event in enumerate(self.events):
+            if at == first:
+                by_run_kind[statuses[row]](at, event, ends[row])
+                row += 1
+                first = -1
+                if row < count:
+                    first = starts[row] if starts[row] >= 0 else ends[row]
+            elif event.event_type not in _RUN_TYPES or event.node_name is None:
+                by_type.get(event.event_type, point)(at, event, -1)
+            # else: the end of a run handled at its start.
+        self.finish()
+        return self.spans
+
+    # -- node runs -----------------------------------------------------------------
+
+    def run(self, at: int, event: TraceEvent, end_at: int) -> None:
+        """A run that started (ended or not), or an end whose start is gone."""
         name = event.node_name
-        if kind is node_started and name is not None:
-            parent = _step_parent(event, steps, open_steps)
-            node = _Span(name, parent, ts, None)
-            node.attributes["dagron.node"] = name
-            if sources is not None:
-                _set_source(node, sources, at)
-            if event.metadata:
-                _flatten(event.metadata, node.attributes)
-            open_nodes[name] = last_run[name] = len(spans)
-            spans.append(node)
-        elif (
-            kind is node_completed or kind is node_failed or kind is node_timed_out
-        ) and name is not None:
-            index = open_nodes.pop(name, None)
-            if index is None:  # its start was let go
-                node = _Span(name, _step_parent(event, steps, open_steps), None, None)
-                node.attributes["dagron.node"] = name
-                if sources is not None:
-                    _set_source(node, sources, at)
-                index = last_run[name] = len(spans)
-                spans.append(node)
-            node = spans[index]
-            node.end, node.duration = ts, event.duration
-            held = node.attributes
-            if kind is node_completed:
-                held["dagron.status"] = "completed"
-            else:
-                held["dagron.status"] = "failed" if kind is node_failed else "timed_out"
-            if event.duration is not None:
-                held["dagron.duration_s"] = event.duration
-            if kind is not node_completed:
-                node.failed = True
-                node.error = event.error or kind.value
-            elif event.error:
-                held["dagron.error"] = event.error
-            if event.metadata:
-                _flatten(event.metadata, held)
-        elif kind is execution_started:
-            if root.start is None:
-                root.start = ts
-                if sources is not None:
-                    _set_source(root, sources, at)
-            if event.metadata:
-                _flatten(event.metadata, root.attributes)
-        elif kind is execution_completed:
-            root.end = ts
-            root.duration = event.duration
-            if event.metadata:
-                _flatten(event.metadata, root.attributes)
-        elif kind is step_started and event.step_index is not None:
-            step = _Span(f"step {event.step_index}", 0, ts, None)
-            step.attributes["dagron.step"] = event.step_index
-            if sources is not None:
-                _set_source(step, sources, at)
-            steps[event.step_index] = len(spans)
-            spans.append(step)
-            open_steps.append(event.step_index)
-        elif kind is step_completed and event.step_index is not None:
-            k = event.step_index
-            if k in open_steps:
-                open_steps.remove(k)
-            if k not in steps:  # its start was let go
-                lost = _Span(f"step {k}", 0, None, None)
-                lost.attributes["dagron.step"] = k
-                if sources is not None:
-                    _set_source(lost, sources, at)
-                steps[k] = len(spans)
-                spans.append(lost)
-            step = spans[steps[k]]
-            step.end, step.duration = ts, event.duration
-        else:
-            # Skipped, cancelled, cache, gate, resource: a point in time on the node's
-            # span if the node ran, else on the run's.
-            attributes: _Attributes = {}
-            if name is not None:
-                attributes["dagron.node"] = name
-            if event.step_index is not None:
-                attributes["dagron.step"] = event.step_index
-            if event.duration is not None:
-                attributes["dagron.duration_s"] = event.duration
-            if event.error:
-                attributes["dagron.error"] = event.error
-            if event.metadata:
-                _flatten(event.metadata, attributes)
-            owner = last_run.get(name, 0) if name is not None else 0
-            spans[owner].events.append((kind.value, ts, attributes))
-    first, last = _ns(events[0].timestamp), _ns(events[-1].timestamp)
-    if root.start is None:
-        # From the recorded run duration, or else the earliest time the trace holds.
-        derived = _lost_start(root)
-        root.start = first if derived is None else min(derived, first)
-    if root.end is None:
-        root.end = last
-    dropped = getattr(trace, "dropped", 0)
-    if isinstance(dropped, int) and dropped > 0:
-        root.attributes["dagron.dropped_events"] = dropped
-    for span in spans[1:]:
-        if span.start is None:
-            span.start = _lost_start(span)
+        assert name is not None  # runs are of named nodes
+        started = event.event_type is T.NODE_STARTED
+        node = _Span(
+            name,
+            _step_parent(event, self.steps, self.open_steps),
+            _ns(event.timestamp) if started else None,
+            None,
+        )
+        node.attributes["dagron.node"] = name
+        if self.sources is not None:
+            _set_source(node, self.sources, at)
+        if started and event.metadata:
+            _flatten(event.metadata, node.attributes)
+        self.last_run[name] = len(self.spans)
+        self.spans.append(node)
+        if 0 <= end_at < len(self.events):
+            _end_run(node, self.events[end_at])
+
+    def point(self, at: int, event: TraceEvent, end_at: int) -> None:
+        """Skipped, cancelled, cache, gate, resource (and events that fit nowhere
+        else): a point in time on the node's span if the node ran, else on the
+        run's."""
+        name = event.node_name
+        attributes: _Attributes = {}
+        if name is not None:
+            attributes["dagron.node"] = name
+        if event.step_index is not None:
+            attributes["dagron.step"] = event.step_index
+        if event.duration is not None:
+            attributes["dagron.duration_s"] = event.duration
+        if event.error:
+            attributes["dagron.error"] = event.error
+        if event.metadata:
+            _flatten(event.metadata, attributes)
+        owner = self.last_run.get(name, 0) if name is not None else 0
+        self.spans[owner].events.append((event.event_type.value, _ns(event.timestamp), attributes))
+
+    # -- the run and its steps -----------------------------------------------------
+
+    def execution_started(self, at: int, event: TraceEvent, end_at: int) -> None:
+        root = self.root
+        if root.start is None:
+            root.start = _ns(event.timestamp)
+            if self.sources is not None:
+                _set_source(root, self.sources, at)
+        if event.metadata:
+            _flatten(event.metadata, root.attributes)
+
+    def execution_completed(self, at: int, event: TraceEvent, end_at: int) -> None:
+        root = self.root
+        root.end = _ns(event.timestamp)
+        root.duration = event.duration
+        if event.metadata:
+            _flatten(event.metadata, root.attributes)
+
+    def step_started(self, at: int, event: TraceEvent, end_at: int) -> None:
+        k = event.step_index
+        if k is None:
+            return self.point(at, event, end_at)
+        step = _Span(f"step {k}", 0, _ns(event.timestamp), None)
+        step.attributes["dagron.step"] = k
+        if self.sources is not None:
+            _set_source(step, self.sources, at)
+        self.steps[k] = len(self.spans)
+        self.spans.append(step)
+        self.open_steps.append(k)
+
+    def step_completed(self, at: int, event: TraceEvent, end_at: int) -> None:
+        k = event.step_index
+        if k is None:
+            return self.point(at, event, end_at)
+        if k in self.open_steps:
+            self.open_steps.remove(k)
+        if k not in self.steps:  # its start was let go
+            lost = _Span(f"step {k}", 0, None, None)
+            lost.attributes["dagron.step"] = k
+            if self.sources is not None:
+                _set_source(lost, self.sources, at)
+            self.steps[k] = len(self.spans)
+            self.spans.append(lost)
+        step = self.spans[self.steps[k]]
+        step.end, step.duration = _ns(event.timestamp), event.duration
+
+    def finish(self) -> None:
+        """Times the events did not give: the root's from the trace's first and last
+        events (or the run's recorded duration), lost starts and ends."""
+        root, events = self.root, self.events
+        first, last = _ns(events[0].timestamp), _ns(events[-1].timestamp)
+        if root.start is None:
+            # From the recorded run duration, or else the earliest time the trace holds.
+            derived = _lost_start(root)
+            root.start = first if derived is None else min(derived, first)
+        if root.end is None:
+            root.end = last
+        if isinstance(self.dropped, int) and self.dropped > 0:
+            root.attributes["dagron.dropped_events"] = self.dropped
+        for span in self.spans[1:]:
             if span.start is None:
-                span.start = span.end
-                span.attributes["dagron.start_lost"] = True
-        if span.end is None:
-            span.end = span.start
-            span.attributes["dagron.end_lost"] = True
-    return spans
+                span.start = _lost_start(span)
+                if span.start is None:
+                    span.start = span.end
+                    span.attributes["dagron.start_lost"] = True
+            if span.end is None:
+                span.end = span.start
+                span.attributes["dagron.end_lost"] = True
+
+
+# The event types whose named events belong to node runs.
+_RUN_TYPES = frozenset(
+    [
+        T.NODE_STARTED,
+        T.NODE_COMPLETED,
+        T.NODE_FAILED,
+        T.NODE_TIMED_OUT,
+        T.NODE_SKIPPED,
+        T.NODE_CANCELLED,
+    ]
+)
+
+
+def _end_run(node: _Span, event: TraceEvent) -> None:
+    """What a run's end event says: its time, status, duration, error, metadata."""
+    kind = event.event_type
+    node.end, node.duration = _ns(event.timestamp), event.duration
+    held = node.attributes
+    if kind is T.NODE_COMPLETED:
+        held["dagron.status"] = "completed"
+    else:
+        held["dagron.status"] = "failed" if kind is T.NODE_FAILED else "timed_out"
+    if event.duration is not None:
+        held["dagron.duration_s"] = event.duration
+    if kind is not T.NODE_COMPLETED:
+        node.failed = True
+        node.error = event.error or kind.value
+    elif event.error:
+        held["dagron.error"] = event.error
+    if event.metadata:
+        _flatten(event.metadata, held)
+
+
+def _node_runs(trace: Any, events: list[TraceEvent]) -> Any:
+    """The runs of ``trace`` (``node_runs()``). A trace of another type (``events``,
+    and ``sources`` with ``event_sources()`` when it has several) is copied into an
+    ``ExecutionTrace`` for the same pass, so every trace pairs by one rule."""
+    node_runs = getattr(trace, "node_runs", None)
+    if callable(node_runs):
+        return node_runs()
+    from dagron import _core
+    from dagron.execution.tracing import ExecutionTrace
+
+    saved = [
+        (e.event_type.value, e.timestamp, e.node_name, None, e.duration, e.error, None)
+        for e in events
+    ]
+    origin, origins, indices = ("", 0, 0, 0), None, None
+    sources = _sources(trace, len(events))
+    if sources is not None and sources[0]:
+        known, indices = sources
+        origins = [(str(getattr(s, "host", "")), int(getattr(s, "pid", 0)), 0, 0) for s in known]
+        origin = origins[indices[0]] if indices else origins[0]
+    copy = ExecutionTrace.__new__(ExecutionTrace)
+    copy.__setstate__(_core._trace_state(saved, origin, 0, origins, indices))
+    return copy.node_runs()
 
 
 def _lost_start(span: _Span) -> Optional[int]:

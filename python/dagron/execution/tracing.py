@@ -17,7 +17,7 @@ from typing import Any, Optional, TypeVar, Union
 
 from dagron import _core
 
-__all__ = ["ExecutionTrace", "NodeRuns", "TraceEvent", "TraceEventType", "TraceOrigin"]
+__all__ = ["ExecutionTrace", "TraceEvent", "TraceEventType", "TraceOrigin"]
 
 
 class TraceEventType(Enum):
@@ -55,7 +55,8 @@ class TraceEvent:
 
 
 #: One row per run of a node, as columns: what ``ExecutionTrace.node_runs()``
-#: returns (see ``docs/node-runs.md``).
+#: returns (see ``docs/node-runs.md``). Importable from here, but outside
+#: ``__all__``, which names the documented module's names only.
 NodeRuns = _core.NodeRuns
 
 _Trace = TypeVar("_Trace", bound="ExecutionTrace")
