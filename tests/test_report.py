@@ -134,6 +134,18 @@ def test_names_that_html_would_change_travel_as_json(tmp_path: Path) -> None:
     assert '<script type="text/plain" id="dagron-names">a\nb\ne\nf\nc\nd\ng</script>' in plain
 
 
+def test_a_bounded_trace_reports_what_it_dropped(tmp_path: Path) -> None:
+    from dagron.execution.tracing import TraceEventType
+
+    trace = ExecutionTrace(max_events=4)
+    for name in "abcde":
+        trace.record(TraceEventType.NODE_STARTED, node_name=name)
+        trace.record(TraceEventType.NODE_COMPLETED, node_name=name, duration=0.0)
+    meta, _ = parse(report.to_html(trace))
+    assert meta["dropped"] == trace.dropped == 6
+    assert meta["names"] == ["d", "e"]
+
+
 def test_an_empty_trace_makes_a_report(tmp_path: Path) -> None:
     out = tmp_path / "empty.html"
     ExecutionTrace().write_html(out)

@@ -146,6 +146,14 @@ def test_the_failed_run_is_drawn_in_the_failed_colour(page: Page) -> None:
     assert page.pixel(box["x"] - 20, box["y"] + box["h"] / 2) != FAILED_RGB
 
 
+def test_the_running_count_follows_the_runs(page: Page) -> None:
+    # At 0.35 s a, b, e and f run (all four lanes); at 2.2 s c and g; at 1.9 s only
+    # c (e ended at 1.8, g starts at 2.0). A pixel column is a few ms wide here.
+    assert page.js("dagronReport.runningAt(0.35)") == pytest.approx(4)
+    assert page.js("dagronReport.runningAt(2.2)") == pytest.approx(2)
+    assert page.js("dagronReport.runningAt(1.9)") == pytest.approx(1)
+
+
 def test_hovering_a_run_shows_its_card(page: Page) -> None:
     box = page.box("b")
     page.page.mouse.move(box["x"] + box["w"] / 2, box["y"] + box["h"] / 2)

@@ -834,6 +834,8 @@
     runAt,
     nodeId: (name) => names.indexOf(name),
     nodeOf: (i) => node[i],
+    // The running count the lower chart shows at time t (its pixel column's mean).
+    runningAt: (t) => coverage[Math.floor(xOf(t) - GUTTER)],
     run: (i) => ({ node: names[node[i]], start: start[i], end: end[i], status: STATUS[status[i]] }),
     runsOf: (id) => Array.from(runsOf(id)),
     critical: () => ({ observed: observedRuns.slice(), structural: Array.from(mark.keys()).filter((i) => mark[i] & 2) }),
