@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import signal
 import socket
 import stat
 import subprocess
@@ -370,3 +371,10 @@ def test_view_says_when_the_port_is_taken(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr == f"dagron-trace: error: 127.0.0.1:{port}: Address already in use\n"
+
+
+def test_view_stops_on_ctrl_c(tmp_path: Path) -> None:
+    (tmp_path / "w1.json").write_text(json.dumps(W1))
+    view = View(str(tmp_path / "w1.json"), "--port", "0")
+    view.process.send_signal(signal.SIGINT)
+    assert view.finish() == (130, "dagron-trace: interrupted\n")
