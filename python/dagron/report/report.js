@@ -65,9 +65,10 @@
     if (a > tMax) tMax = a;
     if (b !== null && b > tMax) tMax = b;
   }
-  if (!(tMin <= tMax)) { tMin = 0; tMax = 1; }
-  if (tMax === tMin) tMax = tMin + 1e-6;
-  const endOf = (i) => (end[i] === end[i] ? end[i] : tMax); // open runs run to the end
+  if (!(tMin <= tMax)) { tMin = 0; tMax = 0; }
+  const tLast = tMax; // the trace's last instant
+  if (tMax === tMin) tMax = tMin + 1e-6; // a view needs some width
+  const endOf = (i) => (end[i] === end[i] ? end[i] : tLast); // open runs run to the end
 
   // Rows: the compact lanes of each source, sources one after the other.
   const lanesOf = meta.lanes;
@@ -344,7 +345,8 @@
       const x = Math.round(xOf(t)) + 0.5;
       ctx.moveTo(x, AXIS - 4);
       ctx.lineTo(x, ganttHeight);
-      ctx.fillText(fmtTick(t, step), x + 3, AXIS / 2);
+      const label = fmtTick(t, step);
+      if (x + 3 + ctx.measureText(label).width <= W) ctx.fillText(label, x + 3, AXIS / 2);
     }
     ctx.stroke();
 
@@ -352,7 +354,7 @@
     if (STEPS) {
       let k = 0;
       for (const [, a, b, label] of meta.steps) {
-        const x0 = Math.max(GUTTER, xOf(a)), x1 = Math.min(W, xOf(b === null ? tMax : b));
+        const x0 = Math.max(GUTTER, xOf(a)), x1 = Math.min(W, xOf(b === null ? tLast : b));
         k++;
         if (x1 < GUTTER || x0 > W) continue;
         ctx.fillStyle = k % 2 ? "#dde6f3" : "#c9d6ea";
@@ -396,7 +398,7 @@
     for (let i = 0; i < n; i++) {
       const s = start[i];
       if (s > t1) continue;
-      const e = end[i] === end[i] ? end[i] : tMax;
+      const e = end[i] === end[i] ? end[i] : tLast;
       if (e < t0) continue;
       let x0 = (s - t0) * k, x1 = (e - t0) * k; // plot coordinates
       if (x0 < 0) x0 = 0;
