@@ -9,13 +9,15 @@ to rounding); the plain-Python version's descendant counts are one search per no
 O(V * (V + E)), so it only runs on the smaller sizes.
 
     python benches/bench_profile.py [--sizes 1000,5000,100000,1000000] \
-        [--baseline-max 5000] [--runs 3] [--trace events|recorded|none]
+        [--baseline-max 5000] [--runs 3] [--trace events|recorded|loaded|none]
 
 ``--trace`` says what ``result.trace`` is: ``events`` (the default) an object with
 only an ``events`` list, read event by event; ``recorded`` an ``ExecutionTrace``
-holding the same events (restored from its pickled state), whose times
-``profile_execution`` reads off the core's node runs; ``none`` no trace at all (the
-report without its observed figures: what the trace costs is the difference).
+holding the same events with the DAG's shared name table, as an executor's trace
+is (``profile_execution`` reads its times off the core's node runs); ``loaded`` the
+same events loaded from a JSON file (names of its own: each is looked up by name);
+``none`` no trace at all (the report without its observed figures: what the trace
+costs is the difference).
 
 Not a test: nothing here runs under pytest.
 """
@@ -59,9 +61,13 @@ class SimulatedTrace:
     events: list[TraceEvent]
 
 
-def recorded_trace(events: list[TraceEvent]) -> dagron.ExecutionTrace:
+def recorded_trace(
+    events: list[TraceEvent], dag: Optional[dagron.DAG] = None
+) -> dagron.ExecutionTrace:
     """An ``ExecutionTrace`` holding ``events`` with their timestamps: written as a
-    ``write_json`` file would hold them and loaded back."""
+    ``write_json`` file would hold them and loaded back; with ``dag``, then copied
+    (by its pickled state) into a trace made with the DAG's shared name table, as an
+    executor's trace is."""
     records = [
         {
             "event_type": e.event_type.value,
@@ -75,7 +81,12 @@ def recorded_trace(events: list[TraceEvent]) -> dagron.ExecutionTrace:
         path = os.path.join(folder, "trace.json")
         with open(path, "w") as file:
             json.dump(records, file)
-        return dagron.ExecutionTrace.load(path)
+        loaded = dagron.ExecutionTrace.load(path)
+    if dag is None:
+        return loaded
+    trace = dagron.ExecutionTrace(_node_names=dag._node_names())  # type: ignore[call-arg]
+    trace.__setstate__(loaded.__reduce__()[2])
+    return trace
 
 
 def simulated_result(
@@ -109,6 +120,8 @@ def simulated_result(
     if trace_kind == "events":
         trace = SimulatedTrace(events)
     elif trace_kind == "recorded":
+        trace = recorded_trace(events, dag)
+    elif trace_kind == "loaded":
         trace = recorded_trace(events)
     return ExecutionResult(results, len(names), 0, 0, 0, 0, makespan, trace)  # type: ignore[arg-type]
 
@@ -206,7 +219,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--width", type=int, default=1000, help="nodes per layer")
     parser.add_argument("--baseline-max", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--trace", choices=["events", "recorded", "none"], default="events")
+    parser.add_argument(
+        "--trace", choices=["events", "recorded", "loaded", "none"], default="events"
+    )
     args = parser.parse_args(argv)
     print(
         f"layered DAGs, {args.width} nodes per layer, 1-3 predecessors per node; "

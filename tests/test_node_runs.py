@@ -440,23 +440,28 @@ class EventsOnly:
 @given(
     stream=STREAMS,
     clock=st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.5, 4.0]), min_size=40, max_size=40),
+    shared=st.booleans(),
 )
-def test_profiling_reads_the_runs_as_it_reads_the_events(stream, clock):
+def test_profiling_reads_the_runs_as_it_reads_the_events(stream, clock, shared):
     """``profile_execution`` on an ``ExecutionTrace`` (the core's runs) gives the
-    report it gives on the same events read one by one."""
+    report it gives on the same events read one by one; with the DAG's shared name
+    table (as an executor's trace has) or names of its own. "c" is not a node."""
     from dagron import DAG, ExecutionResult, NodeResult, NodeStatus, profile_execution
 
     dag = DAG()
-    dag.add_nodes(["a", "b", "c", "é"])
-    dag.add_edges([("a", "b"), ("a", "c"), ("b", "é"), ("c", "é")])
+    dag.add_nodes(["é", "d", "a", "b"])
+    dag.add_edges([("a", "b"), ("a", "d"), ("b", "é"), ("d", "é")])
     times = sorted(clock)
-    trace = crafted(
-        HERE,
-        [
-            ev(kw["event_type"], times[i], kw["node_name"], kw.get("duration"), kw.get("error"))
-            for i, kw in enumerate(stream)
-        ],
-    )
+    events = [
+        ev(kw["event_type"], times[i], kw["node_name"], kw.get("duration"), kw.get("error"))
+        for i, kw in enumerate(stream)
+    ]
+    trace = crafted(HERE, events)
+    if shared:
+        copy = ExecutionTrace(_node_names=dag._node_names())
+        copy.__setstate__(trace.__reduce__()[2])
+        assert copy.events == trace.events
+        trace = copy
     nodes = {n: NodeResult(n, NodeStatus.COMPLETED, None, None, 1.0) for n in dag.nodes}
 
     def report(trace):

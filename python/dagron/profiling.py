@@ -209,10 +209,10 @@ def _profile(dag: DAG, node_results: dict[str, Any], trace: Any) -> ProfileRepor
 
     if isinstance(trace, _core.TraceRecorder):
         # The core's node runs: no Python object per event.
-        observed = graph.observe_trace(trace, index)
+        observed = graph.observe_trace(trace, names, index)
         if observed is not None:
-            path, delays, idle, started = observed
-            _fill_observed(report, names, order, path, delays, idle, started)
+            path, report.scheduling_delay, report.idle = observed
+            report.observed_critical_path = [names[i] for i in path]
     elif trace is not None:
         _observe_events(report, trace.events, names, index, graph, order)
     return report
@@ -239,19 +239,6 @@ def _observe_events(
         _EXECUTION_COMPLETED,
     )
     path, delays, idle = graph.observe(starts, ends, run_start, run_end)
-    started = bytes(start == start for start in starts)
-    _fill_observed(report, names, order, path, delays, idle, started)
-
-
-def _fill_observed(
-    report: ProfileReport,
-    names: list[str],
-    order: list[int],
-    path: list[int],
-    delays: list[float],
-    idle: float,
-    started: bytes,
-) -> None:
     report.observed_critical_path = [names[i] for i in path]
-    report.scheduling_delay = {names[i]: delays[i] for i in order if started[i]}
+    report.scheduling_delay = {names[i]: delays[i] for i in order if starts[i] == starts[i]}
     report.idle = idle

@@ -4,8 +4,6 @@
 //! `bytes`, checks their lengths, runs the pass without the GIL and returns plain
 //! lists.
 
-use std::borrow::Cow;
-
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -20,6 +18,8 @@ use crate::graph::{top_k, Graph};
 type ScheduleLists = (Vec<f64>, Vec<f64>, Vec<f64>, f64);
 /// `node_times`' answer: starts, ends, run start, run end.
 type NodeTimes = (Vec<f64>, Vec<f64>, f64, f64);
+/// `observe_trace`'s answer: observed critical path, delays by name, idle.
+type ObservedTrace<'py> = (Vec<u32>, Bound<'py, PyDict>, f64);
 
 /// A DAG of node indices in compact form, for the profiling passes (internal).
 #[pyclass(frozen, module = "dagron._core")]
@@ -208,17 +208,20 @@ impl GraphIndex {
 
     /// `observe` over the times `node_times` would read from the events of `trace`
     /// (a `TraceRecorder`), read off the core's node runs instead, without a Python
-    /// object per event: `(observed_critical_path, scheduling_delays, idle,
-    /// started)`, `started[v]` 1 where node `v` has a start; None for an empty trace.
-    #[allow(clippy::type_complexity)]
-    fn observe_trace(
+    /// object per event: `(observed_critical_path, scheduling_delay, idle)`, the
+    /// delays as `{name: seconds}` for the nodes that started, in `order()`; None for
+    /// an empty trace. `names` are the node names by index and `index` maps them back.
+    fn observe_trace<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         trace: PyRef<'_, TraceRecorder>,
-        index: &Bound<'_, PyDict>,
-    ) -> PyResult<Option<(Vec<u32>, Vec<f64>, f64, Cow<'static, [u8]>)>> {
+        names: &Bound<'py, PyList>,
+        index: &Bound<'py, PyDict>,
+    ) -> PyResult<Option<ObservedTrace<'py>>> {
         let count = self.graph.node_count();
-        let Some(times) = trace.with_snapshot(|snapshot| node_times(py, snapshot, index, count))?
+        self.check_len("names", names.len())?;
+        let Some(times) =
+            trace.with_snapshot(|snapshot| node_times(py, snapshot, names, index, count))?
         else {
             return Ok(None);
         };
@@ -226,13 +229,14 @@ impl GraphIndex {
             self.graph
                 .observe(&times.starts, &times.ends, times.run_start, times.run_end)
         });
-        let started = times.starts.iter().map(|t| u8::from(!t.is_nan())).collect();
-        Ok(Some((
-            observed.critical_path,
-            observed.scheduling_delay,
-            observed.idle,
-            Cow::Owned(started),
-        )))
+        let delays = PyDict::new(py);
+        for &v in self.graph.order() {
+            let v = v as usize;
+            if !times.starts[v].is_nan() {
+                delays.set_item(names.get_item(v)?, observed.scheduling_delay[v])?;
+            }
+        }
+        Ok(Some((observed.critical_path, delays, observed.idle)))
     }
 
     /// `(observed_critical_path, scheduling_delays, idle)` from per-node start and end

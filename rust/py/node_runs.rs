@@ -107,9 +107,14 @@ pub(crate) fn node_runs(py: Python<'_>, snapshot: &PySnapshot<'_>) -> PyResult<P
 /// Per node of a graph of `count` nodes, when it started and ended, read off the
 /// runs of `snapshot`; `index` maps node names to graph indices (other names, and
 /// indices not below `count`, are ignored). None for an empty snapshot.
+///
+/// `names` are the graph's node names by index. A trace recorded with the DAG's
+/// shared name table (an executor's) interns node `i`'s name object as id `i`:
+/// where the entry holds that very object, its index is `i` with no lookup.
 pub(crate) fn node_times(
     py: Python<'_>,
     snapshot: &PySnapshot<'_>,
+    names: &Bound<'_, PyList>,
     index: &Bound<'_, PyDict>,
     count: usize,
 ) -> PyResult<Option<NodeTimes>> {
@@ -120,11 +125,17 @@ pub(crate) fn node_times(
     let graph_index = runs
         .names
         .iter()
-        .map(|(_, entry)| match index.get_item(entry.payload.bind(py))? {
-            Some(value) => Ok(Some(value.extract::<usize>()?)
-                .filter(|&v| v < count)
-                .map(|v| v as u32)),
-            None => Ok(None),
+        .map(|&(id, entry)| {
+            let name = entry.payload.bind(py);
+            if (id as usize) < count.min(names.len()) && names.get_item(id as usize)?.is(name) {
+                return Ok(Some(id));
+            }
+            match index.get_item(name)? {
+                Some(value) => Ok(Some(value.extract::<usize>()?)
+                    .filter(|&v| v < count)
+                    .map(|v| v as u32)),
+                None => Ok(None),
+            }
         })
         .collect::<PyResult<Vec<_>>>()?;
     Ok(Some(py.detach(|| {
