@@ -241,3 +241,20 @@ def emit(report: str, markdown_out: Optional[str]) -> None:
     if markdown_out:
         with open(markdown_out, "w", encoding="utf-8") as f:
             f.write(report)
+
+
+class NullRecorder:
+    """``ExecutionTrace.record``'s signature, doing nothing: what the calling loop of
+    a workload costs on its own."""
+
+    def record(
+        self,
+        event_type: Any,
+        *,
+        node_name: Any = None,
+        step_index: Any = None,
+        duration: Any = None,
+        error: Any = None,
+        metadata: Any = None,
+    ) -> None:
+        return None

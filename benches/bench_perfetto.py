@@ -14,8 +14,8 @@ Parts (all by default except ``--scale``; pick with ``--only``):
   one marker per failure; otherwise its packets are counted by a varint scan.
 - ``ui``: a 1M-event trace (node starts and completions only, so every event is
   in both exports) over 10,000 node names, written as Chrome JSON and as
-  Perfetto protobuf, opened in the offline Perfetto UI by
-  ``/work/shared/tools/perfetto-view/view_trace.sh`` (``--viewer``), ``--ui-runs``
+  Perfetto protobuf, opened in an offline Perfetto UI by a viewer script you name
+  (``--viewer``, or the ``DAGRON_PERFETTO_VIEWER`` environment variable), ``--ui-runs``
   times each: the seconds from page load to trace loaded and to idle, as that tool
   reports them, and its import-error count.
 - ``scale`` (``--scale N``, e.g. 100000000): N events recorded, then streamed with
@@ -46,7 +46,10 @@ from dagron.execution.tracing import ExecutionTrace
 
 T = c.T
 MIB = 2**20
-VIEWER = "/work/shared/tools/perfetto-view/view_trace.sh"
+# A script that renders a trace in an offline Perfetto UI: `VIEWER TRACE PNG --timeout S`,
+# printing a JSON report (load and idle seconds, slices, import errors). Not part of
+# this project: name yours with --viewer or DAGRON_PERFETTO_VIEWER.
+VIEWER = os.environ.get("DAGRON_PERFETTO_VIEWER", "")
 
 
 def timed(fn, *args: Any) -> float:
@@ -198,10 +201,10 @@ def ten_k_name_trace(events: int) -> ExecutionTrace:
     return trace
 
 
-def open_in_ui(path: str, out_dir: str, tag: str) -> dict[str, Any]:
+def open_in_ui(viewer: str, path: str, out_dir: str, tag: str) -> dict[str, Any]:
     png = os.path.join(out_dir, f"{tag}.png")
     subprocess.run(
-        [VIEWER, path, png, "--timeout", "600"],
+        [viewer, path, png, "--timeout", "600"],
         capture_output=True,
         timeout=900,
         check=False,
@@ -221,7 +224,7 @@ def open_in_ui(path: str, out_dir: str, tag: str) -> dict[str, Any]:
     }
 
 
-def bench_ui(events: int, runs: int, tmp: str) -> str:
+def bench_ui(viewer: str, events: int, runs: int, tmp: str) -> str:
     trace = ten_k_name_trace(events)
     chrome_path = os.path.join(tmp, "ui.json")
     perfetto_path = os.path.join(tmp, "ui.perfetto-trace")
@@ -235,7 +238,8 @@ def bench_ui(events: int, runs: int, tmp: str) -> str:
     results: dict[str, list[dict[str, Any]]] = {"Chrome JSON": [], "Perfetto": []}
     for run in range(runs):
         for tag, path in (("Chrome JSON", chrome_path), ("Perfetto", perfetto_path)):
-            results[tag].append(open_in_ui(path, tmp, f"ui-{run}-{tag.split()[0].lower()}"))
+            shot = f"ui-{run}-{tag.split()[0].lower()}"
+            results[tag].append(open_in_ui(viewer, path, tmp, shot))
     rows = []
     medians = {}
     for tag, found in results.items():
@@ -310,7 +314,7 @@ def bench_scale(events: int, tmp: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default="size,ui")
+    parser.add_argument("--only", default="size,ui" if VIEWER else "size")
     parser.add_argument("--events", default="1000000,10000000")
     parser.add_argument("--workloads", default="bench,nodes")
     parser.add_argument("--runs", type=int, default=3)
@@ -319,6 +323,7 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=0)
     parser.add_argument("--dir", default=None)
     parser.add_argument("--markdown-out", default=None)
+    parser.add_argument("--viewer", default=VIEWER, help="the viewer script for --only ui")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     if args.scale:
@@ -342,7 +347,9 @@ def main() -> None:
             workloads = args.workloads.split(",")
             sections.append(bench_size(sizes, workloads, args.runs, tmp))
         if "ui" in parts:
-            sections.append(bench_ui(args.ui_events, args.ui_runs, tmp))
+            if not args.viewer:
+                parser.error("--only ui needs --viewer (or DAGRON_PERFETTO_VIEWER)")
+            sections.append(bench_ui(args.viewer, args.ui_events, args.ui_runs, tmp))
         if "scale" in parts:
             sections.append(bench_scale(args.scale, tmp))
     c.emit("\n\n".join(sections) + "\n", args.markdown_out)

@@ -29,16 +29,15 @@ import time
 from typing import Any, Optional
 
 import _common as c
-from bench_core import _NullRecorder
 
 SCRIPT = os.path.abspath(__file__)
 # "null": a record() that does nothing; what the calling loop and the thread
 # switches cost on their own, the ceiling any recorder can reach.
-IMPLS = {**c.IMPLS, "null": _NullRecorder}
+IMPLS = {**c.IMPLS, "null": c.NullRecorder}
 
 
 def total_events(trace: Any, expected: int) -> int:
-    if isinstance(trace, _NullRecorder):
+    if isinstance(trace, c.NullRecorder):
         return expected
     return int(trace.summary().split("\n")[1].split(":")[1])
 

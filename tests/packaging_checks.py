@@ -17,6 +17,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+#: The distribution's name on PyPI ("dagron" there is the upstream package), and the
+#: form wheel and sdist file names and the .dist-info folder take (PEP 427 / PEP 625).
+DIST = "dagron-trace"
+WHEEL_NAME = "dagron_trace"
 SUPPORTED_PYTHONS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
 
 # Everything the package needs at run time and for type checkers (PEP 561).
@@ -42,8 +46,10 @@ SDIST_FILES = [
     "Cargo.lock",
     "LICENSE",
     "README.md",
-    "rust/lib.rs",
-    "rust/py/mod.rs",
+    "rust/core/Cargo.toml",
+    "rust/core/src/lib.rs",
+    "rust/py/Cargo.toml",
+    "rust/py/src/lib.rs",
     *("python/" + name for name in PACKAGE_FILES),
 ]
 
@@ -51,11 +57,12 @@ EXTENSION = re.compile(r"^dagron/_core(\.abi3\.so|\.pyd)$")
 
 
 def cargo_version() -> str:
-    """The one place the version is written: `[package] version` in Cargo.toml."""
+    """The one place the version is written: `[workspace.package] version` in the
+    workspace's Cargo.toml (both crates take it)."""
     text = (ROOT / "Cargo.toml").read_text()
-    package = text.split("[package]", 1)[1].split("\n[", 1)[0]
+    package = text.split("[workspace.package]", 1)[1].split("\n[", 1)[0]
     found = re.search(r'^version\s*=\s*"([^"]+)"', package, re.M)
-    assert found is not None, "Cargo.toml [package] has no version"
+    assert found is not None, "Cargo.toml [workspace.package] has no version"
     return found.group(1)
 
 
@@ -69,7 +76,7 @@ def check_metadata(meta: Message, *, readme_as_built: bool = False) -> None:
     The long description must be README.md as it is now, unless `readme_as_built` (an
     installed package keeps the README of when it was installed; it must still be ours).
     """
-    assert meta["Name"] == "dagron", meta["Name"]
+    assert meta["Name"] == DIST, meta["Name"]
     assert meta["Version"] == cargo_version(), (meta["Version"], cargo_version())
     assert meta["Requires-Python"] == ">=3.9", meta["Requires-Python"]
     assert meta["License-Expression"] == "MIT", meta["License-Expression"]
@@ -99,7 +106,7 @@ def check_metadata(meta: Message, *, readme_as_built: bool = False) -> None:
 def check_wheel(path: Path) -> list[str]:
     """Checks a built wheel's file list, tags and metadata; returns its file names."""
     version = cargo_version()
-    dist_info = f"dagron-{version}.dist-info"
+    dist_info = f"{WHEEL_NAME}-{version}.dist-info"
     with zipfile.ZipFile(path) as wheel:
         names = wheel.namelist()
         missing = [name for name in PACKAGE_FILES if name not in names]
@@ -119,13 +126,13 @@ def check_wheel(path: Path) -> list[str]:
         tags = parse_metadata(wheel.read(f"{dist_info}/WHEEL").decode()).get_all("Tag") or []
         assert tags and all(tag.startswith("cp39-abi3-") for tag in tags), tags
         check_metadata(parse_metadata(wheel.read(f"{dist_info}/METADATA").decode()))
-    assert path.name.startswith(f"dagron-{version}-cp39-abi3-"), path.name
+    assert path.name.startswith(f"{WHEEL_NAME}-{version}-cp39-abi3-"), path.name
     return names
 
 
 def check_sdist(path: Path) -> list[str]:
     """Checks an sdist holds what building needs, the license, and the same metadata."""
-    top = f"dagron-{cargo_version()}"
+    top = f"{WHEEL_NAME}-{cargo_version()}"
     with tarfile.open(path) as sdist:
         names = sdist.getnames()
         missing = [name for name in SDIST_FILES if f"{top}/{name}" not in names]

@@ -30,9 +30,31 @@ def json_records(events: Any) -> list[dict[str, Any]]:
             if value is not None:
                 record[name] = value
         if len(event.metadata) > 0:
-            record["metadata"] = event.metadata
+            # Written with its items whatever its own truth says (issue 19): json's
+            # encoder tests `not dct` before writing a dict's items, so hand it one
+            # that is true and walks the metadata's own items().
+            record["metadata"] = _WithItems(event.metadata)
         records.append(record)
     return records
+
+
+class _WithItems(dict):  # type: ignore[type-arg]
+    """A true dict whose ``items()`` are those of ``metadata``."""
+
+    def __init__(self, metadata: Any) -> None:
+        super().__init__()
+        self.metadata = metadata
+
+    def __bool__(self) -> bool:
+        return True
+
+    def items(self) -> Any:  # type: ignore[override]
+        return self.metadata.items()
+
+    def __eq__(self, other: object) -> bool:
+        return dict(self.metadata.items()) == other
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def to_json(events: Any) -> str:

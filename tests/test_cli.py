@@ -246,3 +246,251 @@ def test_no_progress_bar_when_not_a_terminal(tmp_path):
     done = cli("summary", str(tmp_path / "big.json"))
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == big.summary() + "\n"
+
+
+# --- Issue 19: the command line as a shell user meets it. ---
+
+
+def shell(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``command`` through ``sh``, with ``dagron-trace`` as ``python -m dagron``."""
+    prog = f"{sys.executable} -m dagron"
+    return subprocess.run(
+        ["sh", "-c", command.replace("dagron-trace", prog)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize("to", ["json", "chrome", "perfetto"])
+def test_output_dash_is_stdout(tmp_path, to):
+    trace = sample()
+    trace.write_json(tmp_path / "in.json")
+    done = subprocess.run(
+        [sys.executable, "-m", "dagron", "convert", "in.json", "-o", "-", "--to", to],
+        capture_output=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert not (tmp_path / "-").exists()
+    loaded = ExecutionTrace.load(tmp_path / "in.json")
+    if to == "json":
+        assert done.stdout.decode() == trace.to_json()
+    elif to == "chrome":
+        assert done.stdout.decode() == loaded.to_chrome_trace()
+    else:
+        loaded.write_perfetto(tmp_path / "expected.pftrace")
+        assert done.stdout == (tmp_path / "expected.pftrace").read_bytes()
+
+
+def test_an_output_that_is_an_input_is_refused(tmp_path):
+    journal = tmp_path / "x.journal"
+    trace = ExecutionTrace(journal=journal)
+    trace.record(T.EXECUTION_STARTED)
+    trace.flush()
+    before = journal.read_bytes()
+    (tmp_path / "link.journal").symlink_to(journal)
+    os.link(journal, tmp_path / "hard.journal")
+    for out in ("x.journal", "./x.journal", "link.journal", "hard.journal"):
+        done = shell(f"dagron-trace convert x.journal -o {out}", tmp_path)
+        assert done.returncode == 2, out
+        assert done.stderr == (
+            f"dagron-trace: usage error: the output {out} is the input x.journal: "
+            "write to another file (see dagron-trace --help)\n"
+        )
+        done = shell(f"dagron-trace merge x.journal x.journal -o {out}", tmp_path)
+        assert done.returncode == 2
+    assert journal.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "hard.journal",
+        "link.journal",
+        "x.journal",
+    ]
+
+
+def test_an_empty_output_path_is_named(tmp_path):
+    sample().write_json(tmp_path / "in.json")
+    done = shell("dagron-trace convert in.json -o ''", tmp_path)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "dagron-trace: usage error: the output path is empty (see dagron-trace --help)\n"
+    )
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGPIPE"), reason="no SIGPIPE")
+@pytest.mark.parametrize("command", ["convert big.json -o -", "summary big.json big.json"])
+def test_a_broken_pipe_ends_quietly_as_cat_does(tmp_path, command):
+    import signal
+
+    trace = ExecutionTrace()
+    for i in range(50_000):
+        trace.record(T.NODE_STARTED, node_name=f"n{i}")
+    trace.write_json(tmp_path / "big.json")
+    # The reader takes one line and goes away; the writer has much more to write.
+    done = shell(f"dagron-trace {command} | head -n 1; echo status=$?", tmp_path)
+    assert done.stderr == ""
+    if command.startswith("convert"):
+        # sh reports the pipeline's last command; the writer's own status next.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dagron", *command.split()],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+        )
+        with proc:
+            assert proc.stdout is not None and proc.stderr is not None
+            proc.stdout.read(10)
+            proc.stdout.close()
+            assert proc.wait(timeout=120) == -signal.SIGPIPE
+            assert proc.stderr.read() == b""
+
+
+def test_summary_to_a_closed_stdout_fails_in_one_line(tmp_path):
+    sample().write_json(tmp_path / "in.json")
+    done = shell("dagron-trace summary in.json >&-", tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == "dagron-trace: error: [Errno 9] standard output is closed\n"
+    done = shell("dagron-trace convert in.json -o - >&-", tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "standard output is closed" in done.stderr
+
+
+def test_merge_takes_per_file_offsets(tmp_path):
+    json_trace = ExecutionTrace()
+    json_trace.record(T.EXECUTION_STARTED)
+    json_trace.record(T.EXECUTION_COMPLETED, duration=0.0)
+    json_trace.write_json(tmp_path / "run.json")
+    journaled = ExecutionTrace(journal=tmp_path / "w.journal")
+    journaled.record(T.STEP_STARTED, step_index=0)
+    journaled.flush()
+    # Without an offset the JSON trace starts with the journal's first event.
+    done = cli("merge", str(tmp_path / "run.json"), str(tmp_path / "w.journal"),
+               "-o", str(tmp_path / "m.json"))  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, "")
+    merged = ExecutionTrace.load(tmp_path / "m.json")
+    assert max(e.timestamp for e in merged.events) < 1.0
+    duration = json_trace.events[1].timestamp
+    assert merged.summary().endswith(f"  Duration: {duration:.4f}s")
+    run_json = str(tmp_path / "run.json")
+    done = cli("merge", run_json, str(tmp_path / "w.journal"), "-o", str(tmp_path / "m.json"),
+               "--offset", f"{run_json}=2.5")  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, "")
+    merged = ExecutionTrace.load(tmp_path / "m.json")
+    shifted = [e.timestamp for e in merged.events if e.event_type is not T.STEP_STARTED]
+    assert shifted == [2.5, 2.5 + json_trace.events[1].timestamp]
+    for option, message in [
+        ("nope.json=1", "nope.json is not one of the files to merge"),
+        (f"{run_json}=nan", "'nan' is not a finite number of seconds"),
+        (f"{run_json}=x", "'x' is not a finite number of seconds"),
+        ("2", "expected FILE=SECONDS"),
+    ]:
+        done = cli("merge", run_json, "-o", str(tmp_path / "o.json"), "--offset", option)
+        assert done.returncode == 2
+        assert done.stderr == (
+            f"dagron-trace: usage error: --offset {option}: {message} (see dagron-trace --help)\n"
+        )
+    done = cli("merge", run_json, "-o", str(tmp_path / "o.json"),
+               "--offset", f"{run_json}=1", "--offset", f"{run_json}=2")  # fmt: skip
+    assert done.returncode == 2 and "more than one offset" in done.stderr
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_summary_of_deep_json_is_one_line(tmp_path):
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    done = cli("summary", str(tmp_path / "deep.json"))
+    assert (done.returncode, done.stdout) == (1, "")
+    assert (
+        done.stderr
+        == f"dagron-trace: error: {tmp_path / 'deep.json'}: event 0: expected an object\n"
+    )
+    (tmp_path / "big.json").write_text(
+        '[{"event_type": "step_started", "timestamp": 0, "step_index": ' + "9" * 5000 + "}]"
+    )
+    done = cli("summary", str(tmp_path / "big.json"))
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        f"dagron-trace: error: {tmp_path / 'big.json'}: not a JSON trace: Exceeds the limit"
+    )
+    assert done.stderr.count("\n") == 1
+
+
+def wait_for_extension(pid: int, timeout: float = 60) -> bool:
+    """Wait until process ``pid`` has mapped dagron's extension (it is importing
+    the package, past ``dagron._cli_start``); False if it never did."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/maps") as maps:
+                if "_core" in maps.read():
+                    return True
+        except OSError:
+            return False
+        time.sleep(0.0005)
+    return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs /proc")
+@pytest.mark.parametrize("module", [True, False])
+def test_sigint_while_starting_prints_one_line(tmp_path, module):
+    import signal
+
+    if not module and not SCRIPT.exists():
+        pytest.skip("console script not installed in this environment")
+    sample().write_json(tmp_path / "in.json")
+    command = [sys.executable, "-m", "dagron"] if module else [str(SCRIPT)]
+    proc = subprocess.Popen(
+        [*command, "summary", str(tmp_path / "in.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert wait_for_extension(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:  # it finished first (a very fast machine)
+        assert err == "" and out == sample().summary() + "\n"
+    else:
+        assert (proc.returncode, out, err) == (130, "", "dagron-trace: interrupted\n")
+
+
+INTERRUPT_AT = """
+import os, signal, sys
+from dagron.cli import main
+from dagron.execution.tracing import ExecutionTrace
+write = ExecutionTrace.write_json
+
+def interrupted(self, path):
+    if sys.argv[1] == "before":
+        os.kill(os.getpid(), signal.SIGINT)
+    write(self, path)
+    if sys.argv[1] == "after":
+        os.kill(os.getpid(), signal.SIGINT)
+
+ExecutionTrace.write_json = interrupted
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("point", ["before", "after"])
+def test_the_interrupt_point_decides_the_status(tmp_path, point):
+    trace = sample()
+    trace.write_json(tmp_path / "in.json")
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPT_AT, point, "convert", "in.json", "-o", "out.json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    if point == "before":
+        assert (done.returncode, done.stderr) == (130, "dagron-trace: interrupted\n")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json"]
+    else:
+        # The output was renamed into place: it is whole, and that is success.
+        assert (done.returncode, done.stderr) == (0, "")
+        assert (tmp_path / "out.json").read_text() == trace.to_json()

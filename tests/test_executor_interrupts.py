@@ -57,9 +57,18 @@ def check_closed(trace: dagron.ExecutionTrace, dag: dagron.DAG) -> None:
         if T.NODE_STARTED in node_kinds:
             assert node_kinds[0] is T.NODE_STARTED, (name, node_kinds)
             assert node_kinds[1] in (T.NODE_COMPLETED, T.NODE_FAILED, T.NODE_TIMED_OUT)
+        if node_kinds[-1] in (T.NODE_COMPLETED, T.NODE_FAILED, T.NODE_TIMED_OUT):
+            assert node_kinds[0] is T.NODE_STARTED, (name, node_kinds)
+    # No duration longer than the run (issue 23: one as long as the machine's uptime).
+    total = events[-1].duration
+    assert total is not None
+    for e in events:
+        if e.node_name is not None and e.duration is not None:
+            assert 0.0 <= e.duration <= total + 0.01, (e, total)
 
 
-def test_random_interrupts_leave_a_closed_trace() -> None:
+@pytest.mark.parametrize("kind", ["threads", "thread-backend"])
+def test_random_interrupts_leave_a_closed_trace(kind: str) -> None:
     # Three steps: a fan-out of short tasks, then a join.
     dag = (
         dagron.DAG.builder()
@@ -69,7 +78,12 @@ def test_random_interrupts_leave_a_closed_trace() -> None:
         .build()
     )
     tasks = {name: (lambda: time.sleep(0.0005)) for name in dag.nodes}
-    executor = dagron.DAGExecutor(dag, max_workers=3, trace=True)
+    executor: Any = (
+        dagron.DAGExecutor(dag, max_workers=3, trace=True)
+        if kind == "threads"
+        # Interrupts also land while the driver collects outcomes (Backend.outcomes).
+        else dagron.DistributedExecutor(dag, dagron.ThreadBackend(3), trace=True)
+    )
     # How long one run takes here, so the alarms spread over a whole run.
     began = time.perf_counter()
     for _ in range(5):

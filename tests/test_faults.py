@@ -724,3 +724,100 @@ def test_write_to_a_path_that_cannot_be_created(tmp_path):
     trace.write_json(tmp_path / "trace.json")
     assert (tmp_path / "trace.json").read_text() == trace.to_json()
     assert sorted(os.listdir(tmp_path)) == ["trace.json"]
+
+
+# --- Issue 19: deep and huge JSON on load; a falsy metadata dict. ---
+
+
+def nested_dicts(depth: int) -> dict[str, Any]:
+    metadata: dict[str, Any] = {}
+    inner = metadata
+    for _ in range(depth):
+        inner["k"] = inner = {}
+    return metadata
+
+
+def test_load_reads_json_as_deep_as_write_json_wrote(tmp_path):
+    from dagron.errors import TraceFileError
+
+    # The deepest metadata this interpreter's json.dumps (and so write_json) writes.
+    depth = 0
+    for tried in range(2000, 0, -25):
+        try:
+            json.dumps(nested_dicts(tried))
+        except RecursionError:
+            continue
+        depth = tried
+        break
+    trace = ExecutionTrace()
+    trace.record(TraceEventType.NODE_STARTED, node_name="n", metadata=nested_dicts(depth))
+    trace.write_json(tmp_path / "deep.json")
+
+    def load_deeper(frames: int) -> ExecutionTrace:
+        # Loaded from deeper in the stack than it was written: json.loads gives up.
+        return load_deeper(frames - 1) if frames else ExecutionTrace.load(tmp_path / "deep.json")
+
+    assert load_deeper(30).to_json() == trace.to_json()
+    # Deeper than anything written, and not a trace: a TraceFileError, not RecursionError.
+    (tmp_path / "lists.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(TraceFileError, match=r"lists\.json: event 0: expected an object$"):
+        ExecutionTrace.load(tmp_path / "lists.json")
+    (tmp_path / "cut.json").write_text("[" * 100_000 + "]" * 99_999 + ",")
+    with pytest.raises(TraceFileError, match=r"cut\.json: not a JSON trace: Expecting value at"):
+        ExecutionTrace.load(tmp_path / "cut.json")
+
+
+def test_deep_decoder_matches_json_loads():
+    from dagron.execution import _deep_json
+
+    texts = [
+        '[1, 2.5, -3e2, 1E5, -0.0, "a\\u00e9\\n", true, false, null, NaN, Infinity, -Infinity]',
+        ' {"a": {"b": [1, {}]}, "a": 2, "": [[], {}]} ',
+        "0",
+        '"s"',
+    ]
+    for text in texts:
+        assert repr(_deep_json.loads(text)) == repr(json.loads(text))
+    for bad in ["[1,]", "[1 2]", '{"a" 1}', "{1:2}", "[", "[1]x", "", '{"a":1,}', "[-]"]:
+        with pytest.raises(json.JSONDecodeError) as ours:
+            _deep_json.loads(bad)
+        with pytest.raises(json.JSONDecodeError) as theirs:
+            json.loads(bad)
+        assert (ours.value.msg, ours.value.pos) == (theirs.value.msg, theirs.value.pos), bad
+
+
+def test_an_integer_too_long_for_int_is_a_trace_file_error(tmp_path):
+    from dagron.errors import TraceFileError
+
+    path = tmp_path / "big.json"
+    path.write_text(
+        '[{"event_type": "step_started", "timestamp": 0, "step_index": 1' + "0" * 4300 + "}]"
+    )
+    with pytest.raises(
+        TraceFileError, match=r"big\.json: not a JSON trace: Exceeds the limit \(4300"
+    ):
+        ExecutionTrace.load(path)
+
+
+class Falsy(dict):  # type: ignore[type-arg]
+    def __bool__(self) -> bool:
+        return False
+
+
+def test_a_falsy_metadata_dict_with_items_writes_its_items():
+    trace = ExecutionTrace()
+    trace.record(TraceEventType.NODE_STARTED, node_name="a", metadata=Falsy(x=1, y={"z": 2}))
+    trace.record(TraceEventType.NODE_STARTED, node_name="b", metadata=Falsy())
+    trace.record(TraceEventType.NODE_STARTED, node_name="c", metadata={})
+    records = json.loads(trace.to_json())
+    assert [r.get("metadata") for r in records] == [{"x": 1, "y": {"z": 2}}, None, None]
+    # A real dict writes as upstream's json.dumps does, byte for byte.
+    plain = ExecutionTrace()
+    plain.record(TraceEventType.NODE_STARTED, node_name="a", metadata={"x": 1, "y": {"z": 2}})
+    plain.record(TraceEventType.NODE_STARTED, node_name="b", metadata={})
+    expected = [
+        {"event_type": "node_started", "timestamp": e.timestamp, "node_name": e.node_name}
+        | ({"metadata": e.metadata} if e.metadata else {})
+        for e in plain.events
+    ]
+    assert plain.to_json() == json.dumps(expected, indent=2)

@@ -439,3 +439,83 @@ def test_otlp_http_wire_format(receiver, monkeypatch):
     attributes = {kv.key: kv.value for kv in by_name["b"].attributes}
     assert attributes["dagron.node"].string_value == "b"
     assert [e.name for e in root.events] == ["node_skipped", "node_skipped"]
+
+
+# --- Issue 19: traces without a clock, and metadata to_json refuses or cannot print. ---
+
+
+def test_a_trace_without_a_clock_says_what_it_assumed(tmp_path):
+    trace = ExecutionTrace()
+    trace.record(T.EXECUTION_STARTED)
+    trace.record(T.EXECUTION_COMPLETED, duration=0.0)
+    trace.write_json(tmp_path / "run.json")
+    loaded = ExecutionTrace.load(tmp_path / "run.json")
+    before = time.time_ns()
+    root = collect(loaded)["execution"]
+    after = time.time_ns()
+    assert root.attributes["dagron.time_assumed"] == "last_event_at_export"
+    # Its last event is placed at the moment of export, not in 1970.
+    assert before <= root.end_time <= after
+    assert root.end_time - root.start_time == ns(loaded.events[-1].timestamp)
+    # A trace with a clock says nothing of the kind.
+    assert "dagron.time_assumed" not in collect(trace)["execution"].attributes
+
+
+class Unprintable:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+def test_metadata_whose_repr_raises_gets_a_placeholder():
+    trace = ExecutionTrace()
+    trace.record(T.EXECUTION_STARTED, metadata={"bad": Unprintable(), Unprintable(): 1, "ok": 2})
+    attributes = collect(trace)["execution"].attributes
+    assert attributes["bad"] == "<unprintable Unprintable>"
+    assert attributes["ok"] == 2
+    assert attributes["<unprintable Unprintable>"] == 1
+
+
+def test_circular_metadata_is_a_value_error_as_in_to_json():
+    for make in (lambda d: d.__setitem__("self", d), lambda d: d.__setitem__("l", [d])):
+        metadata: dict[str, Any] = {"a": 1}
+        make(metadata)
+        trace = ExecutionTrace()
+        trace.record(T.EXECUTION_STARTED, metadata=metadata)
+        with pytest.raises(ValueError, match="^Circular reference detected$"):
+            trace.to_json()
+        with pytest.raises(ValueError, match="^Circular reference detected$"):
+            collect(trace)
+    # The same dict twice, side by side, is no cycle.
+    shared = {"x": 1}
+    trace = ExecutionTrace()
+    trace.record(T.EXECUTION_STARTED, metadata={"a": shared, "b": shared})
+    attributes = collect(trace)["execution"].attributes
+    assert (attributes["a.x"], attributes["b.x"]) == (1, 1)
+
+
+def test_flattened_keys_that_collide_are_all_kept():
+    trace = ExecutionTrace()
+    metadata = {"a": {"b": 1}, "a.b": 2, 1: "one", "1": "uno", "c": {"d": {"e": 3}}, "c.d.e": 4}
+    trace.record(T.EXECUTION_STARTED, metadata=metadata)
+    attributes = collect(trace)["execution"].attributes
+    own = ("dagron.", "host.name", "process.pid")
+    assert {k: v for k, v in attributes.items() if not k.startswith(own)} == {
+        "a.b": 1,
+        "a.b#2": 2,
+        "1": "one",
+        "1#2": "uno",
+        "c.d.e": 3,
+        "c.d.e#2": 4,
+    }
+
+
+def test_metadata_as_deep_as_to_json_writes_flattens():
+    metadata: dict[str, Any] = {}
+    inner = metadata
+    for _ in range(5000):
+        inner["k"] = inner = {}
+    inner["leaf"] = 1
+    trace = ExecutionTrace()
+    trace.record(T.EXECUTION_STARTED, metadata=metadata)
+    attributes = collect(trace)["execution"].attributes
+    assert attributes["k." * 5000 + "leaf"] == 1

@@ -5,6 +5,7 @@ known answers, and random DAGs against the plain-Python reference below."""
 from __future__ import annotations
 
 import math
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -92,7 +93,8 @@ def reference_profile(dag: DAG, result: ExecutionResult) -> ProfileReport:
         makespan = max(es[n] + durations[n] for n in topo)
         ls = {}
         for n in reversed(topo):
-            ls[n] = (min(ls[s] for s in succs[n]) if succs[n] else makespan) - durations[n]
+            latest = (min(ls[s] for s in succs[n]) if succs[n] else makespan) - durations[n]
+            ls[n] = max(latest, es[n])  # rounding never puts it before the earliest start
         path, total = reference_critical_path(dag, durations, set(durations))
         blocked = {n: sum(d in durations for d in dag.descendants(n)) for n in topo}
         report.node_profiles = {
@@ -247,6 +249,20 @@ def test_nothing_completed_gives_the_empty_report():
         "  Critical path duration: 0.0000s\n  Parallelism efficiency: 0.00\n"
         "  Max parallelism: 0\n  Bottlenecks: "
     )
+
+
+def test_slack_is_never_negative_through_rounding():
+    # (e + d) - d can round below e: for about a third of these diamonds upstream's
+    # formula (this package's before) gave a critical node a slack (and node a a
+    # latest start) of about -1e-18, which upstream's own test_profile_slack rejects.
+    dag = diamond()
+    rng = random.Random(23)
+    for _ in range(300):
+        times = {n: 0.05 + rng.random() * 0.01 for n in "abcd"}
+        outcomes = {n: (DONE, t) for n, t in times.items()}
+        for p in profile_execution(dag, result_of(dag, outcomes)).node_profiles.values():
+            assert p.slack >= 0.0, (times, p)
+            assert p.latest_start >= p.earliest_start >= 0.0, (times, p)
 
 
 def test_zero_durations_give_zero_efficiency():

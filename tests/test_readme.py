@@ -30,3 +30,25 @@ def test_ci_runs_the_readme_test_command_as_written():
 
 def test_the_main_job_script_exists():
     assert (ROOT / "examples" / "complete_example.py").is_file()
+
+
+def test_the_readme_example_runs_and_writes_its_three_files(tmp_path, monkeypatch):
+    text = (ROOT / "README.md").read_text()
+    (example,) = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(example.splitlines()) <= 15, "the README's example stays short"
+    monkeypatch.chdir(tmp_path)
+    scope: dict[str, object] = {}
+    exec(compile(example, "README.md", "exec"), scope)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "pipeline.perfetto-trace",
+        "pipeline_events.json",
+        "pipeline_trace.json",
+    ]
+    assert scope["slow"] == []
+    assert scope["trace"].summary().splitlines()[3] == "  Completed: 3"
+
+
+def test_the_readme_stays_short_and_names_no_path_outside_the_repository():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 120
+    assert "../" not in text

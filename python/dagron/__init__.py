@@ -1,12 +1,21 @@
-"""dagron: DAG execution with a Rust-accelerated execution-trace recorder."""
+"""dagron: DAG execution with a Rust-accelerated execution-trace recorder.
 
-# The package version is Cargo.toml's, compiled into the extension (CARGO_PKG_VERSION);
-# the wheel's metadata takes the same one, so the two cannot drift apart.
-from dagron._core import __version__
+Installed as the ``dagron-trace`` distribution (``dagron`` on PyPI is the upstream
+package, which this one replaces: both install ``dagron/``).
+"""
+
+# First: `dagron-trace` interrupted while the imports below run exits quietly.
+from dagron import _cli_start  # noqa: F401, I001
+
+import importlib.metadata as _metadata
+
+from dagron import _core
 from dagron.aio import AsyncDAGExecutor
+from dagron.comparison import RunComparison, compare
 from dagron.dag import DAG, DAGBuilder
 from dagron.distributed import (
     DaskBackend,
+    DistributedExecutionResult,
     DistributedExecutor,
     ProcessBackend,
     ThreadBackend,
@@ -14,8 +23,24 @@ from dagron.distributed import (
 )
 from dagron.errors import CycleError, DAGError, DuplicateNodeError, NodeNotFoundError
 from dagron.execution.tracing import ExecutionTrace, TraceEvent, TraceEventType
-from dagron.executor import DAGExecutor, ExecutionResult, NodeResult, NodeStatus
+from dagron.executor import (
+    DAGExecutor,
+    ExecutionCallbacks,
+    ExecutionResult,
+    NodeResult,
+    NodeStatus,
+)
 from dagron.profiling import NodeProfile, ProfileReport, profile_execution
+
+#: The installed distribution's name: the wheel, the sdist and ``pip`` know it by this.
+_DISTRIBUTION = "dagron-trace"
+
+try:
+    # The installed metadata's version; maturin copies it from Cargo.toml, which the
+    # extension also compiles in (CARGO_PKG_VERSION), so the two agree.
+    __version__: str = _metadata.version(_DISTRIBUTION)
+except _metadata.PackageNotFoundError:  # run from a source tree, not installed
+    __version__ = _core.__version__
 
 __all__ = [
     "AsyncDAGExecutor",
@@ -25,8 +50,10 @@ __all__ = [
     "DAGError",
     "DAGExecutor",
     "DaskBackend",
+    "DistributedExecutionResult",
     "DistributedExecutor",
     "DuplicateNodeError",
+    "ExecutionCallbacks",
     "ExecutionResult",
     "ExecutionTrace",
     "NodeNotFoundError",
@@ -35,10 +62,12 @@ __all__ = [
     "NodeStatus",
     "ProcessBackend",
     "ProfileReport",
+    "RunComparison",
     "ThreadBackend",
     "TraceEvent",
     "TraceEventType",
     "WorkerLostError",
     "__version__",
+    "compare",
     "profile_execution",
 ]

@@ -2,17 +2,18 @@
 trace's frame, shared by :class:`~dagron.DAGExecutor`, :class:`~dagron.AsyncDAGExecutor`
 and :class:`~dagron.distributed.DistributedExecutor`.
 
-:class:`StepPlan` decides, step by step, which nodes run, which are skipped or
-cancelled and why, and when ``fail_fast`` stops the run (the rules
-:mod:`dagron.executor` documents). Its :class:`dagron._core.RunState` (``plan.state``)
-writes every node transition and records its event, and frames the run: an executor
-runs the steps inside ``with plan.state:``, so that whatever escapes, and wherever an
-interrupt lands, the trace ends with one ``EXECUTION_COMPLETED`` and the open step is
-completed once. An executor only says how a step's runnable nodes are run::
+:class:`StepPlan` decides, step by step, which nodes run and which are skipped or
+cancelled and why (the rules :mod:`dagron.executor` documents). Its
+:class:`dagron._core.RunState` (``plan.state``) is the only writer of the node
+states: it makes every transition, records its event, and frames the run.
+:func:`run_steps` is the skeleton of every run: the steps inside ``with plan.state:``
+(so that whatever escapes, and wherever an interrupt lands, the trace ends with one
+``EXECUTION_COMPLETED`` and the open step is completed once), each step's runnable
+nodes handed to the executor's :class:`Runner`, which only says how they run::
 
     with plan.state:
         for runnable in plan.steps():
-            ...  # run them: plan.state.start / complete, plan.fail
+            runner.run_step(runnable)  # plan.state.start / complete, plan.fail
 
 The public result types live here too (re-exported by :mod:`dagron.executor`, where
 they are documented) so that this module depends on no executor.
@@ -22,26 +23,29 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from dagron import _core
 from dagron.dag import DAG
-from dagron.execution.tracing import ExecutionTrace, TraceEventType
+from dagron.execution.tracing import ExecutionTrace
 
 __all__ = [
+    "ExecutionCallbacks",
     "ExecutionResult",
     "NodeResult",
     "NodeStatus",
+    "Runner",
     "StepPlan",
     "check_max_workers",
     "check_timeout",
     "default_max_workers",
     "describe",
     "resolve_tasks",
+    "run_steps",
+    "run_steps_async",
 ]
 
 
@@ -64,7 +68,7 @@ class NodeResult:
     ``result`` is the task's return value (``None`` unless ``COMPLETED``). ``error`` is
     the exception the task raised (``FAILED``), or a ``TimeoutError`` describing the
     expired timeout (``TIMED_OUT``); otherwise ``None``. ``duration_seconds`` is the
-    task's wall time: until it returned or raised, or until the timeout for
+    task's wall time: until it returned or raised, or until it timed out for
     ``TIMED_OUT``; ``0.0`` for nodes that never started.
     """
 
@@ -80,25 +84,59 @@ class ExecutionResult:
     """The outcome of :meth:`DAGExecutor.execute`.
 
     ``node_results`` maps every node name (in DAG insertion order) to its
-    :class:`NodeResult`; ``succeeded``, ``failed``, ``skipped``, ``timed_out`` and
-    ``cancelled`` count the nodes that ended ``COMPLETED``, ``FAILED``, ``SKIPPED``,
-    ``TIMED_OUT`` and ``CANCELLED``. ``total_duration_seconds`` is the run's wall time.
-    ``trace`` is the run's :class:`~dagron.execution.tracing.ExecutionTrace`, or
-    ``None`` when tracing is off.
+    :class:`NodeResult`; ``result[name]`` is ``result.node_results[name]`` and
+    ``name in result`` asks whether the run had that node. ``succeeded``, ``failed``,
+    ``skipped``, ``timed_out`` and ``cancelled`` count the nodes that ended
+    ``COMPLETED``, ``FAILED``, ``SKIPPED``, ``TIMED_OUT`` and ``CANCELLED``.
+    ``total_duration_seconds`` is the run's wall time. ``trace`` is the run's
+    :class:`~dagron.execution.tracing.ExecutionTrace`, or ``None`` when tracing is off.
     """
 
-    node_results: dict[str, NodeResult]
-    succeeded: int
-    failed: int
-    skipped: int
-    timed_out: int
-    cancelled: int
-    total_duration_seconds: float
+    node_results: dict[str, NodeResult] = field(default_factory=dict)
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    timed_out: int = 0
+    cancelled: int = 0
+    total_duration_seconds: float = 0.0
     trace: Optional[ExecutionTrace] = None
+
+    def __getitem__(self, node: Any) -> NodeResult:
+        """The :class:`NodeResult` of ``node`` (its name, or an object with a
+        ``name``); ``KeyError`` for a node the run did not have."""
+        return self.node_results[node if isinstance(node, str) else node.name]
+
+    def __contains__(self, node: object) -> bool:
+        name = node if isinstance(node, str) else getattr(node, "name", None)
+        return isinstance(name, str) and name in self.node_results
+
+
+@dataclass
+class ExecutionCallbacks:
+    """Functions an executor calls as a run proceeds (each optional).
+
+    ``on_start(name)`` just before a node's task is called, where it runs (a worker
+    thread, the event loop); ``on_complete(name, value)`` once it returned, before
+    the node is ``COMPLETED``; ``on_failure(name, exc)`` once it is ``FAILED``;
+    ``on_skip(name)`` when it is ``SKIPPED``. A timed-out or cancelled node gets no
+    call. :class:`~dagron.distributed.DistributedExecutor` makes every call on the
+    driver (``on_start`` when it submits the node).
+
+    A callback that raises: from ``on_start`` or ``on_complete``, the node is
+    ``FAILED`` with that exception (as if its task had raised it, and
+    ``on_failure`` is called with it); from ``on_failure`` or ``on_skip``, the
+    exception escapes from ``execute`` once the run is closed (the trace then ends
+    with ``EXECUTION_COMPLETED``), like a task's ``KeyboardInterrupt``.
+    """
+
+    on_start: Optional[Callable[[str], Any]] = None
+    on_complete: Optional[Callable[[str, Any], Any]] = None
+    on_failure: Optional[Callable[[str, BaseException], Any]] = None
+    on_skip: Optional[Callable[[str], Any]] = None
 
 
 # Documented, shown and pickled as dagron.executor's (which re-exports them).
-for _public in (NodeStatus, NodeResult, ExecutionResult):
+for _public in (NodeStatus, NodeResult, ExecutionResult, ExecutionCallbacks):
     _public.__module__ = "dagron.executor"
 
 PENDING = NodeStatus.PENDING
@@ -109,10 +147,11 @@ SKIPPED = NodeStatus.SKIPPED
 TIMED_OUT = NodeStatus.TIMED_OUT
 CANCELLED = NodeStatus.CANCELLED
 
+#: Returned by :meth:`StepPlan.failed` for a node that had already ended.
+ENDED: Any = type("Ended", (), {"__repr__": lambda self: "ENDED"})()
+
 #: Why the nodes that have not started will not run: (their status, the reason).
 Stop = tuple[NodeStatus, str]
-
-_T = TraceEventType
 
 
 def default_max_workers() -> int:
@@ -158,7 +197,7 @@ def resolve_tasks(
 
 
 def check_timeout(timeout: object, what: str = "timeout") -> Optional[float]:
-    """``timeout`` as seconds, or None for no deadline (``None`` or infinity)."""
+    """``timeout`` as seconds, or None for no limit (``None`` or infinity)."""
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
@@ -178,23 +217,72 @@ def check_max_workers(max_workers: object) -> Optional[int]:
     return max_workers
 
 
+def check_callbacks(callbacks: object) -> Optional[ExecutionCallbacks]:
+    """``callbacks`` as given, or None when it sets no function (so a run without
+    callbacks pays nothing for them); a clear error for anything else."""
+    if callbacks is None:
+        return None
+    hooks = ("on_start", "on_complete", "on_failure", "on_skip")
+    if not all(hasattr(callbacks, hook) for hook in hooks):
+        raise TypeError(f"callbacks must be an ExecutionCallbacks, not {callbacks!r}")
+    for hook in hooks:
+        function = getattr(callbacks, hook)
+        if function is not None and not callable(function):
+            raise TypeError(f"callbacks.{hook} is not callable: {function!r}")
+    if all(getattr(callbacks, hook) is None for hook in hooks):
+        return None
+    return callbacks  # type: ignore[return-value]
+
+
+def check_costs(costs: object) -> Optional[dict[str, float]]:
+    """``costs`` (node name -> estimated seconds) as a dict, checked."""
+    if costs is None:
+        return None
+    if not isinstance(costs, Mapping):
+        raise TypeError(f"costs must be a mapping of node name to seconds, not {costs!r}")
+    checked = {}
+    for name, cost in costs.items():
+        if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not cost >= 0:
+            raise ValueError(f"the cost of node {name!r} must be a number >= 0, not {cost!r}")
+        checked[str(name)] = float(cost)
+    return checked
+
+
+def order_by_cost(
+    names: list[str], levels: list[list[int]], costs: Optional[dict[str, float]]
+) -> list[list[int]]:
+    """Each step's nodes, the costliest first (a node without a cost counts 1.0; ties
+    keep the DAG's order); a clear error for a cost given for a name not in the DAG."""
+    if not costs:
+        return levels
+    unknown = set(costs).difference(names)
+    if unknown:
+        raise ValueError(f"costs given for nodes not in the DAG: {sorted(unknown)!r}")
+    cost = [costs.get(name, 1.0) for name in names]
+    return [sorted(level, key=lambda i: -cost[i]) for level in levels]
+
+
 class ExecutorSettings:
-    """The constructor ``DAGExecutor`` and ``AsyncDAGExecutor`` share: it checks and
-    keeps the DAG and the options; ``last_trace`` starts empty."""
+    """What every executor keeps: the DAG, the options (checked), and ``last_trace``
+    (the latest run's trace, set as soon as the run starts)."""
 
     def __init__(
         self,
         dag: DAG,
         max_workers: Optional[int] = None,
+        costs: Optional[Mapping[str, float]] = None,
+        callbacks: Optional[ExecutionCallbacks] = None,
+        fail_fast: bool = True,
+        enable_tracing: bool = False,
         *,
         trace: bool = False,
-        enable_tracing: bool = False,
-        fail_fast: bool = True,
     ) -> None:
         if not isinstance(dag, DAG):
             raise TypeError(f"dag must be a dagron.DAG, not {type(dag).__name__}")
         self.dag = dag
         self.max_workers = check_max_workers(max_workers)
+        self.costs = check_costs(costs)
+        self.callbacks = check_callbacks(callbacks)
         self.tracing = bool(trace or enable_tracing)
         self.fail_fast = bool(fail_fast)
         self.last_trace: Optional[ExecutionTrace] = None
@@ -206,16 +294,18 @@ class ExecutorSettings:
         self.last_trace = None
         names, succs, levels = self.dag._compile()
         callables = resolve_tasks(names, tasks)
+        checked_timeout = check_timeout(timeout)
         trace = ExecutionTrace(_node_names=self.dag._node_names()) if self.tracing else None
         return StepPlan(
             names,
             succs,
-            levels,
+            order_by_cost(names, levels, self.costs),
             callables,
             trace,
             fail_fast=self.fail_fast,
             cancel_event=cancel_event,
-            timeout=check_timeout(timeout),
+            timeout=checked_timeout,
+            callbacks=self.callbacks,
         )
 
 
@@ -223,28 +313,28 @@ class StepPlan:
     """One run's node states and rules, walked step by step (see the module doc).
 
     ``status``, ``results``, ``errors`` and ``durations`` are indexed like ``names``;
-    ``state`` writes them (a node's start and end, a node given up, a timeout) and
-    records the events. ``stop`` is ``None`` while nodes may still start, else why
-    they no longer may.
+    only ``state`` writes them (and records the events): this class reads them to
+    apply the rules. ``stop`` is ``None`` while nodes may still start, else why they
+    no longer may.
     """
 
     __slots__ = (
-        "any_failed",
-        "blocked",
         "cancel_event",
-        "deadline",
         "durations",
         "errors",
         "fail_fast",
         "levels",
         "names",
-        "record",
+        "on_failure",
+        "on_skip",
         "results",
         "state",
         "status",
         "stop",
         "succs",
+        "tainted",
         "tasks",
+        "timeout",
         "timeout_text",
         "trace",
     )
@@ -260,6 +350,7 @@ class StepPlan:
         fail_fast: bool,
         cancel_event: Any = None,
         timeout: Optional[float] = None,
+        callbacks: Optional[ExecutionCallbacks] = None,
     ) -> None:
         count = len(names)
         self.names = names
@@ -269,8 +360,10 @@ class StepPlan:
         self.tasks = tasks
         self.fail_fast = fail_fast
         self.cancel_event = cancel_event
-        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.timeout = timeout
         self.timeout_text = f"{timeout}"
+        self.on_skip = callbacks.on_skip if callbacks is not None else None
+        self.on_failure = callbacks.on_failure if callbacks is not None else None
         self.status = [PENDING] * count
         self.results: list[Any] = [None] * count
         self.errors: list[Optional[BaseException]] = [None] * count
@@ -292,24 +385,17 @@ class StepPlan:
             cancelled=CANCELLED,
             timed_out=TIMED_OUT,
         )
-        self.record = trace.record if trace is not None else None
-        # blocked[i] is set once a predecessor of node i has ended without completing.
-        self.blocked = bytearray(count)
-        self.any_failed = False
+        # tainted[i] is set once an ancestor of node i has failed or timed out (only
+        # with fail_fast).
+        self.tainted = bytearray(count)
         self.stop: Optional[Stop] = None
 
     def stop_reason(self) -> Optional[Stop]:
         """Whether nodes that have not started must now be cancelled, and why: the
-        one place that checks the cancel event and the deadline."""
+        one place that checks the cancel event."""
         if self.cancel_event is not None and self.cancel_event.is_set():
             return (CANCELLED, "cancelled")
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            return (CANCELLED, "timeout")
         return None
-
-    def time_left(self) -> Optional[float]:
-        """Seconds left until the deadline (``None``: no deadline)."""
-        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
 
     def steps(self) -> Iterator[list[int]]:
         """Walk the steps (call inside ``with plan.state:``): each step is started,
@@ -335,69 +421,79 @@ class StepPlan:
                 give_up(i, *self.stop)
             return []
         runnable = []
+        tasks = self.tasks
+        tainted = self.tainted
         for i in level:
-            if self.tasks[i] is None:
-                give_up(i, SKIPPED, "no_task")
-            elif self.blocked[i]:
-                give_up(i, SKIPPED, "dependency_not_completed")
+            if tainted[i]:
+                self._skip(i, "fail_fast")
+            elif tasks[i] is None:
+                self._skip(i, "no_task")
             else:
                 runnable.append(i)
         return runnable
 
+    def _skip(self, i: int, reason: str) -> None:
+        self.state.give_up(i, SKIPPED, reason)
+        if self.on_skip is not None:
+            self.on_skip(self.names[i])
+
     def _close_step(self, level: list[int]) -> None:
-        """Apply ``fail_fast``, and block the successors of the nodes that did not
-        complete."""
-        if self.stop is None and self.fail_fast and self.any_failed:
-            self.stop = (SKIPPED, "fail_fast")
-        if self.stop is None:
-            status = self.status
-            blocked = self.blocked
-            for i in level:
-                if status[i] is not COMPLETED:
-                    for j in self.succs[i]:
-                        blocked[j] = 1
+        """With ``fail_fast``, taint the successors of the nodes of ``level`` that
+        failed, timed out or were tainted themselves."""
+        if not self.fail_fast or self.stop is not None:
+            return
+        status = self.status
+        tainted = self.tainted
+        succs = self.succs
+        for i in level:
+            if tainted[i] or status[i] is FAILED or status[i] is TIMED_OUT:
+                for j in succs[i]:
+                    tainted[j] = 1
 
-    def fail(self, i: int, exc: BaseException) -> None:
-        """Running node ``i``'s task raised ``exc``: ``FAILED`` (unless it already
-        ended, timed out meanwhile)."""
-        if self.state.fail(i, exc, describe(exc)):
-            self.any_failed = True
+    def fail(self, i: int, exc: BaseException) -> Any:
+        """Running node ``i``'s task (or its ``on_start`` / ``on_complete``) raised
+        ``exc``: the node is ``FAILED``; see :meth:`failed` for what this returns."""
+        return self.failed(i, exc, self.state.fail(i, exc, describe(exc)))
 
-    def give_up_unstarted(self, nodes: list[int], stop: Optional[Stop] = None) -> None:
-        """The nodes of ``nodes`` that have not started will not: they are given up
-        for ``stop``, or, when some are left, for the current stop reason (the cancel
-        event or the timeout stopped the workers), which then stops the run."""
+    def failed(self, i: int, exc: BaseException, ended_now: bool) -> Any:
+        """What follows node ``i``'s failure with ``exc``, once ``RunState`` has ended
+        it (``ended_now``) or found it already ended (timed out meanwhile): the one
+        rule for every executor. Returns :data:`ENDED` (nothing done) in the latter
+        case; else calls ``on_failure`` and returns the exception that must escape
+        from ``execute`` (one ``on_failure`` raised, or ``exc`` itself when it is no
+        ``Exception``: ``KeyboardInterrupt``, ``SystemExit``), or None."""
+        if not ended_now:
+            return ENDED
+        if self.on_failure is not None:
+            try:
+                self.on_failure(self.names[i], exc)
+            except BaseException as raised:
+                return raised
+        return None if isinstance(exc, Exception) else exc
+
+    def give_up_unstarted(self, nodes: list[int]) -> None:
+        """The nodes of ``nodes`` still pending after their step ran were left by
+        the workers for the cancel event: they are cancelled, and so is the rest of
+        the run."""
         left = [i for i in nodes if self.status[i] is PENDING]
-        if stop is None:
-            if not left:
-                return
-            stop = self.stop_reason() or (CANCELLED, "cancelled")
-        self.stop = stop
+        if not left:
+            return
+        self.stop = (CANCELLED, "cancelled")
         for i in left:
-            self.state.give_up(i, *stop)
+            self.state.give_up(i, *self.stop)
 
-    def time_out(self, nodes: list[int]) -> None:
-        """The run's timeout expired while ``nodes`` ran: the run is closed, running
-        nodes end ``TIMED_OUT`` and those of ``nodes`` not started are cancelled."""
-        self.state.time_out(self.timeout_text)
-        self.give_up_unstarted(nodes, (CANCELLED, "timeout"))
+    def overdue(self, nodes: list[int]) -> tuple[list[int], Optional[float]]:
+        """Time out the nodes of ``nodes`` running for ``timeout`` seconds or more
+        (``RunState.time_out_overdue``): the nodes timed out, and the seconds until
+        the next may be (``timeout`` when none runs). Only with a ``timeout``."""
+        assert self.timeout is not None
+        ended, left = self.state.time_out_overdue(nodes, self.timeout, self.timeout_text)
+        return ended, self.timeout if left is None else left
 
-    def end_running(
-        self, i: int, outcome: NodeStatus, error: BaseException, duration: float
-    ) -> None:
-        """End running node ``i``, whose task this process did not see end (closed
-        with ``state.close``, or run elsewhere), as ``outcome`` (``TIMED_OUT`` or
-        ``FAILED``) with ``error``, recording ``NODE_TIMED_OUT`` or ``NODE_FAILED``."""
-        self.status[i] = outcome
-        self.errors[i] = error
-        self.durations[i] = duration
-        self.any_failed = True  # for fail_fast, a timed-out node counts as failed
-        if self.record is not None:
-            kind = _T.NODE_TIMED_OUT if outcome is TIMED_OUT else _T.NODE_FAILED
-            self.record(kind, node_name=self.names[i], duration=duration, error=describe(error))
-
-    def result(self, trace: Optional[ExecutionTrace]) -> ExecutionResult:
-        """The run's result (after ``with plan.state:``)."""
+    def result(
+        self, trace: Optional[ExecutionTrace], kind: type[ExecutionResult] = ExecutionResult
+    ) -> Any:
+        """The run's result (after ``with plan.state:``), as a ``kind``."""
         status = self.status
         node_results = {
             name: NodeResult(name, state, value, error, duration)
@@ -405,7 +501,7 @@ class StepPlan:
                 self.names, status, self.results, self.errors, self.durations
             )
         }
-        return ExecutionResult(
+        return kind(
             node_results=node_results,
             succeeded=status.count(COMPLETED),
             failed=status.count(FAILED),
@@ -415,3 +511,55 @@ class StepPlan:
             total_duration_seconds=self.state.duration or 0.0,
             trace=trace,
         )
+
+
+class Runner(Protocol):
+    """How an executor runs a step's nodes (threads, an event loop, a backend): the
+    one thing in which the executors differ. :func:`run_steps` drives it."""
+
+    def run_step(self, runnable: list[int]) -> None:
+        """Run ``runnable`` (a step's nodes that may run) until each has ended
+        (``RunState`` writes the outcome) or the cancel event left it pending."""
+
+    def close(self, escaping: Optional[BaseException]) -> None:
+        """The run is over (``escaping``: the exception leaving it, if any): release
+        what the runner holds; ``RunState.__exit__`` then ends what is left open."""
+
+
+class AsyncRunner(Protocol):
+    """:class:`Runner` on an event loop."""
+
+    async def run_step(self, runnable: list[int]) -> None: ...
+
+    def close(self, escaping: Optional[BaseException]) -> None: ...
+
+
+def run_steps(plan: StepPlan, runner: Runner, started: Callable[[], None]) -> None:
+    """The skeleton of every run: the frame (``with plan.state:``: whatever escapes
+    and wherever an interrupt lands, the run is closed and ``EXECUTION_COMPLETED``
+    recorded once), ``started()`` as soon as it is open (the executor sets its
+    ``last_trace``), the steps, and the runner closed on the way out."""
+    with plan.state:
+        started()
+        try:
+            for runnable in plan.steps():
+                runner.run_step(runnable)
+        except BaseException as exc:
+            runner.close(exc)
+            raise
+        runner.close(None)
+
+
+async def run_steps_async(
+    plan: StepPlan, runner: AsyncRunner, started: Callable[[], None]
+) -> None:
+    """:func:`run_steps` for a runner on an event loop."""
+    with plan.state:
+        started()
+        try:
+            for runnable in plan.steps():
+                await runner.run_step(runnable)
+        except BaseException as exc:
+            runner.close(exc)
+            raise
+        runner.close(None)

@@ -14,16 +14,20 @@ awaited on the loop, as part of the node.
 
 At most ``max_workers`` nodes run at once. Differences that come from asyncio:
 
-- When ``timeout`` expires, running coroutines are cancelled (threads cannot be: a
-  plain callable keeps its executor thread until it returns, and what it returns is
-  discarded); the nodes are ``TIMED_OUT`` as with threads.
-- Cancelling the task that awaits ``execute`` cancels the running nodes, ends them as
-  ``FAILED`` with ``asyncio.CancelledError("execution cancelled")`` (``NODE_FAILED``,
-  ``error="CancelledError: execution cancelled"``; not ``CANCELLED``, which is kept for
-  nodes that never started, so that each ``NODE_STARTED`` keeps its end event),
-  cancels the nodes not started (``reason="interrupted"``), records the end of the open
-  step and ``EXECUTION_COMPLETED``, and re-raises ``CancelledError``.
+- A node still running ``timeout`` seconds after it started (``timeout`` is per
+  node) is ``TIMED_OUT`` as with threads: a coroutine is cancelled; a plain
+  callable cannot be, so it keeps its executor thread until it returns, and what it
+  returns is discarded.
+- Cancelling the task that awaits ``execute`` cancels the running nodes, which end
+  ``FAILED`` with ``RuntimeError("execution interrupted by CancelledError")``
+  (``NODE_FAILED``; not ``CANCELLED``, which is kept for nodes that never started,
+  so that each ``NODE_STARTED`` keeps its end event), cancels the nodes not started
+  (``reason="interrupted"``), records the end of the open step and
+  ``EXECUTION_COMPLETED``, and re-raises ``CancelledError``, as any exception
+  escaping from ``execute`` does.
 - ``cancel_event`` may be a :class:`threading.Event` or an :class:`asyncio.Event`.
+- Callbacks (``callbacks=``) are called on the loop, except ``on_start`` for a plain
+  callable, which its executor thread calls just before the callable.
 """
 
 from __future__ import annotations
@@ -35,11 +39,12 @@ from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
 from dagron._steps import (
-    FAILED,
+    ENDED,
     ExecutionResult,
     ExecutorSettings,
     StepPlan,
     default_max_workers,
+    run_steps_async,
 )
 
 __all__ = ["AsyncDAGExecutor"]
@@ -49,29 +54,39 @@ _NOT_STARTED = object()
 
 
 class _AsyncRun:
-    """What one ``execute`` call shares with its worker coroutines: the
+    """The event loop runner (a :class:`~dagron._steps.AsyncRunner`): what one
+    ``execute`` call shares with its worker coroutines: the
     :class:`~dagron._steps.StepPlan`, the queue of a step's nodes, the workers.
 
     ``plan.state`` makes each start and end of a node, and records its event, in one
     call, as in ``DAGExecutor``: plain callables start and end in executor threads,
-    and once the run is closed nothing is started or recorded.
+    and once the run is closed nothing is started or recorded. A worker whose node
+    timed out is cancelled, and a new one takes its place while nodes are queued.
     """
 
-    def __init__(self, plan: StepPlan) -> None:
+    def __init__(self, plan: StepPlan, cap: int, executor: AsyncDAGExecutor) -> None:
         self.plan = plan
+        self.cap = cap
+        callbacks = executor.callbacks
+        self.on_start = callbacks.on_start if callbacks is not None else None
+        self.on_complete = callbacks.on_complete if callbacks is not None else None
         self.is_coroutine = [
             task is not None and inspect.iscoroutinefunction(task) for task in plan.tasks
         ]
         self.pending: deque[int] = deque()
         self.workers: set[asyncio.Task[None]] = set()
+        # The node each worker is running (for timeouts), and the workers this run
+        # cancelled: a CancelledError seen by one of them is ours, not the task's.
+        self.running_on: dict[int, Optional[asyncio.Task[None]]] = {}
+        self.dropped: set[Optional[asyncio.Task[None]]] = set()
         self.fatal: Optional[BaseException] = None
-        # Set before this run cancels its own workers: a CancelledError seen by a
-        # worker is then ours, not one raised by a task.
         self.closing = False
 
     def _call_in_thread(self, i: int) -> Any:
         if not self.plan.state.start(i):
             return _NOT_STARTED
+        if self.on_start is not None:
+            self.on_start(self.plan.names[i])
         return self.plan.tasks[i]()  # type: ignore[misc]
 
     async def _drain(self) -> None:
@@ -80,6 +95,7 @@ class _AsyncRun:
         pending = self.pending
         state = plan.state
         tasks = plan.tasks
+        me = asyncio.current_task()
         loop = asyncio.get_running_loop()
         while plan.stop_reason() is None:
             try:
@@ -90,80 +106,94 @@ class _AsyncRun:
                 if self.is_coroutine[i]:
                     if not state.start(i):
                         return
+                    self.running_on[i] = me
+                    if self.on_start is not None:
+                        self.on_start(plan.names[i])
                     value = await tasks[i]()  # type: ignore[misc]
                 else:
+                    self.running_on[i] = me
                     value = await loop.run_in_executor(None, self._call_in_thread, i)
                     if value is _NOT_STARTED:
                         return
                     if inspect.isawaitable(value):
                         value = await value
-            except asyncio.CancelledError as exc:
-                if self.closing:
-                    raise
-                plan.fail(i, exc)  # raised by the task itself
-                continue
+                if self.on_complete is not None:
+                    self.on_complete(plan.names[i], value)
             except BaseException as exc:
-                plan.fail(i, exc)
-                if not isinstance(exc, Exception):
-                    # KeyboardInterrupt, SystemExit...: the node failed, and the
-                    # exception escapes from ``execute``.
-                    self.fatal = exc
-                    return
-                continue
-            state.complete(i, value)  # False (nothing done) if timed out meanwhile
+                if isinstance(exc, asyncio.CancelledError) and (
+                    self.closing or me in self.dropped
+                ):
+                    raise  # this run cancelled the worker
+                self.running_on.pop(i, None)
+                fatal = plan.fail(i, exc)
+                if isinstance(exc, asyncio.CancelledError) and fatal is exc:
+                    fatal = None  # raised by the task itself: its node fails, no more
+                if fatal is None:
+                    continue
+                if fatal is not ENDED:
+                    self.fatal = fatal  # it escapes from ``execute``
+                return
+            self.running_on.pop(i, None)
+            if not state.complete(i, value):
+                return
 
-    async def run_step(self, runnable: list[int], workers: int) -> None:
-        """Run one step's runnable nodes on ``workers`` worker coroutines."""
+    async def run_step(self, runnable: list[int]) -> None:
+        """Run one step's runnable nodes on at most ``cap`` worker coroutines."""
         plan = self.plan
         self.pending.extend(runnable)
         loop = asyncio.get_running_loop()
-        self.workers = {loop.create_task(self._drain()) for _ in range(workers)}
+        self.workers = {
+            loop.create_task(self._drain()) for _ in range(min(self.cap, len(runnable)))
+        }
         waiting = set(self.workers)
+        wait = plan.timeout
         while waiting:
             done, waiting = await asyncio.wait(
-                waiting, timeout=plan.time_left(), return_when=asyncio.FIRST_COMPLETED
+                waiting, timeout=wait, return_when=asyncio.FIRST_COMPLETED
             )
             if self.fatal is not None:
                 raise self.fatal
             for worker in done:
                 if not worker.cancelled() and worker.exception() is not None:
                     raise worker.exception()  # type: ignore[misc]
-            if not done:  # the deadline passed
-                plan.time_out(runnable)
-                self.stop_workers()
-                return
+            if plan.timeout is not None:
+                ended, wait = plan.overdue(runnable)
+                for i in ended:
+                    stuck = self.running_on.pop(i, None)
+                    if stuck is not None:
+                        self.dropped.add(stuck)
+                        stuck.cancel()
+                        waiting.discard(stuck)
+                    if self.pending:
+                        fresh = loop.create_task(self._drain())
+                        self.workers.add(fresh)
+                        waiting.add(fresh)
         self.workers = set()
-        # Nodes the workers left queued because of the cancel event or the timeout.
+        # Nodes the workers left queued because of the cancel event.
         plan.give_up_unstarted(runnable)
         self.pending.clear()
 
-    def stop_workers(self) -> None:
-        """Cancel the worker coroutines (not awaited) and drop the queued nodes."""
+    def close(self, escaping: Optional[BaseException]) -> None:
+        """Cancel the worker coroutines (not awaited) and drop the queued nodes; the
+        run's frame ends the nodes left running."""
         self.closing = True
         for worker in self.workers:
             worker.cancel()
         self.workers = set()
         self.pending.clear()
 
-    def cancelled(self) -> None:
-        """The task awaiting ``execute`` was cancelled: running nodes end ``FAILED``
-        with ``CancelledError("execution cancelled")`` (the rest is left to the
-        run's frame)."""
-        plan = self.plan
-        for i in plan.state.close(FAILED):
-            error = asyncio.CancelledError("execution cancelled")
-            plan.end_running(i, FAILED, error, plan.durations[i])
-
 
 class AsyncDAGExecutor(ExecutorSettings):
     """Execute one task per node of ``dag``, in topological steps, on asyncio.
 
-    Parameters are those of :class:`~dagron.DAGExecutor`: ``max_workers`` bounds how
-    many nodes run at once (``None``: as many as the widest step, capped at
-    ``min(32, os.cpu_count() + 4)``), ``trace=True`` or ``enable_tracing=True`` turns
-    tracing on, ``fail_fast`` says whether a failure skips every later step or only
-    the nodes that depend on it. ``last_trace`` holds the latest run's trace, also
-    when an exception (or cancellation) escapes from ``execute``.
+    Parameters are those of :class:`~dagron.DAGExecutor` (upstream's, in its order):
+    ``max_workers`` bounds how many nodes run at once (``None``: as many as the
+    widest step, capped at ``min(32, os.cpu_count() + 4)``), ``costs`` orders each
+    step's nodes, ``callbacks`` are called as nodes start and end, ``fail_fast``
+    says whether a node with a failed or timed-out ancestor is skipped,
+    ``enable_tracing=True`` or ``trace=True`` turns tracing on. ``last_trace`` holds
+    the latest run's trace, also when an exception (or cancellation) escapes from
+    ``execute``.
     """
 
     async def execute(
@@ -175,25 +205,16 @@ class AsyncDAGExecutor(ExecutorSettings):
         """Run ``tasks`` (node name -> coroutine function or callable, no arguments).
 
         Same rules as :meth:`dagron.DAGExecutor.execute`: missing tasks are
-        ``SKIPPED``; ``timeout`` (seconds, whole run) ends running nodes as
-        ``TIMED_OUT`` and cancels the rest; once ``cancel_event`` is set, nodes not
-        started are ``CANCELLED`` and running ones are waited for; an exception a task
-        raises makes its node ``FAILED``, except ``KeyboardInterrupt``/``SystemExit``,
-        which escape after the trace is closed. See the module doc for cancellation.
+        ``SKIPPED``; ``timeout`` (seconds, per node) ends a node still running that
+        long after it started as ``TIMED_OUT``; once ``cancel_event`` is set, nodes
+        not started are ``CANCELLED`` and running ones are waited for; an exception
+        a task raises makes its node ``FAILED``, except ``KeyboardInterrupt`` /
+        ``SystemExit``, which escape after the trace is closed. See the module doc
+        for cancellation.
         """
         plan = self._plan(tasks, timeout, cancel_event)
-        run = _AsyncRun(plan)
         cap = self.max_workers if self.max_workers is not None else default_max_workers()
-        # As in DAGExecutor: whatever escapes (an exception, a cancellation, an
-        # interrupt), RunState.__exit__ ends what is left and closes the trace once.
-        with plan.state:
-            self.last_trace = plan.trace
-            try:
-                for runnable in plan.steps():
-                    await run.run_step(runnable, min(cap, len(runnable)))
-            except asyncio.CancelledError:
-                run.cancelled()
-                raise
-            finally:
-                run.stop_workers()
+        await run_steps_async(
+            plan, _AsyncRun(plan, cap, self), lambda: setattr(self, "last_trace", plan.trace)
+        )
         return plan.result(plan.trace)

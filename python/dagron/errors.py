@@ -22,8 +22,12 @@ class TraceFileError(ValueError):
 
 
 class TraceJournalWarning(UserWarning):
-    """A journal was cut (its process was killed mid-write): the events up to its
-    last whole block were loaded, and the rest dropped."""
+    """Something a journal could not do, said once, without stopping the program:
+    loading a cut journal (its process was killed mid-write: the events up to its
+    last whole block were loaded, and the rest dropped); a journal whose writes
+    failed (a full disk: told at the next ``record``, when the trace goes, and at
+    interpreter exit); or a forked child's copy of a journaled trace (a journal
+    does not cross ``fork()``: the child keeps its events in memory only)."""
 
 
 class DAGError(Exception):

@@ -2,25 +2,31 @@
 
 :class:`DAGExecutor` runs one task (a callable without arguments) per node, in
 topological steps, and returns an :class:`ExecutionResult`. With tracing on it records
-the run into a :class:`dagron.execution.tracing.ExecutionTrace`.
+the run into a :class:`dagron.execution.tracing.ExecutionTrace`. Its constructor and
+``execute`` take upstream dagron's parameters, in upstream's order, with the same
+meaning (see ``docs/executors.md``).
 
 How a run proceeds
 ------------------
 Step *k* holds the nodes whose longest path from a root has *k* edges (see
 :meth:`dagron.DAG.levels`); a step starts when every node of the previous one has
-finished. Within a step, the nodes that may run are queued at once and pulled by the
-run's worker threads, so at most ``max_workers`` tasks run at any moment. Every node
-ends in exactly one terminal :class:`NodeStatus`:
+ended. Within a step, the nodes that may run are queued at once (the costliest first
+when ``costs`` are given) and pulled by the run's worker threads, so at most
+``max_workers`` tasks run at any moment. Every node ends in exactly one terminal
+:class:`NodeStatus`:
 
 - ``COMPLETED``: the task returned; ``NodeResult.result`` holds its value.
 - ``FAILED``: the task raised; ``NodeResult.error`` holds the exception.
-- ``SKIPPED``: the node has no task; or one of its predecessors did not complete
-  (whatever ``fail_fast`` is: a node never runs without its inputs); or, with
-  ``fail_fast=True``, an earlier step had a failure.
-- ``TIMED_OUT``: the task was still running when the run's ``timeout`` expired.
-- ``CANCELLED``: the task had not started when ``cancel_event`` was set or when the
-  ``timeout`` expired. (Not ``TIMED_OUT``: in the Chrome export ``NODE_TIMED_OUT``
-  closes the span that ``NODE_STARTED`` opened, so it is kept for tasks that ran.)
+- ``SKIPPED``: the node has no task (reason ``"no_task"``; this holds nothing back:
+  its dependents run), or, with ``fail_fast=True``, one of its ancestors (direct or
+  not) failed or timed out (reason ``"fail_fast"``). With ``fail_fast=False`` every
+  node that has a task runs, whatever its ancestors did.
+- ``TIMED_OUT``: the task was still running ``timeout`` seconds after it started
+  (``timeout`` is per node). ``execute`` does not wait for it; for ``fail_fast`` it
+  counts as failed.
+- ``CANCELLED``: the task had not started when ``cancel_event`` was set (reason
+  ``"cancelled"``), or an exception escaping from ``execute`` left it unstarted
+  (reason ``"interrupted"``).
 
 The trace of a run
 ------------------
@@ -33,11 +39,9 @@ A task's worker thread records ``NODE_STARTED`` just before calling it and
 ``error="ExcType: message"``) just after, so the Chrome export shows the true overlap
 of parallel tasks. A node's ``duration`` (in the event and in its ``NodeResult``) is
 the time between the clock readings that stamp these two events. ``NODE_TIMED_OUT``
-(``duration``, ``error``) is recorded when the timeout expires. ``NODE_SKIPPED`` and
-``NODE_CANCELLED`` are recorded when the node's step starts or when the cause is
-noticed, with ``metadata={"reason": reason}``, where ``reason`` is ``"no_task"``,
-``"dependency_not_completed"`` or ``"fail_fast"`` (skipped), or ``"cancelled"``,
-``"timeout"`` or ``"interrupted"`` (cancelled).
+(``duration``, ``error``) is recorded when the node's timeout is noticed.
+``NODE_SKIPPED`` and ``NODE_CANCELLED`` are recorded when the node's step starts or
+when the cause is noticed, with ``metadata={"reason": reason}`` (the reasons above).
 
 Every node gets exactly one terminal event, and every ``NODE_STARTED`` is closed by
 ``NODE_COMPLETED``, ``NODE_FAILED`` or ``NODE_TIMED_OUT``, so every Chrome ``B`` has its
@@ -56,83 +60,107 @@ from queue import Empty, SimpleQueue
 from typing import Any, Callable, Optional
 
 from dagron._steps import (
+    ENDED,
+    ExecutionCallbacks,
     ExecutionResult,
     ExecutorSettings,
     NodeResult,
     NodeStatus,
     StepPlan,
     default_max_workers,
+    run_steps,
 )
 
-__all__ = ["DAGExecutor", "ExecutionResult", "NodeResult", "NodeStatus"]
+__all__ = ["DAGExecutor", "ExecutionCallbacks", "ExecutionResult", "NodeResult", "NodeStatus"]
 
 
 class _Run:
-    """What one :meth:`DAGExecutor.execute` call shares with its worker threads: the
+    """The thread pool runner (a :class:`~dagron._steps.Runner`): what one
+    :meth:`DAGExecutor.execute` call shares with its worker threads: the
     :class:`~dagron._steps.StepPlan` (rules, node lists, ``RunState``), the queue of
     a step's nodes, and the pool.
 
     ``plan.state`` makes every transition of a node, and records its event when
     tracing, in one call: a worker starting or ending a task cannot interleave with
-    the main thread closing the run (timeout or an escaping exception), and after the
-    run is closed no task starts and no late end is recorded, so nothing is recorded
-    after ``EXECUTION_COMPLETED``. (A ``threading.Lock`` around the same steps made
-    the threads convoy: a context switch per node.)
+    the main thread timing it out or closing the run, and after the run is closed no
+    task starts and no late end is recorded, so nothing is recorded after
+    ``EXECUTION_COMPLETED``. (A ``threading.Lock`` around the same steps made the
+    threads convoy: a context switch per node.)
+
+    A worker whose node timed out is left to its task and ends when the task does,
+    without reporting; a new thread takes its place in the pool.
     """
 
-    __slots__ = ("done", "pending", "plan", "pool", "pool_size")
+    __slots__ = ("done", "pending", "plan", "pool", "pool_size", "tasks")
 
-    def __init__(self, plan: StepPlan, pool_size: int) -> None:
+    def __init__(self, plan: StepPlan, pool_size: int, callbacks: Optional[ExecutionCallbacks]):
         self.plan = plan
         self.pending: deque[int] = deque()
         self.done: SimpleQueue[Optional[BaseException]] = SimpleQueue()
         self.pool: Optional[_Pool] = None
         self.pool_size = pool_size
+        self.tasks = _with_callbacks(plan, callbacks)
 
     # -- main side ----------------------------------------------------------------
 
     def run_step(self, runnable: list[int]) -> None:
-        """Run ``runnable`` on the pool; on the timeout, or when the workers stop
-        for the cancel event, the nodes not started are given up."""
+        """Run ``runnable`` on the pool until each node has ended (or was left
+        queued for the cancel event, then given up)."""
         plan = self.plan
         if self.pool is None:
             self.pool = _Pool(self.pool_size)
             self.pool.start(self.done)
+        pool = self.pool
         self.pending.extend(runnable)
-        workers = min(self.pool_size, len(runnable))
-        for _ in range(workers):
-            self.pool.jobs.put(self)
-        for _ in range(workers):
+        waiting = min(self.pool_size, len(runnable))  # workers yet to report
+        for _ in range(waiting):
+            pool.jobs.put(self)
+        timed = plan.timeout is not None
+        wait = plan.timeout
+        while waiting:
             try:
-                fatal = self.done.get(timeout=plan.time_left())
+                fatal = self.done.get(timeout=wait)
             except Empty:
-                plan.time_out(runnable)
-                self.pending.clear()
-                return
-            if fatal is not None:
-                raise fatal
-        # Nodes the workers left queued because of the cancel event or the timeout.
+                pass
+            else:
+                if fatal is not None:
+                    raise fatal
+                waiting -= 1
+            if timed:
+                ended, wait = plan.overdue(runnable)
+                for _ in ended:
+                    # Its worker stays with the task, will not report, and ends with
+                    # it: a new thread takes its place in the pool.
+                    pool.add_thread()
+                    if self.pending:
+                        pool.jobs.put(self)
+                    else:
+                        waiting -= 1
+        # Nodes the workers left queued because of the cancel event.
         plan.give_up_unstarted(runnable)
         self.pending.clear()
 
-    def stop_pool(self) -> None:
+    def close(self, escaping: Optional[BaseException]) -> None:
         if self.pool is not None:
             self.pool.jobs.put(None)  # stops the workers: one C call (see _Pool)
 
     # -- worker side --------------------------------------------------------------
 
-    def drain(self) -> None:
+    def drain(self) -> bool:
         """Worker side: run queued nodes until the queue is empty or the run stops,
-        then report to the main thread (with the exception that must escape, if any).
+        then report to the main thread (with the exception that must escape, if any)
+        and return True; return False, without reporting, when this worker's node
+        ended without it (timed out, or the run was closed): the worker then ends.
 
         This is the per-node hot path: locals only, and one ``state`` call per event.
         """
         plan = self.plan
         pending = self.pending
-        tasks = plan.tasks
+        tasks = self.tasks
         start = plan.state.start
         complete = plan.state.complete
-        may_stop = plan.cancel_event is not None or plan.deadline is not None
+        fail = plan.fail
+        may_stop = plan.cancel_event is not None
         stop_reason = plan.stop_reason
         fatal = None
         try:
@@ -148,16 +176,45 @@ class _Run:
                 try:
                     value = tasks[i]()  # type: ignore[misc]
                 except BaseException as exc:
-                    plan.fail(i, exc)
-                    if not isinstance(exc, Exception):
-                        # KeyboardInterrupt, SystemExit...: the node failed, and the
-                        # exception escapes from ``execute`` in the main thread.
-                        fatal = exc
-                        break
-                    continue
-                complete(i, value)  # False (nothing done) if timed out meanwhile
-        finally:
-            self.done.put(fatal)
+                    fatal = fail(i, exc)
+                    if fatal is None:
+                        continue
+                    if fatal is ENDED:
+                        return False  # timed out meanwhile: replaced
+                    break  # it escapes from ``execute`` in the main thread
+                if not complete(i, value):
+                    return False  # timed out meanwhile: replaced
+        except BaseException as exc:  # an interrupt between two calls above
+            fatal = exc
+        self.done.put(fatal)
+        return True
+
+
+def _with_callbacks(
+    plan: StepPlan, callbacks: Optional[ExecutionCallbacks]
+) -> list[Optional[Callable[[], Any]]]:
+    """The callables the workers call: the tasks themselves, or, with ``on_start`` or
+    ``on_complete``, each wrapped to call them around its task (so that a run without
+    callbacks pays nothing for them)."""
+    if callbacks is None or (callbacks.on_start is None and callbacks.on_complete is None):
+        return plan.tasks
+    on_start = callbacks.on_start
+    on_complete = callbacks.on_complete
+
+    def wrap(name: str, task: Callable[[], Any]) -> Callable[[], Any]:
+        def call() -> Any:
+            if on_start is not None:
+                on_start(name)
+            value = task()
+            if on_complete is not None:
+                on_complete(name, value)
+            return value
+
+        return call
+
+    return [
+        None if task is None else wrap(name, task) for name, task in zip(plan.names, plan.tasks)
+    ]
 
 
 class _Pool:
@@ -185,7 +242,19 @@ class _Pool:
 
     def start(self, failures: SimpleQueue[Optional[BaseException]]) -> None:
         """Start the threads; an error starting one is put in ``failures``."""
+        self.failures = failures
         _start_threads(self.threads, failures)
+
+    def add_thread(self) -> None:
+        """Start one more thread, to take the place of one whose node timed out."""
+        thread = threading.Thread(
+            target=self._work,
+            args=(self.jobs,),
+            name=f"dagron-worker-{len(self.threads)}",
+            daemon=True,
+        )
+        self.threads.append(thread)
+        _start_threads([thread], self.failures)
 
     @staticmethod
     def _work(jobs: SimpleQueue[Optional[_Run]]) -> None:
@@ -194,7 +263,8 @@ class _Pool:
             if run is None:
                 jobs.put(None)  # for the next worker
                 return
-            run.drain()
+            if not run.drain():
+                return  # replaced (its node timed out), or the run is over
 
 
 # (pid, requests) of the thread that starts worker threads for this process.
@@ -231,7 +301,8 @@ def _start_forever(requests: SimpleQueue[Any]) -> None:
 class DAGExecutor(ExecutorSettings):
     """Execute one callable per node of ``dag``, in topological steps, on threads.
 
-    Parameters
+    Parameters (upstream dagron's, in its order; ``trace`` is this project's name
+    for ``enable_tracing``)
     ----------
     dag:
         The :class:`~dagron.DAG` to run. Its structure is read when ``execute`` starts.
@@ -239,15 +310,19 @@ class DAGExecutor(ExecutorSettings):
         The most tasks that run at once (an ``int`` >= 1). ``None`` means as many as
         the widest step needs, capped at ``min(32, os.cpu_count() + 4)`` like
         ``concurrent.futures.ThreadPoolExecutor``.
-    trace, enable_tracing:
+    costs:
+        Estimated seconds per node name (a node not named counts 1.0): each step
+        queues its nodes the costliest first. ``None``: the DAG's order.
+    callbacks:
+        An :class:`ExecutionCallbacks`, called as nodes start, complete, fail or are
+        skipped (see there, also for a callback that raises).
+    fail_fast:
+        With ``True`` (the default), a node with a failed or timed-out ancestor is
+        ``SKIPPED``. With ``False``, every node that has a task runs.
+    enable_tracing, trace:
         Either one ``True`` turns tracing on: each run then records an
         :class:`~dagron.execution.tracing.ExecutionTrace`, returned as
         ``ExecutionResult.trace``.
-    fail_fast:
-        With ``True`` (the default), once a step has a failed node, every node of the
-        later steps is ``SKIPPED`` (the failing step itself runs to its end). With
-        ``False``, only the nodes that depend, directly or not, on a node that did not
-        complete are ``SKIPPED``; independent branches keep running.
 
     ``last_trace`` holds the trace of the latest ``execute`` call (``None`` when
     tracing is off). It is set when the run starts, so it is also available when an
@@ -266,11 +341,11 @@ class DAGExecutor(ExecutorSettings):
         that is not a node raises ``ValueError`` and a value that is not callable
         ``TypeError``, before anything runs.
 
-        ``timeout`` is in seconds for the whole run: when it expires, the tasks still
-        running are ``TIMED_OUT`` and every node not started yet is ``CANCELLED``, and
-        ``execute`` returns at once without waiting for the running threads (they are
-        daemon threads and do not delay interpreter exit; what they return is
-        discarded).
+        ``timeout`` is in seconds, per node: a task still running ``timeout`` seconds
+        after it started is ``TIMED_OUT``, and nothing waits for it (its thread is a
+        daemon thread, which does not delay interpreter exit; what it returns is
+        discarded; another thread takes its place). ``execute`` returns as soon as
+        every other node has ended.
 
         Once ``cancel_event`` is set, nodes that have not started are ``CANCELLED``;
         tasks already running are waited for and end normally.
@@ -279,19 +354,10 @@ class DAGExecutor(ExecutorSettings):
         one that is not an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``): that
         one escapes at once, after the trace has recorded the node's failure, the nodes
         still running as ``NODE_FAILED`` and the rest as ``NODE_CANCELLED``, and
-        ``EXECUTION_COMPLETED``.
+        ``EXECUTION_COMPLETED``. So does one raised by ``on_failure`` or ``on_skip``.
         """
         plan = self._plan(tasks, timeout, cancel_event)
         cap = self.max_workers if self.max_workers is not None else default_max_workers()
-        run = _Run(plan, min(cap, max(map(len, plan.levels), default=1)))
-        # EXECUTION_STARTED; on the way out, whatever escapes and wherever an interrupt
-        # lands, the run is closed (RunState.__exit__) and EXECUTION_COMPLETED recorded
-        # once.
-        with plan.state:
-            self.last_trace = plan.trace
-            try:
-                for runnable in plan.steps():
-                    run.run_step(runnable)
-            finally:
-                run.stop_pool()
+        run = _Run(plan, min(cap, max(map(len, plan.levels), default=1)), self.callbacks)
+        run_steps(plan, run, lambda: setattr(self, "last_trace", plan.trace))
         return plan.result(plan.trace)

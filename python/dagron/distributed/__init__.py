@@ -5,22 +5,33 @@
 ``DaskBackend`` needs ``pip install 'dagron[dask]'``; importing this package does not.
 """
 
+from dagron.distributed._worker import RemoteError
 from dagron.distributed.backends import (
     Backend,
     DaskBackend,
+    DistributedBackend,
     ProcessBackend,
+    ProtocolBackend,
     RayBackend,
     ThreadBackend,
     WorkerLostError,
 )
-from dagron.distributed.executor import DistributedExecutor
+from dagron.distributed.executor import DistributedExecutionResult, DistributedExecutor
+
+#: Upstream dagron's name for :class:`ProcessBackend`.
+MultiprocessingBackend = ProcessBackend
 
 __all__ = [
     "Backend",
     "DaskBackend",
+    "DistributedBackend",
+    "DistributedExecutionResult",
     "DistributedExecutor",
+    "MultiprocessingBackend",
     "ProcessBackend",
+    "ProtocolBackend",
     "RayBackend",
+    "RemoteError",
     "ThreadBackend",
     "WorkerLostError",
 ]

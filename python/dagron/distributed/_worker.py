@@ -20,7 +20,42 @@ from dagron import _core
 from dagron._steps import COMPLETED, FAILED, PENDING, RUNNING, describe
 from dagron.execution.tracing import ExecutionTrace
 
-__all__ = ["NodeOutcome", "dumps", "run_node"]
+__all__ = ["NodeOutcome", "RemoteError", "dumps", "loads_failure", "run_node"]
+
+
+class RemoteError(Exception):
+    """Stands for an exception a node's task raised in another process that cannot
+    be rebuilt here (its class cannot be unpickled: say, an ``__init__`` that takes
+    other arguments than the exception's ``args``). ``type_name`` is the original
+    exception's class name, ``message`` its message; ``str()`` is
+    ``"TypeName: message"``, as the node's ``NODE_FAILED`` event says."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(type_name, message)
+        self.type_name = type_name
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.type_name}: {self.message}" if self.message else self.type_name
+
+
+def _stand_in(exc: BaseException) -> RemoteError:
+    text = describe(exc)
+    name = type(exc).__name__
+    return RemoteError(name, text[len(name) + 2 :] if text.startswith(name + ": ") else "")
+
+
+def loads_failure(data: bytes, error_text: Optional[str]) -> BaseException:
+    """The exception a node's worker sent back pickled, or a :class:`RemoteError`
+    made from its ``"Type: message"`` text when it cannot be unpickled here."""
+    try:
+        exc = pickle.loads(data)
+    except Exception:
+        text = error_text or "Exception"
+        name, _, message = text.partition(": ")
+        return RemoteError(name, message)
+    return exc if isinstance(exc, BaseException) else RemoteError("Exception", repr(exc))
+
 
 try:  # Dask brings cloudpickle: closures and lambdas then cross processes too.
     import cloudpickle
@@ -83,8 +118,9 @@ def run_node(name: str, task: Any, tracing: bool, serialized: bool) -> NodeOutco
         if serialized:
             try:
                 failure = dump_result(exc)
-            except Exception:  # an exception that cannot travel: its text does
-                failure = dump_result(RuntimeError(text))
+                pickle.loads(failure)  # what the driver will do with it
+            except Exception:  # an exception that cannot travel: its type and text do
+                failure = dump_result(_stand_in(exc))
         return (False, failure, text, durations[0], trace)
     state.complete(0, value)
     return (True, value, None, durations[0], trace)

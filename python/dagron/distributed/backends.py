@@ -1,31 +1,71 @@
 """Where :class:`~dagron.distributed.DistributedExecutor` runs its nodes.
 
 A backend runs :func:`dagron.distributed._worker.run_node` calls and reports when
-each is done. :class:`ThreadBackend` uses threads of this process,
-:class:`ProcessBackend` processes of this machine, :class:`DaskBackend` a Dask
-cluster (an embedded ``LocalCluster``, or a scheduler by address, or your
+each is done (:meth:`Backend.submit_node`). :class:`ThreadBackend` uses threads of
+this process, :class:`ProcessBackend` processes of this machine, :class:`DaskBackend`
+a Dask cluster (an embedded ``LocalCluster``, or a scheduler by address, or your
 ``Client``).
+
+Every backend also speaks upstream dagron's :class:`DistributedBackend` protocol
+(``name``, ``submit(fn, *args, **kwargs)``, ``result(future, timeout=None)``,
+``shutdown(wait=True)``), and a backend of your own written to that protocol plugs
+into ``DistributedExecutor`` as it is (:class:`ProtocolBackend` adapts it).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
 from dagron._steps import check_max_workers, default_max_workers
 
 __all__ = [
     "Backend",
     "DaskBackend",
+    "DistributedBackend",
     "ProcessBackend",
+    "ProtocolBackend",
     "RayBackend",
     "ThreadBackend",
     "WorkerLostError",
 ]
+
+
+def _check_per_slot(value: object, what: str) -> int:
+    """A per-thread or per-CPU node count: ``TypeError`` for a non-int,
+    ``ValueError`` below 1 (the same for every backend)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what} must be an int, not {value!r}")
+    if value < 1:
+        raise ValueError(f"{what} must be >= 1, not {value}")
+    return value
+
+
+@runtime_checkable
+class DistributedBackend(Protocol):
+    """Upstream dagron's backend protocol: what a backend of your own implements to
+    run :class:`~dagron.distributed.DistributedExecutor`'s nodes (every backend
+    here implements it too).
+
+    ``name`` names the backend (``DistributedExecutionResult.backend_name``);
+    ``submit(fn, *args, **kwargs)`` starts ``fn(*args, **kwargs)`` and returns a
+    future; ``result(future, timeout=None)`` waits for it and returns its value or
+    raises its exception; ``shutdown(wait=True)`` releases the backend.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def submit(self, fn: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+    def result(self, future: Any, timeout: Optional[float] = None) -> Any: ...
+
+    def shutdown(self, wait: bool = True) -> None: ...
 
 
 class WorkerLostError(RuntimeError):
@@ -45,18 +85,29 @@ class Backend:
     """
 
     serializes = True
+    #: The backend's name (upstream's ``DistributedBackend.name``).
+    name = "backend"
 
     def slots(self) -> int:
         """How many nodes the executor may have submitted at once (asked once per
         run)."""
         raise NotImplementedError
 
-    def submit(
+    def submit_node(
         self, fn: Callable[..., Any], args: Sequence[Any], done: Callable[[Any], None]
     ) -> Any:
         """Start ``fn(*args)``; return a handle, and call ``done(handle)`` (from any
         thread) once it has ended."""
         raise NotImplementedError
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Upstream's protocol: start ``fn(*args, **kwargs)``, return a future."""
+        raise NotImplementedError
+
+    def result(self, future: Any, timeout: Optional[float] = None) -> Any:
+        """Upstream's protocol: ``future``'s value (its exception is raised;
+        ``TimeoutError`` after ``timeout`` seconds)."""
+        return future.result(timeout=timeout)
 
     def outcome(self, handle: Any, node: str) -> Any:
         """What ``fn`` returned; :class:`WorkerLostError` if its worker died."""
@@ -77,8 +128,9 @@ class Backend:
         """Give up on a node: cancel it if it has not started (a running one may run
         on; its outcome is ignored)."""
 
-    def shutdown(self) -> None:
-        """Release what the backend started (idempotent)."""
+    def shutdown(self, wait: bool = True) -> None:
+        """Release what the backend started (idempotent); ``wait``: for the tasks
+        still running (not for one given up on)."""
 
     def __enter__(self) -> Backend:
         return self
@@ -101,13 +153,17 @@ class _PoolBackend(Backend):
     def slots(self) -> int:
         return self.max_workers
 
-    def submit(
+    def submit_node(
         self, fn: Callable[..., Any], args: Sequence[Any], done: Callable[[Any], None]
     ) -> Future[Any]:
+        future = self.submit(fn, *args)
+        future.add_done_callback(done)
+        return future
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         if self._pool is None:
             self._pool = self._make_pool()
-        future: Future[Any] = self._pool.submit(fn, *args)
-        future.add_done_callback(done)
+        future: Future[Any] = self._pool.submit(fn, *args, **kwargs)
         return future
 
     def outcome(self, handle: Future[Any], node: str) -> Any:
@@ -117,10 +173,10 @@ class _PoolBackend(Backend):
         if not handle.cancel():
             self._abandoned = True  # still running: shutdown must not wait for it
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = True) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=not self._abandoned, cancel_futures=True)
+            pool.shutdown(wait=wait and not self._abandoned, cancel_futures=True)
 
 
 class ThreadBackend(_PoolBackend):
@@ -129,6 +185,7 @@ class ThreadBackend(_PoolBackend):
     its thread until it returns."""
 
     serializes = False
+    name = "thread"
 
     def __init__(self, max_workers: Optional[int] = None) -> None:
         super().__init__(max_workers)
@@ -145,7 +202,10 @@ class ProcessBackend(_PoolBackend):
     A process that dies breaks Python's process pool: every node running in it then
     fails with :class:`WorkerLostError`, and the next node starts a new pool.
     Processes still running a node that was given up on are terminated at shutdown.
+    Upstream's ``MultiprocessingBackend`` is this class.
     """
+
+    name = "multiprocessing"
 
     def __init__(self, max_workers: Optional[int] = None) -> None:
         super().__init__(max_workers)
@@ -154,14 +214,12 @@ class ProcessBackend(_PoolBackend):
         context = multiprocessing.get_context("spawn")
         return ProcessPoolExecutor(self.max_workers, mp_context=context)
 
-    def submit(
-        self, fn: Callable[..., Any], args: Sequence[Any], done: Callable[[Any], None]
-    ) -> Future[Any]:
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         try:
-            return super().submit(fn, args, done)
+            return super().submit(fn, *args, **kwargs)
         except BrokenProcessPool:  # a worker died since: start a new pool
             self._pool = None
-            return super().submit(fn, args, done)
+            return super().submit(fn, *args, **kwargs)
 
     def outcome(self, handle: Future[Any], node: str) -> Any:
         try:
@@ -169,13 +227,13 @@ class ProcessBackend(_PoolBackend):
         except BrokenProcessPool as exc:
             raise WorkerLostError(node, f"its process ended abruptly ({exc})") from None
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = True) -> None:
         pool = self._pool
         if pool is not None and self._abandoned:
             # ``ProcessPoolExecutor`` has no public way to stop a running task.
             for process in list(getattr(pool, "_processes", {}).values()):
                 process.terminate()
-        super().shutdown()
+        super().shutdown(wait)
 
 
 class DaskBackend(Backend):
@@ -214,13 +272,7 @@ class DaskBackend(Backend):
             raise ValueError("DaskBackend takes a client or an address, not both")
         if cluster_options and (client is not None or address is not None):
             raise ValueError("cluster options are for the embedded LocalCluster only")
-        if (
-            not isinstance(nodes_per_thread, int)
-            or isinstance(nodes_per_thread, bool)
-            or nodes_per_thread < 1
-        ):
-            raise ValueError(f"nodes_per_thread must be an int >= 1, not {nodes_per_thread!r}")
-        self.nodes_per_thread = nodes_per_thread
+        self.nodes_per_thread = _check_per_slot(nodes_per_thread, "nodes_per_thread")
         self._distributed = distributed
         self._cluster: Any = None
         self._owns_client = client is None
@@ -242,18 +294,29 @@ class DaskBackend(Backend):
             self.client = distributed.Client(self._cluster)
         self._run = uuid.uuid4().hex[:8]
         self._count = 0
+        self._closed = False
+
+    name = "dask"
+
+    def _client(self) -> Any:
+        if self._closed:
+            raise RuntimeError("this DaskBackend was shut down; make a new one")
+        return self.client
 
     def slots(self) -> int:
-        return max(1, sum(self.client.nthreads().values())) * self.nodes_per_thread
+        return max(1, sum(self._client().nthreads().values())) * self.nodes_per_thread
 
-    def submit(
+    def submit_node(
         self, fn: Callable[..., Any], args: Sequence[Any], done: Callable[[Any], None]
     ) -> Any:
         self._count += 1
         key = f"dagron-{args[0]}-{self._run}-{self._count}"
-        future = self.client.submit(fn, *args, key=key, pure=False)
+        future = self._client().submit(fn, *args, key=key, pure=False)
         future.add_done_callback(lambda _: done(future))
         return future
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self._client().submit(fn, *args, pure=False, **kwargs)
 
     def outcome(self, handle: Any, node: str) -> Any:
         if handle.status == "error":
@@ -275,7 +338,7 @@ class DaskBackend(Backend):
                 except Exception as exc:
                     results[k] = exc
         if finished:  # one round trip for all the results
-            values = self.client.gather([handles[k] for k in finished])
+            values = self._client().gather([handles[k] for k in finished])
             for k, value in zip(finished, values):
                 results[k] = value
         return results
@@ -283,7 +346,8 @@ class DaskBackend(Backend):
     def cancel(self, handle: Any) -> None:
         handle.cancel()
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = True) -> None:
+        self._closed = True
         if self._owns_client and self.client is not None:
             self.client.close()
         if self._cluster is not None:
@@ -309,12 +373,8 @@ class RayBackend(Backend):
             import ray
         except ImportError as exc:  # pragma: no cover - only without ray
             raise ImportError("RayBackend needs Ray: pip install ray") from exc
-        if not isinstance(nodes_per_cpu, int) or isinstance(nodes_per_cpu, bool):
-            raise TypeError(f"nodes_per_cpu must be an int, not {nodes_per_cpu!r}")
-        if nodes_per_cpu < 1:
-            raise ValueError(f"nodes_per_cpu must be >= 1, not {nodes_per_cpu}")
+        self.nodes_per_cpu = _check_per_slot(nodes_per_cpu, "nodes_per_cpu")
         self._ray = ray
-        self.nodes_per_cpu = nodes_per_cpu
         self._owns = not ray.is_initialized()
         if self._owns:
             init_options.setdefault("include_dashboard", False)
@@ -325,7 +385,9 @@ class RayBackend(Backend):
         cpus = int(self._ray.cluster_resources().get("CPU", 1))
         return max(1, cpus) * self.nodes_per_cpu
 
-    def submit(
+    name = "ray"
+
+    def submit_node(
         self, fn: Callable[..., Any], args: Sequence[Any], done: Callable[[Any], None]
     ) -> Any:
         if self._remote is None:
@@ -333,6 +395,12 @@ class RayBackend(Backend):
         ref = self._remote.remote(*args)
         ref.future().add_done_callback(lambda _: done(ref))
         return ref
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self._ray.remote(max_retries=0)(fn).remote(*args, **kwargs)
+
+    def result(self, future: Any, timeout: Optional[float] = None) -> Any:
+        return self._ray.get(future, timeout=timeout)
 
     def outcome(self, handle: Any, node: str) -> Any:
         exceptions = self._ray.exceptions
@@ -346,7 +414,86 @@ class RayBackend(Backend):
     def cancel(self, handle: Any) -> None:
         self._ray.cancel(handle)
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = True) -> None:
         if self._owns and self._ray.is_initialized():
             self._ray.shutdown()
         self._owns = False
+
+
+class _Waited:
+    """A node submitted to a protocol backend: its future, then its outcome."""
+
+    __slots__ = ("error", "future", "value")
+
+    def __init__(self, future: Any) -> None:
+        self.future = future
+        self.value: Any = None
+        self.error: Optional[BaseException] = None
+
+
+class ProtocolBackend(Backend):
+    """A backend written to upstream's :class:`DistributedBackend` protocol, as the
+    executor drives it (``DistributedExecutor`` wraps such a backend itself).
+
+    Each node is one ``backend.submit(run_node, ...)``, with the task as a callable
+    (the backend carries it as it carries any callable: a backend that crosses
+    processes pickles it), and one thread of this process that waits in
+    ``backend.result`` until it ends. At most ``slots`` nodes are submitted at once:
+    the backend's ``max_workers`` (or ``_max_workers``) when it has one, else the
+    thread default.
+    """
+
+    serializes = False
+
+    def __init__(self, backend: Any, slots: Optional[int] = None) -> None:
+        missing = [
+            m for m in ("submit", "result", "shutdown") if not callable(getattr(backend, m, None))
+        ]
+        if missing:
+            raise TypeError(
+                "backend must be a dagron.distributed backend or have upstream's "
+                f"DistributedBackend methods (submit, result, shutdown); {backend!r} "
+                f"lacks {', '.join(missing)}"
+            )
+        self.backend = backend
+        self.name = str(getattr(backend, "name", type(backend).__name__))
+        cap = (
+            slots
+            or getattr(backend, "max_workers", None)
+            or getattr(backend, "_max_workers", None)
+        )
+        self._slots = cap if isinstance(cap, int) and cap >= 1 else default_max_workers()
+
+    def slots(self) -> int:
+        return self._slots
+
+    def submit_node(
+        self, fn: Callable[..., Any], args: Sequence[Any], done: Callable[[Any], None]
+    ) -> _Waited:
+        handle = _Waited(self.backend.submit(fn, *args))
+        waiter = threading.Thread(
+            target=self._wait, args=(handle, done), name="dagron-waiter", daemon=True
+        )
+        waiter.start()
+        return handle
+
+    def _wait(self, handle: _Waited, done: Callable[[Any], None]) -> None:
+        try:
+            handle.value = self.backend.result(handle.future)
+        except BaseException as exc:
+            handle.error = exc
+        done(handle)
+
+    def outcome(self, handle: _Waited, node: str) -> Any:
+        if handle.error is not None:
+            raise handle.error
+        return handle.value
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self.backend.submit(fn, *args, **kwargs)
+
+    def result(self, future: Any, timeout: Optional[float] = None) -> Any:
+        return self.backend.result(future, timeout=timeout)
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.backend.shutdown(wait=wait)

@@ -1,8 +1,9 @@
 """Run the tasks of a :class:`~dagron.DAG` on a backend: threads, processes, Dask.
 
 :class:`DistributedExecutor` walks the DAG's steps on this process (the driver) with
-the rules of :class:`~dagron.DAGExecutor` (statuses, skips, ``fail_fast``,
-``cancel_event``; see :mod:`dagron.executor`) and hands each runnable node to its
+the rules of :class:`~dagron.DAGExecutor` (statuses, skips, ``fail_fast``, the
+per-node ``timeout``, ``cancel_event``; see :mod:`dagron.executor`), through the same
+skeleton (:func:`dagron._steps.run_steps`), and hands each runnable node to its
 backend, never more at once than the backend has slots (``Backend.slots``).
 
 Traced where they run: each node's ``NODE_STARTED`` and end event are recorded by
@@ -10,10 +11,12 @@ the worker that ran it, on its clock, and merged into the run's trace on the
 driver's clock through the worker trace's origin (see
 :mod:`dagron.distributed._traces`). The driver records the execution and step
 events, ``NODE_SKIPPED`` / ``NODE_CANCELLED``, and the end of a node whose worker
-never reported back: lost (``NODE_FAILED``, :class:`WorkerLostError`), past
-``node_timeout`` (``NODE_TIMED_OUT``), or interrupted (``NODE_FAILED``). Such a node's
+never reported back: lost (``NODE_FAILED``, :class:`WorkerLostError`), past its
+``timeout`` (``NODE_TIMED_OUT``), or interrupted (``NODE_FAILED``). Such a node's
 real start died with its worker, so its ``NODE_STARTED`` is placed at its submission
-and says so (``metadata={"start": "submitted"}``).
+and says so (``metadata={"start": "submitted"}``). The node's state itself is only
+written by the run's ``RunState``, as for the other executors: ``start_elsewhere``
+at submission, ``settle`` with what the worker reported.
 """
 
 from __future__ import annotations
@@ -23,33 +26,50 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 from typing import Any, Callable, Optional, cast
 
 from dagron._steps import (
-    COMPLETED,
+    ENDED,
     FAILED,
-    PENDING,
-    RUNNING,
     TIMED_OUT,
+    ExecutionCallbacks,
     ExecutionResult,
-    NodeStatus,
+    ExecutorSettings,
     StepPlan,
     check_timeout,
     describe,
-    resolve_tasks,
+    run_steps,
 )
 from dagron.dag import DAG
-from dagron.distributed._traces import SyntheticStart, WorkerTraces, merge_run
-from dagron.distributed._worker import NodeOutcome, dumps, run_node
-from dagron.distributed.backends import Backend
+from dagron.distributed._traces import WorkerTraces, merge_run
+from dagron.distributed._worker import NodeOutcome, dumps, loads_failure, run_node
+from dagron.distributed.backends import Backend, ProtocolBackend
 from dagron.execution.tracing import ExecutionTrace
 
-__all__ = ["DistributedExecutor"]
+__all__ = ["DistributedExecutionResult", "DistributedExecutor"]
+
+
+@dataclass
+class DistributedExecutionResult(ExecutionResult):
+    """An :class:`~dagron.ExecutionResult` with what upstream's distributed result
+    adds: ``backend_name`` (the backend's ``name``) and ``dispatch_info`` (node name
+    -> ``{"backend": backend_name}`` for each node that completed).
+    ``execution_result`` is the result itself, for code written for upstream (where
+    it wraps an ``ExecutionResult``)."""
+
+    backend_name: str = ""
+    dispatch_info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def execution_result(self) -> DistributedExecutionResult:
+        return self
 
 
 class _DistributedRun:
-    """One ``execute`` call's driver-side state."""
+    """The backend runner (a :class:`~dagron._steps.Runner`): one ``execute``
+    call's driver-side state."""
 
     def __init__(
         self,
@@ -57,57 +77,85 @@ class _DistributedRun:
         backend: Backend,
         payloads: list[Any],
         tracing: bool,
-        node_timeout: Optional[float],
+        callbacks: Optional[ExecutionCallbacks],
     ) -> None:
         self.plan = plan
         self.backend = backend
         self.payloads = payloads
         self.tracing = tracing
-        self.node_timeout = node_timeout
+        self.on_start = callbacks.on_start if callbacks is not None else None
+        self.on_complete = callbacks.on_complete if callbacks is not None else None
         self.serialized = backend.serializes
         self.slots = backend.slots()
-        # handle -> (node index, monotonic ns at submission)
-        self.inflight: dict[Any, tuple[int, int]] = {}
+        self.inflight: dict[Any, int] = {}  # handle -> node
+        self.handles: dict[int, Any] = {}  # node -> handle
+        # Handles of timed-out nodes whose worker has not reported yet: the backend
+        # cannot stop them, so they still hold a slot.
+        self.overdue: set[Any] = set()
+        # node -> monotonic ns at submission, until its worker's trace is taken; the
+        # nodes left at the end get their NODE_STARTED there.
+        self.submitted: dict[int, int] = {}
         self.done: SimpleQueue[Any] = SimpleQueue()
         self.parts = WorkerTraces()
-        self.starts: list[SyntheticStart] = []
+        self.dispatch_info: dict[str, Any] = {}
 
     def run_step(self, runnable: list[int]) -> None:
         plan = self.plan
+        state = plan.state
         backend = self.backend
         inflight = self.inflight
         names = plan.names
         queue = deque(runnable)
         slots = self.slots
         args_tail = (self.tracing, self.serialized)
+        wait = plan.timeout
         while True:
-            while queue and len(inflight) < slots and plan.stop_reason() is None:
-                i = queue[0]
+            while (
+                queue and len(inflight) + len(self.overdue) < slots and plan.stop_reason() is None
+            ):
+                i = queue.popleft()
+                if self.on_start is not None:
+                    try:
+                        self.on_start(names[i])
+                    except Exception as exc:  # the node fails, as if its task raised
+                        self.submitted[i] = time.monotonic_ns()
+                        state.start_elsewhere(i)
+                        fatal = plan.fail(i, exc)
+                        if fatal is not None and fatal is not ENDED:
+                            raise fatal from exc
+                        continue
                 submitted = time.monotonic_ns()
-                handle = backend.submit(
+                handle = backend.submit_node(
                     run_node, (names[i], self.payloads[i], *args_tail), self.done.put
                 )
-                queue.popleft()
                 # In flight before RUNNING: an interrupt between the two leaves a
-                # node that abandon() ends (with its submission as its start).
-                inflight[handle] = (i, submitted)
-                plan.status[i] = RUNNING
-            if not inflight:
+                # node that the run's frame cancels (its late outcome is ignored).
+                inflight[handle] = i
+                self.handles[i] = handle
+                self.submitted[i] = submitted
+                state.start_elsewhere(i)
+            if not inflight and not (queue and self.overdue):
                 break
             try:
-                first = self.done.get(timeout=self._wait_for())
+                first = self.done.get(timeout=wait)
             except Empty:
                 pass
             else:
                 self._take_done([first])
-            if self.node_timeout is not None:
-                self._time_out()
+            if plan.timeout is not None:
+                ended, wait = plan.overdue(list(self.handles))
+                for i in ended:
+                    handle = self.handles.pop(i)
+                    del inflight[handle]
+                    backend.cancel(handle)
+                    self.overdue.add(handle)
         plan.give_up_unstarted(runnable)  # those left by the cancel event
 
-    def _take_done(self, handles: Optional[list[Any]] = None) -> None:
+    def _take_done(self, handles: list[Any]) -> None:
         """Take the outcomes of ``handles`` and of every other handle reported done
-        so far, in one backend call (Dask fetches their results in one round trip)."""
-        handles = handles or []
+        so far, in one backend call (Dask fetches their results in one round trip).
+        A task's ``KeyboardInterrupt`` or ``SystemExit`` is raised once all are
+        taken."""
         while True:
             try:
                 handles.append(self.done.get_nowait())
@@ -115,109 +163,110 @@ class _DistributedRun:
                 break
         entries = []
         for handle in handles:
-            entry = self.inflight.pop(handle, None)
-            if entry is not None:  # else: given up on already
-                entries.append((handle, *entry))
+            i = self.inflight.pop(handle, None)
+            self.overdue.discard(handle)
+            if i is not None:  # else: given up on already
+                del self.handles[i]
+                entries.append((handle, i))
         if not entries:
             return
         names = self.plan.names
         outcomes = self.backend.outcomes(
-            [handle for handle, _, _ in entries], [names[i] for _, i, _ in entries]
+            [handle for handle, _ in entries], [names[i] for _, i in entries]
         )
-        for (_, i, submitted), outcome in zip(entries, outcomes):
-            self._finish(i, submitted, outcome)
+        fatal = None
+        for (_, i), outcome in zip(entries, outcomes):
+            escaping = self._finish(i, outcome)
+            fatal = fatal or escaping
+        if fatal is not None:
+            raise fatal
 
-    def _wait_for(self) -> Optional[float]:
-        """Seconds until the first in-flight node's ``node_timeout`` expires."""
-        if self.node_timeout is None:
-            return None
-        first = min(submitted for _, submitted in self.inflight.values())
-        return max(0.0, (first - time.monotonic_ns()) / 1e9 + self.node_timeout)
-
-    def _finish(self, i: int, submitted: int, outcome: Any) -> None:
+    def _finish(self, i: int, outcome: Any) -> Optional[BaseException]:
         """A node ended: ``outcome`` is what ``run_node`` returned for it, or the
-        exception that stands for it (a lost worker)."""
+        exception that stands for it (a lost worker). Returns the exception that
+        must escape from ``execute`` (the task's ``KeyboardInterrupt``...), if any."""
         plan = self.plan
-        try:
-            if isinstance(outcome, BaseException):
-                raise outcome
-            completed, value, _, duration, part = cast(NodeOutcome, outcome)
-            if self.serialized:
-                value = pickle.loads(value)
-        except Exception as exc:  # lost worker, or the outcome could not come back
-            self._give_up_running(i, submitted, FAILED, exc)
-            return
+        name = plan.names[i]
+        if isinstance(outcome, BaseException):  # the worker never reported
+            return self._escaping(plan.fail(i, outcome))
+        completed, value, text, duration, part = cast(NodeOutcome, outcome)
+        if self.serialized:
+            if not completed:
+                value = loads_failure(value, text)
+            else:
+                try:
+                    value = pickle.loads(value)
+                except Exception as exc:  # the value cannot be rebuilt here
+                    error = TypeError(
+                        f"the result of node {name!r} cannot be unpickled: {describe(exc)}"
+                    )
+                    return self._escaping(plan.fail(i, error))
+        if completed and self.on_complete is not None:
+            try:
+                self.on_complete(name, value)
+            except Exception as exc:  # the node fails (the driver records it)
+                return self._escaping(plan.fail(i, exc))
         if part is not None:
             self.parts.add(part)
-        plan.durations[i] = duration
+            del self.submitted[i]
         if completed:
-            plan.status[i] = COMPLETED
-            plan.results[i] = value
-        else:
-            plan.status[i] = FAILED
-            plan.errors[i] = value
-            plan.any_failed = True
+            plan.state.settle(i, True, value, duration)
+            self.dispatch_info[name] = {"backend": self.backend.name}
+            return None
+        return self._escaping(plan.failed(i, value, plan.state.settle(i, False, value, duration)))
 
-    def _give_up_running(
-        self, i: int, submitted: int, outcome: NodeStatus, error: BaseException
-    ) -> None:
-        """End a submitted node on the driver's side (its worker never reported)."""
-        duration = (time.monotonic_ns() - submitted) / 1e9
-        if self.tracing:
-            self.starts.append((self.plan.names[i], submitted))
-        self.plan.end_running(i, outcome, error, duration)
+    @staticmethod
+    def _escaping(fatal: Any) -> Optional[BaseException]:
+        return None if fatal is ENDED else cast(Optional[BaseException], fatal)
 
-    def _time_out(self) -> None:
-        assert self.node_timeout is not None
-        now = time.monotonic_ns()
-        limit = int(self.node_timeout * 1e9)
-        for handle, (i, submitted) in list(self.inflight.items()):
-            if now - submitted >= limit:
-                del self.inflight[handle]
-                self.backend.cancel(handle)
-                error = TimeoutError(
-                    f"node {self.plan.names[i]!r} was still running after its "
-                    f"{self.node_timeout}s node timeout"
-                )
-                self._give_up_running(i, submitted, TIMED_OUT, error)
-
-    def abandon(self, escaping: BaseException) -> None:
-        """An exception escapes ``execute``: give up on every node in flight (the
-        driver records their ends, and their starts at submission). The run's frame
-        then cancels the rest and closes the step. Nodes that have ended keep their
-        outcome."""
-        self._take_done()
-        for handle, (i, submitted) in list(self.inflight.items()):
+    def close(self, escaping: Optional[BaseException]) -> None:
+        """Give up on every node in flight (the run's frame ends them); nodes that
+        have ended keep their outcome."""
+        for handle in self.inflight:
             self.backend.cancel(handle)
-            error = RuntimeError(f"execution interrupted by {type(escaping).__name__}")
-            self._give_up_running(i, submitted, FAILED, error)
         self.inflight.clear()
+        self.handles.clear()
+
+
+def as_backend(backend: object) -> Backend:
+    """``backend`` as the executor drives it: one of ours, or one written to
+    upstream's ``DistributedBackend`` protocol (adapted by ``ProtocolBackend``)."""
+    if isinstance(backend, Backend):
+        return backend
+    if all(callable(getattr(backend, m, None)) for m in ("submit", "result", "shutdown")):
+        return ProtocolBackend(backend)
+    raise TypeError(
+        "backend must be a dagron.distributed backend (ThreadBackend, ProcessBackend, "
+        "DaskBackend) or follow upstream's DistributedBackend protocol (submit, result, "
+        f"shutdown, name), not {type(backend).__name__}"
+    )
 
 
 class DistributedExecutor:
     """Execute one callable per node of ``dag`` on ``backend``, in topological steps.
 
-    Parameters
+    Parameters (upstream dagron's, in its order; ``trace`` is this project's name
+    for ``enable_tracing``)
     ----------
     dag:
         The :class:`~dagron.DAG` to run.
     backend:
         A :class:`~dagron.distributed.ThreadBackend`,
         :class:`~dagron.distributed.ProcessBackend` or
-        :class:`~dagron.distributed.DaskBackend`. The executor shuts it down when
-        used as a context manager (``with DistributedExecutor(...) as executor:``) or
-        by :meth:`shutdown`.
-    trace, enable_tracing:
-        Either one ``True`` turns tracing on (``ExecutionResult.trace``).
+        :class:`~dagron.distributed.DaskBackend`, or a backend of your own written to
+        upstream's :class:`~dagron.distributed.DistributedBackend` protocol. The
+        executor shuts it down when used as a context manager
+        (``with DistributedExecutor(...) as executor:``) or by :meth:`shutdown`.
+    callbacks:
+        An :class:`~dagron.ExecutionCallbacks`; every call is made on the driver:
+        ``on_start`` when the node is submitted, ``on_complete`` / ``on_failure``
+        when its outcome comes back, ``on_skip`` when it is skipped.
     fail_fast:
         As for :class:`~dagron.DAGExecutor`.
+    enable_tracing, trace:
+        Either one ``True`` turns tracing on (``ExecutionResult.trace``).
     node_timeout:
-        Seconds a node may take, counted from its submission to the backend (the
-        executor submits no more nodes than the backend has slots: for threads and
-        processes a submitted node starts at once; ``DaskBackend`` queues a few per
-        worker thread). A node not ended by then is ``TIMED_OUT``
-        (``NODE_TIMED_OUT``), and counts as failed for ``fail_fast``; the backend is
-        asked to cancel it, and what it returns later is ignored. ``None``: no limit.
+        The default of ``execute``'s ``timeout``.
 
     ``last_trace`` holds the latest run's trace (also when an exception escapes).
     """
@@ -225,26 +274,45 @@ class DistributedExecutor:
     def __init__(
         self,
         dag: DAG,
-        backend: Backend,
+        backend: Any,
+        callbacks: Optional[ExecutionCallbacks] = None,
+        fail_fast: bool = True,
+        enable_tracing: bool = False,
+        node_timeout: Optional[float] = None,
         *,
         trace: bool = False,
-        enable_tracing: bool = False,
-        fail_fast: bool = True,
-        node_timeout: Optional[float] = None,
     ) -> None:
-        if not isinstance(dag, DAG):
-            raise TypeError(f"dag must be a dagron.DAG, not {type(dag).__name__}")
-        if not isinstance(backend, Backend):
-            raise TypeError(
-                "backend must be a dagron.distributed backend (ThreadBackend, "
-                f"ProcessBackend, DaskBackend), not {type(backend).__name__}"
-            )
+        self._settings = ExecutorSettings(
+            dag, None, None, callbacks, fail_fast, enable_tracing, trace=trace
+        )
         self.dag = dag
-        self.backend = backend
-        self.tracing = bool(trace or enable_tracing)
-        self.fail_fast = bool(fail_fast)
+        self.backend = as_backend(backend)
+        self.tracing = self._settings.tracing
+        self.fail_fast = self._settings.fail_fast
+        self.callbacks = self._settings.callbacks
         self.node_timeout = check_timeout(node_timeout, "node_timeout")
-        self.last_trace: Optional[ExecutionTrace] = None
+        self._last_trace: Optional[ExecutionTrace] = None
+        # (driver trace, run) of the latest run until its trace is merged.
+        self._unmerged: Optional[tuple[ExecutionTrace, _DistributedRun]] = None
+
+    @property
+    def last_trace(self) -> Optional[ExecutionTrace]:
+        """The latest run's trace (``None`` when tracing is off), merged with its
+        workers' traces once the run has ended. Merged when first read, so that an
+        interrupt landing at any moment of ``execute`` cannot leave it unmerged."""
+        unmerged = self._unmerged
+        if unmerged is not None:
+            driver, run = unmerged
+            if run.plan.state.duration is None:  # still running
+                return driver
+            self._last_trace = self._merge(driver, run)
+            self._unmerged = None
+        return self._last_trace
+
+    @last_trace.setter
+    def last_trace(self, trace: Optional[ExecutionTrace]) -> None:
+        self._unmerged = None
+        self._last_trace = trace
 
     def __enter__(self) -> DistributedExecutor:
         return self
@@ -252,9 +320,9 @@ class DistributedExecutor:
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = True) -> None:
         """Shut the backend down (what it started: pools, an embedded cluster)."""
-        self.backend.shutdown()
+        self.backend.shutdown(wait)
 
     def _payloads(self, names: list[str], callables: list[Optional[Any]]) -> list[Any]:
         """The tasks as the backend takes them: pickled when it crosses processes,
@@ -275,52 +343,56 @@ class DistributedExecutor:
                 ) from exc
         return payloads
 
+    @staticmethod
+    def _merge(driver: ExecutionTrace, run: _DistributedRun) -> ExecutionTrace:
+        """The driver's trace merged with the workers' (the nodes the driver ended,
+        lost, timed out or interrupted, get their NODE_STARTED at their
+        submission)."""
+        plan = run.plan
+        ended_here = (FAILED, TIMED_OUT)
+        starts = [
+            (plan.names[i], ns) for i, ns in run.submitted.items() if plan.status[i] in ended_here
+        ]
+        return merge_run(driver, run.parts, starts)
+
     def execute(
         self,
         tasks: Mapping[str, Optional[Callable[[], Any]]],
+        timeout: Optional[float] = None,
         cancel_event: Optional[threading.Event] = None,
-    ) -> ExecutionResult:
+    ) -> DistributedExecutionResult:
         """Run ``tasks`` (node name -> callable without arguments) over the DAG.
 
-        Missing tasks are ``SKIPPED``; a key that is not a node, a value that is not
-        callable, or (for backends that cross processes) a task that cannot be
-        pickled raises before anything runs. A task's exception makes its node
-        ``FAILED`` (``NODE_FAILED``, ``error="ExcType: message"``, recorded where it
-        ran); so does a lost worker. Once ``cancel_event`` is set, nodes not yet
-        submitted are ``CANCELLED``. An exception escaping on the driver (e.g.
-        ``KeyboardInterrupt``) gives up on the nodes in flight (``FAILED``) and
-        cancels the rest, and the trace is closed and merged before it propagates.
+        The rules of :meth:`dagron.DAGExecutor.execute`: missing tasks are
+        ``SKIPPED``; a key that is not a node, a value that is not callable, or (for
+        backends that cross processes) a task that cannot be pickled raises before
+        anything runs. A task's exception makes its node ``FAILED``
+        (``NODE_FAILED``, ``error="ExcType: message"``, recorded where it ran); so
+        does a lost worker. ``timeout`` (default: ``node_timeout``) is per node,
+        counted from its submission (the executor submits no more nodes than the
+        backend has slots: for threads and processes a submitted node starts at
+        once); the backend is asked to cancel a timed-out node, and what it returns
+        later is ignored. Once ``cancel_event`` is set, nodes not yet submitted are
+        ``CANCELLED``. A task's ``KeyboardInterrupt`` or ``SystemExit`` fails its
+        node and then escapes, as does an exception escaping on the driver: the
+        nodes in flight are given up (``FAILED``), the rest cancelled, and the
+        trace is closed and merged before it propagates.
         """
         self.last_trace = None
-        names, succs, levels = self.dag._compile()
-        callables = resolve_tasks(names, tasks)
-        payloads = self._payloads(names, callables)
-        # Made with the DAG's names, as RunState needs; nodes' own events come from
-        # the workers' traces.
-        driver = ExecutionTrace(_node_names=self.dag._node_names()) if self.tracing else None
-        plan = StepPlan(
-            names,
-            succs,
-            levels,
-            callables,
-            driver,
-            fail_fast=self.fail_fast,
-            cancel_event=cancel_event,
-        )
-        run = _DistributedRun(plan, self.backend, payloads, self.tracing, self.node_timeout)
-        try:
-            # As in DAGExecutor: whatever escapes, RunState.__exit__ ends what is
-            # left and closes the driver's trace once.
-            with plan.state:
-                self.last_trace = driver
-                try:
-                    for runnable in plan.steps():
-                        run.run_step(runnable)
-                except BaseException as exc:
-                    run.abandon(exc)
-                    raise
-        finally:
-            if driver is not None and self.last_trace is driver:
-                self.last_trace = merge_run(driver, run.parts, run.starts)
-        assert all(state is not PENDING for state in plan.status)
-        return plan.result(self.last_trace)
+        if timeout is None:
+            timeout = self.node_timeout
+        plan = self._settings._plan(tasks, timeout, cancel_event)
+        payloads = self._payloads(plan.names, plan.tasks)
+        # The driver's trace; nodes' own events come from the workers' traces.
+        driver = plan.trace
+        run = _DistributedRun(plan, self.backend, payloads, self.tracing, self.callbacks)
+
+        def started() -> None:  # the run's frame is open: one assignment
+            if driver is not None:
+                self._unmerged = (driver, run)
+
+        run_steps(plan, run, started)
+        result = plan.result(self.last_trace, DistributedExecutionResult)
+        result.backend_name = self.backend.name
+        result.dispatch_info = run.dispatch_info
+        return cast(DistributedExecutionResult, result)

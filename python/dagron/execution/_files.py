@@ -70,24 +70,34 @@ def _loads(cls: type[T], data: bytes, name: str, progress: Optional[Progress]) -
         raise TraceFileError(f"{name}: empty file, not a trace")
     # A journal, or one cut inside its magic bytes.
     if data.startswith(JOURNAL_MAGIC) or JOURNAL_MAGIC.startswith(data):
-        try:
-            state, lost = _core.read_journal(data, name, progress)
-        except ValueError as error:
-            raise TraceFileError(str(error)) from None
-        if lost:
-            warnings.warn(
-                f"{name}: journal cut at offset {len(data) - lost}: loaded the events up to "
-                f"its last whole block, dropped {lost} bytes",
-                TraceJournalWarning,
-                stacklevel=5,
-            )
-        return _restore(cls, state, name)
+        return _journal(cls, data, name, progress, decompressed=False)
     if data.startswith(GZIP_MAGIC):
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as error:
             raise TraceFileError(f"{name}: damaged gzip data ({error})") from None
+        # A gzipped journal: its offsets are in the decompressed data.
+        if data.startswith(JOURNAL_MAGIC):
+            return _journal(cls, data, name, progress, decompressed=True)
     return _restore(cls, _json_state(data, os.path.basename(name), name, progress), name)
+
+
+def _journal(
+    cls: type[T], data: bytes, name: str, progress: Optional[Progress], decompressed: bool
+) -> T:
+    try:
+        state, lost = _core.read_journal(data, name, progress, decompressed)
+    except ValueError as error:
+        raise TraceFileError(str(error)) from None
+    if lost:
+        of = " of the decompressed data" if decompressed else ""
+        warnings.warn(
+            f"{name}: journal cut at offset {len(data) - lost}{of}: loaded the events up to "
+            f"its last whole block, dropped {lost} bytes",
+            TraceJournalWarning,
+            stacklevel=6,
+        )
+    return _restore(cls, state, name)
 
 
 def _restore(cls: type[T], state: tuple[Any, ...], name: str) -> T:
@@ -109,10 +119,12 @@ def _json_state(
             f"{name}: not a trace: invalid UTF-8 at offset {error.start}"
         ) from None
     try:
-        records = json.loads(text)
+        records = _decode(text)
     except json.JSONDecodeError as error:
         offset = len(text[: error.pos].encode("utf-8", "surrogatepass"))
         raise TraceFileError(f"{name}: not a JSON trace: {error.msg} at offset {offset}") from None
+    except ValueError as error:  # an integer too long for int() (over 4,300 digits)
+        raise TraceFileError(f"{name}: not a JSON trace: {error}") from None
     if not isinstance(records, list):
         raise TraceFileError(
             f"{name}: not a JSON trace: expected a list of events, found {type(records).__name__}"
@@ -138,6 +150,18 @@ def _json_state(
         progress(len(records), len(records))
     origin = (host, 0, 0, 0)
     return _core._trace_state(events, origin)
+
+
+def _decode(text: str) -> Any:
+    """``json.loads(text)``, at any nesting depth: a file nested deeper than the
+    recursion limit lets ``json`` go is decoded without recursion."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        pass
+    from dagron.execution import _deep_json
+
+    return _deep_json.loads(text)
 
 
 _KINDS = {

@@ -20,17 +20,25 @@
 - ``metadata`` becomes attributes: nested dicts flattened with dotted keys
   (``{"io": {"rows": 3}}`` -> ``io.rows = 3``); values OpenTelemetry accepts (str,
   bool, int within 64 bits, float, and lists of one of those) as they are; anything
-  else as its JSON text. dagron's own attributes are under ``dagron.``.
+  else as its JSON text, or its ``repr`` when it has none, or
+  ``"<unprintable TYPE>"`` when its ``repr`` raises. Keys of one metadata dict that
+  flatten to one name are all kept: the first under the name, the later ones as
+  ``name#2``, ``name#3``, ... (``{"a": {"b": 1}, "a.b": 2}`` -> ``a.b = 1``,
+  ``a.b#2 = 2``). Metadata that contains itself raises ``ValueError`` ("Circular
+  reference detected"), as ``to_json`` does. dagron's own attributes are under
+  ``dagron.``.
 
 Times are Unix nanoseconds: ``trace.origin.wall_ns`` (the wall clock at the trace's
-first event) plus each event's timestamp. A trace without an origin puts its last
-event at the moment of export (so a trace exported right after its run lands where
-it ran). A bounded trace that let its oldest events go exports what it holds and
-invents no time: a span whose start event is gone starts at its end minus the
-duration its end event recorded (or, without one, is empty at its end, with
-``dagron.start_lost = true``); a span whose end never came is empty at its start
-with ``dagron.end_lost = true``. A trace merged from several processes gives every
-span the ``host.name`` and ``process.pid`` of the source of its first event.
+first event) plus each event's timestamp. A trace without a clock (no origin, or an
+origin whose clocks both read 0, as a trace loaded from a JSON export has) puts its
+last event at the moment of export (so a trace exported right after its run lands
+where it ran) and says so: its root span has the attribute ``dagron.time_assumed =
+"last_event_at_export"``. A bounded trace that let its oldest events go exports what
+it holds and invents no time: a span whose start event is gone starts at its end
+minus the duration its end event recorded (or, without one, is empty at its end,
+with ``dagron.start_lost = true``); a span whose end never came is empty at its
+start with ``dagron.end_lost = true``. A trace merged from several processes gives
+every span the ``host.name`` and ``process.pid`` of the source of its first event.
 
 ``tracer_provider=None`` uses the global provider when the application configured an
 SDK one; otherwise a provider is made for this export with the resource
@@ -62,6 +70,7 @@ if TYPE_CHECKING:
 __all__ = ["export_trace"]
 
 T = TraceEventType
+_STARTED, _COMPLETED, _FAILED = T.NODE_STARTED, T.NODE_COMPLETED, T.NODE_FAILED
 _INT64 = (-(2**63), 2**63 - 1)
 _Attributes = dict[str, Any]
 
@@ -124,6 +133,10 @@ def export_trace(
             return None
         plan = _plan(trace, events)
         origin_ns, event_count = _wall_origin_ns(trace, events), len(events)
+        if origin_ns is None:
+            # No clock: the last event is placed at the moment of export.
+            origin_ns = time.time_ns() - _ns(events[-1].timestamp)
+            plan[0].attributes[ASSUMED] = ASSUMED_VALUE
         del events  # the plan holds what the spans need
         provider, owned = _provider(tracer_provider, service_name, SdkTracerProvider, event_count)
         try:
@@ -136,13 +149,19 @@ def export_trace(
             gc.enable()
 
 
-def _wall_origin_ns(trace: Any, events: list[TraceEvent]) -> int:
-    """Unix ns of timestamp 0.0 (the trace's first event)."""
+# The root span's attribute saying that the times were placed by assumption.
+ASSUMED = "dagron.time_assumed"
+ASSUMED_VALUE = "last_event_at_export"
+
+
+def _wall_origin_ns(trace: Any, events: list[TraceEvent]) -> Optional[int]:
+    """Unix ns of timestamp 0.0 (the trace's first event); None when the trace
+    holds no clock (no origin, or one whose clocks both read 0: a JSON load)."""
     origin = getattr(trace, "origin", None)
     wall_ns = getattr(origin, "wall_ns", None)
-    if isinstance(wall_ns, int):
+    if isinstance(wall_ns, int) and (wall_ns != 0 or getattr(origin, "monotonic_ns", 0) != 0):
         return wall_ns
-    return time.time_ns() - _ns(events[-1].timestamp)
+    return None
 
 
 def _ns(seconds: float) -> int:
@@ -197,6 +216,7 @@ class _Planner:
 
     def __init__(self, trace: Any, events: list[TraceEvent]) -> None:
         self.events = events
+        self.total = len(events)
         self.sources = _sources(trace, len(events))
         self.root = _Span("execution", None, None, None)
         self.spans = [self.root]
@@ -206,11 +226,12 @@ class _Planner:
         self.dropped = getattr(trace, "dropped", 0)
 
     def plan(self, runs: Any) -> list[_Span]:
+        # Keyed by the members' ids: an Enum's hash is a Python call.
         by_type = {
-            T.EXECUTION_STARTED: self.execution_started,
-            T.EXECUTION_COMPLETED: self.execution_completed,
-            T.STEP_STARTED: self.step_started,
-            T.STEP_COMPLETED: self.step_completed,
+            id(T.EXECUTION_STARTED): self.execution_started,
+            id(T.EXECUTION_COMPLETED): self.execution_completed,
+            id(T.STEP_STARTED): self.step_started,
+            id(T.STEP_COMPLETED): self.step_completed,
         }
         by_run_kind = {
             "completed": self.run,
@@ -225,42 +246,66 @@ class _Planner:
         starts, ends, statuses = runs.start_event, runs.end_event, runs.status
         count, row = len(runs), 0
         first = starts[0] if count and starts[0] >= 0 else (ends[0] if count else -1)
+        # The ends of runs that have a start, marked when the run is handled.
+        total = self.total
+        paired = bytearray(total + 1)
         point = self.point
         for at, event in enumerate(self.events):
             if at == first:
-                by_run_kind[statuses[row]](at, event, ends[row])
+                end = ends[row]
+                by_run_kind[statuses[row]](at, event, end)
+                paired[end if end < total else -1] = 1  # -1: the spare last byte
                 row += 1
                 first = -1
                 if row < count:
                     first = starts[row] if starts[row] >= 0 else ends[row]
-            elif event.event_type not in _RUN_TYPES or event.node_name is None:
-                by_type.get(event.event_type, point)(at, event, -1)
-            # else: the end of a run handled at its start.
+            elif not paired[at]:
+                by_type.get(id(event.event_type), point)(at, event, -1)
         self.finish()
         return self.spans
 
     # -- node runs -----------------------------------------------------------------
 
     def run(self, at: int, event: TraceEvent, end_at: int) -> None:
-        """A run that started (ended or not), or an end whose start is gone."""
+        """A run that started (ended or not), or an end whose start is gone; what
+        its end event says: time, status, duration, error, metadata. (One of these
+        per node: the work is inlined, the members are module constants.)"""
         name = event.node_name
         assert name is not None  # runs are of named nodes
-        started = event.event_type is T.NODE_STARTED
+        started = event.event_type is _STARTED
         node = _Span(
             name,
             _step_parent(event, self.steps, self.open_steps),
-            _ns(event.timestamp) if started else None,
+            round(event.timestamp * 1e9) if started else None,
             None,
         )
-        node.attributes["dagron.node"] = name
+        held = node.attributes
+        held["dagron.node"] = name
         if self.sources is not None:
             _set_source(node, self.sources, at)
         if started and event.metadata:
-            _flatten(event.metadata, node.attributes)
-        self.last_run[name] = len(self.spans)
-        self.spans.append(node)
-        if 0 <= end_at < len(self.events):
-            _end_run(node, self.events[end_at])
+            _flatten(event.metadata, held)
+        spans = self.spans
+        self.last_run[name] = len(spans)
+        spans.append(node)
+        if end_at < 0 or end_at >= self.total:
+            return  # open
+        end = self.events[end_at]
+        kind, duration = end.event_type, end.duration
+        node.end, node.duration = round(end.timestamp * 1e9), duration
+        if kind is _COMPLETED:
+            held["dagron.status"] = "completed"
+        else:
+            held["dagron.status"] = "failed" if kind is _FAILED else "timed_out"
+        if duration is not None:
+            held["dagron.duration_s"] = duration
+        if kind is not _COMPLETED:
+            node.failed = True
+            node.error = end.error or kind.value
+        elif end.error:
+            held["dagron.error"] = end.error
+        if end.metadata:
+            _flatten(end.metadata, held)
 
     def point(self, at: int, event: TraceEvent, end_at: int) -> None:
         """Skipped, cancelled, cache, gate, resource (and events that fit nowhere
@@ -351,39 +396,6 @@ class _Planner:
                 span.attributes["dagron.end_lost"] = True
 
 
-# The event types whose named events belong to node runs.
-_RUN_TYPES = frozenset(
-    [
-        T.NODE_STARTED,
-        T.NODE_COMPLETED,
-        T.NODE_FAILED,
-        T.NODE_TIMED_OUT,
-        T.NODE_SKIPPED,
-        T.NODE_CANCELLED,
-    ]
-)
-
-
-def _end_run(node: _Span, event: TraceEvent) -> None:
-    """What a run's end event says: its time, status, duration, error, metadata."""
-    kind = event.event_type
-    node.end, node.duration = _ns(event.timestamp), event.duration
-    held = node.attributes
-    if kind is T.NODE_COMPLETED:
-        held["dagron.status"] = "completed"
-    else:
-        held["dagron.status"] = "failed" if kind is T.NODE_FAILED else "timed_out"
-    if event.duration is not None:
-        held["dagron.duration_s"] = event.duration
-    if kind is not T.NODE_COMPLETED:
-        node.failed = True
-        node.error = event.error or kind.value
-    elif event.error:
-        held["dagron.error"] = event.error
-    if event.metadata:
-        _flatten(event.metadata, held)
-
-
 def _node_runs(trace: Any, events: list[TraceEvent]) -> Any:
     """The runs of ``trace`` (``node_runs()``). A trace of another type (``events``,
     and ``sources`` with ``event_sources()`` when it has several) is copied into an
@@ -453,17 +465,61 @@ def _set_source(span: _Span, sources: tuple[list[Any], list[int]], at: int) -> N
         span.attributes["process.pid"] = pid
 
 
-def _flatten(metadata: Any, into: _Attributes, prefix: str = "") -> None:
+def _flatten(metadata: Any, into: _Attributes) -> None:
     """Metadata as attributes: dicts flattened with dotted keys, values OpenTelemetry
-    accepts as they are, anything else as its JSON text."""
+    accepts as they are, anything else as its JSON text (its ``repr`` when it has
+    none, a placeholder when that fails too). Two keys of one metadata dict that
+    flatten to one name both stay: the later ones get ``#2``, ``#3``, ... A dict
+    that contains itself raises ``ValueError``, as ``to_json`` does."""
     if not isinstance(metadata, dict):
         return
     for key, value in metadata.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            _flatten(value, into, name + ".")
-        else:
+        if type(key) is not str or isinstance(value, dict):
+            break
+    else:  # Flat, with str keys (the common case): no name can collide.
+        for key, value in metadata.items():
+            into[key] = _attribute(value)
+        return
+    # Iterative, so metadata as deep as to_json writes flattens too; `active` holds
+    # the ids of the dicts being walked, to tell a cycle; `written`, the names set.
+    active = [id(metadata)]
+    stack = [("", iter(metadata.items()))]
+    written: set[str] = set()
+    while stack:
+        prefix, items = stack[-1]
+        for key, value in items:
+            name = prefix + (key if type(key) is str else _text(key))
+            if isinstance(value, dict) and value:
+                if id(value) in active:
+                    raise ValueError("Circular reference detected")
+                active.append(id(value))
+                stack.append((name + ".", iter(value.items())))
+                break
+            if name in written:
+                name = _another(name, written)
+            written.add(name)
             into[name] = _attribute(value)
+        else:
+            stack.pop()
+            active.pop()
+
+
+def _another(name: str, written: set[str]) -> str:
+    """``name#2``, ``name#3``, ...: the first not in ``written``."""
+    count = 2
+    while f"{name}#{count}" in written:
+        count += 1
+    return f"{name}#{count}"
+
+
+def _text(key: Any) -> str:
+    """A metadata key as an attribute name."""
+    if type(key) is str:
+        return key
+    try:
+        return str(key)
+    except Exception:
+        return f"<unprintable {type(key).__name__}>"
 
 
 def _attribute(value: Any) -> Any:
@@ -475,8 +531,15 @@ def _attribute(value: Any) -> Any:
             return list(value)
     try:
         return json.dumps(value)
-    except (TypeError, ValueError):
+    except ValueError as error:
+        if str(error) == "Circular reference detected":
+            raise ValueError("Circular reference detected") from None
+    except Exception:
+        pass
+    try:
         return repr(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
 
 
 def _scalar(value: Any) -> bool:

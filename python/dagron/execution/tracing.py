@@ -13,7 +13,7 @@ import atexit
 import os
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Optional, TypeVar, Union
+from typing import Any, Literal, Optional, TypeVar, Union
 
 from dagron import _core
 
@@ -120,6 +120,29 @@ class ExecutionTrace(_core.TraceRecorder):
         from dagron.execution.otel import export_trace
 
         return export_trace(self, tracer_provider, service_name=service_name)
+
+    def to_pandas(self, *, kind: Literal["events", "node_runs"] = "events") -> Any:
+        """The events table (or ``kind="node_runs"``: the node-runs table) of
+        :meth:`to_arrow` as a pandas ``DataFrame`` (needs
+        ``pip install 'dagron[arrow]' pandas``); see ``docs/tables.md``."""
+        from dagron.execution import _tables
+
+        return _tables.to_pandas(self.to_arrow(kind=kind))
+
+    def to_polars(self, *, kind: Literal["events", "node_runs"] = "events") -> Any:
+        """The table of :meth:`to_arrow` as a polars ``DataFrame`` (needs
+        ``pip install polars``)."""
+        from dagron.execution import _tables
+
+        return _tables.to_polars(self.to_arrow(kind=kind))
+
+    def write_parquet(self, dest: Any, *, kind: Literal["events", "node_runs"] = "events") -> None:
+        """Write the table of :meth:`to_arrow` to ``dest`` (a path, replaced
+        atomically, or a binary file object) as Parquet (needs
+        ``pip install 'dagron[arrow]'``)."""
+        from dagron.execution import _tables
+
+        _tables.write_parquet(self.to_arrow(kind=kind), dest)
 
     def write_html(
         self,

@@ -1,0 +1,148 @@
+"""One side of a comparison: its traces' node runs, reduced to what the comparison reads.
+
+Each trace's ``node_runs()`` (computed once, in the core) is reduced by one more pass
+in the core (``_core._trace_column``) and let go: per node, the durations of its runs
+that ended (completed, failed or timed out) and how many runs ended in each other
+status; per trace, its wall time (first run start to last run end). The runs of the
+trace whose wall time is the side's median are read again for its critical path.
+
+Node names are shared by both sides through one name table (``Names``), so per-node
+figures of the two sides line up by index. Durations are kept as the core gives them:
+float64 bytes per trace, indexed by node (NaN where the node ended no run in that trace;
+a trace read before others added nodes has a shorter column), so a side of many runs
+costs 8 bytes a node a trace.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from dagron import _core
+from dagron.comparison._path import NodeTimes, node_times
+
+__all__ = ["Names", "Side", "TraceInfo", "read_side"]
+
+_NAN = math.nan
+
+
+class Names:
+    """The node-name table both sides index into."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.names: list[str] = []
+        # The last name table seen and its mapping to ours (traces of one pipeline
+        # usually share their table, so most traces map without a lookup).
+        self._last: Optional[list[str]] = None
+        self._last_map: list[int] = []
+
+    def mapping(self, names: list[str]) -> Optional[list[int]]:
+        """Our index for each of ``names``; None when it is the identity."""
+        if names == self.names[: len(names)]:
+            return None
+        if self._last is not None and names == self._last:
+            return self._last_map
+        index = self.index
+        table = self.names
+        found = list(map(index.get, names))
+        if None in found:
+            for k, name in enumerate(names):
+                if found[k] is None:
+                    i = index.get(name)
+                    if i is None:
+                        i = index[name] = len(table)
+                        table.append(name)
+                    found[k] = i
+        mapped: list[int] = found  # type: ignore[assignment]
+        self._last, self._last_map = list(names), mapped
+        return mapped
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+@dataclass
+class TraceInfo:
+    """What one trace of a side says as a whole."""
+
+    label: str
+    runs: int
+    nodes: int
+    sources: int
+    dropped: int
+    max_events: Optional[int]
+    start: float
+    end: float
+    open_runs: int
+
+    @property
+    def makespan(self) -> float:
+        return self.end - self.start
+
+
+@dataclass
+class Side:
+    """A side of the comparison, reduced (see the module's documentation)."""
+
+    name: str
+    traces: list[TraceInfo] = field(default_factory=list)
+    # Per trace, per node: the duration of its run in that trace (NaN: none ended);
+    # a node with several ended runs in a trace keeps them in ``extra``.
+    durations: list[bytes] = field(default_factory=list)  # float64s, as the core gave them
+    extra: dict[int, list[float]] = field(default_factory=dict)
+    filled: list[int] = field(default_factory=list)  # per trace: nodes with a duration
+    # node -> {status: count} for statuses other than "completed" (completed runs
+    # are the ended ones less the failed and timed out).
+    other_status: dict[int, dict[str, int]] = field(default_factory=dict)
+    median_trace: int = 0
+    median_times: Optional[NodeTimes] = None  # the median trace's node times
+
+
+def read_side(
+    name: str, traces: Sequence[Any], names: Names, labels: Optional[Sequence[str]] = None
+) -> Side:
+    """Reduce ``traces`` (each with ``node_runs()``) to a :class:`Side`; ``labels`` name
+    them in messages (default: "baseline trace 1", ...)."""
+    side = Side(name)
+    for position, trace in enumerate(traces):
+        runs = trace.node_runs()
+        label = labels[position] if labels else f"{name} trace {position + 1}"
+        info = _read_trace(side, runs, names, label, trace)
+        side.traces.append(info)
+        del runs  # one trace's runs at a time: memory stays flat in the number of traces
+    spans = sorted(range(len(side.traces)), key=lambda i: side.traces[i].makespan)
+    side.median_trace = spans[(len(spans) - 1) // 2] if spans else 0
+    if spans:
+        # The median trace's runs again (the critical path is read from them).
+        runs = traces[side.median_trace].node_runs()
+        side.median_times = node_times(runs, names.mapping(list(runs.names)))
+    return side
+
+
+def _read_trace(side: Side, runs: Any, names: Names, label: str, trace: Any) -> TraceInfo:
+    # One pass in the core (rust/compare.rs, trace_column): the names numbered through
+    # ``names`` (which gains the new ones), each node's first ended duration, the rest.
+    data, filled, extra, other, start, end, open_runs = _core._trace_column(
+        runs, names.index, names.names
+    )
+    for node, took in extra:
+        side.extra.setdefault(node, []).append(took)
+    for node, state in other:
+        counts = side.other_status.setdefault(node, {})
+        counts[state] = counts.get(state, 0) + 1
+    side.durations.append(data)
+    side.filled.append(filled)
+    return TraceInfo(
+        label=label,
+        runs=len(runs),
+        nodes=len(runs.names),
+        sources=len(runs.sources),
+        dropped=int(getattr(trace, "dropped", 0) or 0),
+        max_events=getattr(trace, "max_events", None),
+        start=start,
+        end=end,
+        open_runs=open_runs,
+    )

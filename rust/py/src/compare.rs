@@ -1,0 +1,201 @@
+//! `_trace_column`, `_node_stats` and `_mann_whitney`: the bindings over
+//! `crate::compare` that `dagron.compare` uses. `_trace_column` reads a `NodeRuns`'
+//! columns and gives the trace's durations as native-endian float64 bytes;
+//! `_node_stats` takes those bytes back and answers the same way (a dict of bytes:
+//! float64 columns, `ended` as uint32, `verdict` as one byte a node), so no Python float
+//! is made per value. The passes run without the GIL.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+
+use crate::runs::RunStatus;
+use dagron_core::compare::{self, Samples, SideStats};
+
+/// `_trace_column`'s answer: durations (float64 bytes), filled, extra, other, start,
+/// end, open runs.
+type Column<'py> = (
+    Bound<'py, PyBytes>,
+    usize,
+    Vec<(u32, f64)>,
+    Vec<(u32, &'static str)>,
+    f64,
+    f64,
+    usize,
+);
+
+/// One trace's node runs (`runs`, a `NodeRuns`) reduced by `crate::compare::trace_column`,
+/// numbering nodes through `index` (name -> number) and `table` (the names by number),
+/// which gain the names they lack.
+#[pyfunction]
+pub fn _trace_column<'py>(
+    runs: &Bound<'py, PyAny>,
+    index: &Bound<'py, PyDict>,
+    table: &Bound<'py, PyList>,
+) -> PyResult<Column<'py>> {
+    let py = runs.py();
+    let names = runs.getattr("names")?;
+    let mut global: Vec<u32> = Vec::new();
+    for name in names.try_iter()? {
+        let name = name?;
+        let id = match index.get_item(&name)? {
+            Some(id) => id.extract::<u32>()?,
+            None => {
+                let id = table.len() as u32;
+                table.append(&name)?;
+                index.set_item(&name, id)?;
+                id
+            }
+        };
+        global.push(id);
+    }
+    let node: Vec<u32> = runs.getattr("node")?.extract()?;
+    let duration: Vec<f64> = runs.getattr("duration")?.extract()?;
+    let start: Vec<f64> = runs.getattr("start")?.extract()?;
+    let end: Vec<f64> = runs.getattr("end")?.extract()?;
+    let status = statuses(&runs.getattr("status")?)?;
+    let rows = node.len();
+    if [duration.len(), start.len(), end.len(), status.len()] != [rows; 4]
+        || node.iter().any(|&n| n as usize >= global.len())
+    {
+        return Err(PyValueError::new_err(
+            "_trace_column: the node runs' columns do not line up",
+        ));
+    }
+    let count = table.len();
+    let column = py
+        .detach(|| compare::trace_column(&global, &node, &status, &duration, &start, &end, count));
+    let other = column
+        .other
+        .iter()
+        .map(|&(id, state)| (id, state.value()))
+        .collect();
+    Ok((
+        float_bytes(py, &column.durations),
+        column.filled,
+        column.extra,
+        other,
+        column.start,
+        column.end,
+        column.open,
+    ))
+}
+
+/// The `status` column's strings as `RunStatus` (interned strings match by identity).
+fn statuses(column: &Bound<'_, PyAny>) -> PyResult<Vec<RunStatus>> {
+    let py = column.py();
+    let known = RunStatus::ALL.map(|status| (PyString::intern(py, status.value()), status));
+    let mut out = Vec::new();
+    for item in column.try_iter()? {
+        let item = item?;
+        let found = known
+            .iter()
+            .find(|(text, _)| item.is(text))
+            .map(|&(_, status)| status);
+        let status = match found {
+            Some(status) => status,
+            None => {
+                let text: String = item.extract()?;
+                RunStatus::ALL
+                    .into_iter()
+                    .find(|status| status.value() == text)
+                    .ok_or_else(|| {
+                        PyValueError::new_err(format!("_trace_column: unknown status {text:?}"))
+                    })?
+            }
+        };
+        out.push(status);
+    }
+    Ok(out)
+}
+
+/// Per-node statistics of two sides (see `crate::compare`): a dict of bytes, one item
+/// per node; `verdict` codes: 0 absent, 1 too few runs, 2 noise, 3 changed.
+#[pyfunction]
+#[pyo3(signature = (base_columns, base_extra, cand_columns, cand_extra, count, alpha))]
+pub fn _node_stats<'py>(
+    py: Python<'py>,
+    base_columns: Vec<Bound<'py, PyBytes>>,
+    base_extra: Vec<(usize, f64)>,
+    cand_columns: Vec<Bound<'py, PyBytes>>,
+    cand_extra: Vec<(usize, f64)>,
+    count: usize,
+    alpha: f64,
+) -> PyResult<Bound<'py, PyDict>> {
+    if !(alpha > 0.0 && alpha < 1.0) {
+        return Err(PyValueError::new_err(format!(
+            "alpha must be between 0 and 1, not {alpha}"
+        )));
+    }
+    let base_columns = floats(&base_columns)?;
+    let cand_columns = floats(&cand_columns)?;
+    let stats = py.detach(|| {
+        compare::node_stats(
+            &Samples {
+                columns: &base_columns,
+                extra: &base_extra,
+            },
+            &Samples {
+                columns: &cand_columns,
+                extra: &cand_extra,
+            },
+            count,
+            alpha,
+        )
+    });
+    let out = PyDict::new(py);
+    side(&out, "baseline", &stats.baseline)?;
+    side(&out, "candidate", &stats.candidate)?;
+    out.set_item("change", float_bytes(py, &stats.change))?;
+    out.set_item("relative", float_bytes(py, &stats.relative))?;
+    out.set_item("u", float_bytes(py, &stats.u))?;
+    out.set_item("p", float_bytes(py, &stats.p))?;
+    let codes: Vec<u8> = stats.verdict.iter().map(|&v| v as u8).collect();
+    out.set_item("verdict", PyBytes::new(py, &codes))?;
+    Ok(out)
+}
+
+/// Each column's bytes as float64s; a length that is not a multiple of 8 is an error.
+fn floats(columns: &[Bound<'_, PyBytes>]) -> PyResult<Vec<Vec<f64>>> {
+    columns
+        .iter()
+        .map(|column| {
+            let bytes = column.as_bytes();
+            if bytes.len() % 8 != 0 {
+                return Err(PyValueError::new_err(format!(
+                    "_node_stats: a column of {} bytes is not float64 values",
+                    bytes.len()
+                )));
+            }
+            Ok(bytes
+                .chunks_exact(8)
+                .map(|chunk| f64::from_ne_bytes(chunk.try_into().expect("8 bytes")))
+                .collect())
+        })
+        .collect()
+}
+
+fn float_bytes<'py>(py: Python<'py>, values: &[f64]) -> Bound<'py, PyBytes> {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    PyBytes::new(py, &bytes)
+}
+
+fn side(out: &Bound<'_, PyDict>, name: &str, stats: &SideStats) -> PyResult<()> {
+    let py = out.py();
+    let ended: Vec<u8> = stats.ended.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    out.set_item(format!("{name}_ended"), PyBytes::new(py, &ended))?;
+    out.set_item(format!("{name}_median"), float_bytes(py, &stats.median))?;
+    out.set_item(format!("{name}_p25"), float_bytes(py, &stats.p25))?;
+    out.set_item(format!("{name}_p75"), float_bytes(py, &stats.p75))?;
+    out.set_item(format!("{name}_min"), float_bytes(py, &stats.min))?;
+    out.set_item(format!("{name}_max"), float_bytes(py, &stats.max))?;
+    Ok(())
+}
+
+/// `(U, p)` of the two-sided Mann-Whitney U test of samples `a` and `b`; p is None
+/// when either is empty.
+#[pyfunction]
+pub fn _mann_whitney(a: Vec<f64>, b: Vec<f64>) -> (f64, Option<f64>) {
+    let (u, p) = compare::mann_whitney(&a, &b);
+    (u, if p.is_nan() { None } else { Some(p) })
+}

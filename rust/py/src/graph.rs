@@ -1,0 +1,297 @@
+//! `GraphIndex`: the binding over `crate::graph` that `dagron.profiling` and
+//! `DAG.critical_path` use. It takes a DAG as its successor index lists (the `DAG`'s
+//! own adjacency dicts), per-node values as lists of floats and per-node flags as
+//! `bytes`, checks their lengths, runs the pass without the GIL and returns plain
+//! lists.
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
+
+use super::errors::type_name;
+use super::node_runs::node_times;
+use super::recorder::TraceRecorder;
+use dagron_core::graph::{top_k, Graph};
+
+/// `schedule`'s answer: earliest starts, latest starts, slacks, makespan.
+type ScheduleLists = (Vec<f64>, Vec<f64>, Vec<f64>, f64);
+/// `node_times`' answer: starts, ends, run start, run end.
+type NodeTimes = (Vec<f64>, Vec<f64>, f64, f64);
+/// `observe_trace`'s answer: observed critical path, delays by name, idle.
+type ObservedTrace<'py> = (Vec<u32>, Bound<'py, PyDict>, f64);
+
+/// A DAG of node indices in compact form, for the profiling passes (internal).
+#[pyclass(frozen, module = "dagron._core")]
+pub struct GraphIndex {
+    graph: Graph,
+}
+
+#[pymethods]
+impl GraphIndex {
+    /// `successors[v]`: the successor indices of node `v`, as any iterable of `int`
+    /// (a `DAG`'s own adjacency dicts are taken as they are).
+    #[new]
+    fn new(successors: &Bound<'_, PyList>) -> PyResult<Self> {
+        let mut starts = Vec::with_capacity(successors.len() + 1);
+        starts.push(0u32);
+        let mut flat: Vec<u32> = Vec::new();
+        for (node, targets) in successors.iter().enumerate() {
+            let targets = targets.try_iter().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "GraphIndex() successors[{node}] must be an iterable of int, not {}",
+                    type_name(&targets)
+                ))
+            })?;
+            for target in targets {
+                flat.push(index(&target?)?);
+            }
+            starts.push(u32::try_from(flat.len()).map_err(|_| too_large())?);
+        }
+        let graph = Graph::new(starts, flat)
+            .map_err(|error| PyValueError::new_err(format!("GraphIndex(): {error}")))?;
+        Ok(GraphIndex { graph })
+    }
+
+    /// Every node, level by level (each level in index order), as `DAG.levels()`.
+    fn order(&self) -> Vec<u32> {
+        self.graph.order().to_vec()
+    }
+
+    /// The most `included` nodes in one level.
+    fn widest_level(&self, included: &[u8]) -> PyResult<usize> {
+        let included = self.flags("included", included)?;
+        Ok(self.graph.widest_level(&included))
+    }
+
+    fn __len__(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    /// `(earliest_start, latest_start, slack, makespan)` over the `included` nodes
+    /// (NaN for the others).
+    fn schedule(
+        &self,
+        py: Python<'_>,
+        durations: Vec<f64>,
+        included: &[u8],
+    ) -> PyResult<ScheduleLists> {
+        self.check_len("durations", durations.len())?;
+        let included = self.flags("included", included)?;
+        let schedule = py.detach(|| self.graph.schedule(&durations, &included));
+        Ok((
+            schedule.earliest_start,
+            schedule.latest_start,
+            schedule.slack,
+            schedule.makespan,
+        ))
+    }
+
+    /// `(path, total)`: the longest path through the `included` nodes weighted by
+    /// `costs`; between equal bottom levels the node whose name in `names` is smaller.
+    fn critical_path(
+        &self,
+        costs: Vec<f64>,
+        included: &[u8],
+        names: &Bound<'_, PyList>,
+    ) -> PyResult<(Vec<u32>, f64)> {
+        self.check_len("costs", costs.len())?;
+        self.check_len("names", names.len())?;
+        let included = self.flags("included", included)?;
+        // Ties are rare (equal measured durations), so names are compared only then,
+        // as Python compares them; the GIL stays held for that.
+        let mut failure: Option<PyErr> = None;
+        let result = self.graph.critical_path(&costs, &included, |a, b| {
+            let smaller = names
+                .get_item(a as usize)
+                .and_then(|a| Ok((a, names.get_item(b as usize)?)))
+                .and_then(|(a, b)| {
+                    if !a.is_instance_of::<PyString>() || !b.is_instance_of::<PyString>() {
+                        return Err(PyTypeError::new_err("GraphIndex names must be str"));
+                    }
+                    a.lt(b)
+                });
+            smaller.unwrap_or_else(|error| {
+                failure.get_or_insert(error);
+                false
+            })
+        });
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(result),
+        }
+    }
+
+    /// Per node: how many of its descendants are `counted`.
+    fn descendant_counts(&self, py: Python<'_>, counted: &[u8]) -> PyResult<Vec<u64>> {
+        let counted = self.flags("counted", counted)?;
+        Ok(py.detach(|| self.graph.descendant_counts(&counted)))
+    }
+
+    /// The `k` included nodes with the highest `scores` (NaN-free), highest first;
+    /// equal scores in topological order.
+    fn top(&self, scores: Vec<f64>, included: &[u8], k: usize) -> PyResult<Vec<u32>> {
+        self.check_len("scores", scores.len())?;
+        let included = self.flags("included", included)?;
+        if scores.iter().any(|score| score.is_nan()) {
+            return Err(PyValueError::new_err(
+                "GraphIndex.top() scores must not be NaN",
+            ));
+        }
+        Ok(top_k(self.graph.order(), &scores, &included, k))
+    }
+
+    /// Per node, when it started and ended in `events` (a list of `TraceEvent`), as
+    /// `(starts, ends, run_start, run_end)`: the first `started` event and the last
+    /// event whose type is in `ended`, NaN where there is none; the run spans the
+    /// first `run_started` (else the first event) to the last `run_completed` (else
+    /// the last event). `index` maps node names to indices; other names are ignored.
+    #[allow(clippy::too_many_arguments)]
+    fn node_times(
+        &self,
+        events: &Bound<'_, PyList>,
+        index: &Bound<'_, PyDict>,
+        started: &Bound<'_, PyAny>,
+        ended: (Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>),
+        run_started: &Bound<'_, PyAny>,
+        run_completed: &Bound<'_, PyAny>,
+    ) -> PyResult<NodeTimes> {
+        let py = events.py();
+        let count = self.graph.node_count();
+        let mut starts = vec![f64::NAN; count];
+        let mut ends = vec![f64::NAN; count];
+        let (mut run_start, mut run_end) = (None, None);
+        let (mut first, mut last) = (f64::NAN, f64::NAN);
+        let event_type = intern!(py, "event_type");
+        let node_name = intern!(py, "node_name");
+        let timestamp = intern!(py, "timestamp");
+        let node_of = |event: &Bound<'_, PyAny>| -> PyResult<Option<usize>> {
+            let name = event.getattr(node_name)?;
+            if name.is_none() {
+                return Ok(None);
+            }
+            match index.get_item(name)? {
+                Some(i) => Ok(Some(i.extract::<usize>()?).filter(|&i| i < count)),
+                None => Ok(None),
+            }
+        };
+        for event in events.iter() {
+            let kind = event.getattr(event_type)?;
+            let at: f64 = event.getattr(timestamp)?.extract()?;
+            if first.is_nan() {
+                first = at;
+            }
+            last = at;
+            if kind.is(started) {
+                if let Some(i) = node_of(&event)? {
+                    if starts[i].is_nan() {
+                        starts[i] = at;
+                    }
+                }
+            } else if kind.is(&ended.0) || kind.is(&ended.1) || kind.is(&ended.2) {
+                if let Some(i) = node_of(&event)? {
+                    ends[i] = at;
+                }
+            } else if kind.is(run_started) {
+                run_start.get_or_insert(at);
+            } else if kind.is(run_completed) {
+                run_end = Some(at);
+            }
+        }
+        Ok((
+            starts,
+            ends,
+            run_start.unwrap_or(first),
+            run_end.unwrap_or(last),
+        ))
+    }
+
+    /// `observe` over the times `node_times` would read from the events of `trace`
+    /// (a `TraceRecorder`), read off the core's node runs instead, without a Python
+    /// object per event: `(observed_critical_path, scheduling_delay, idle)`, the
+    /// delays as `{name: seconds}` for the nodes that started, in `order()`; None for
+    /// an empty trace. `names` are the node names by index and `index` maps them back.
+    fn observe_trace<'py>(
+        &self,
+        py: Python<'py>,
+        trace: PyRef<'_, TraceRecorder>,
+        names: &Bound<'py, PyList>,
+        index: &Bound<'py, PyDict>,
+    ) -> PyResult<Option<ObservedTrace<'py>>> {
+        let count = self.graph.node_count();
+        self.check_len("names", names.len())?;
+        let Some(times) =
+            trace.with_snapshot(|snapshot| node_times(py, snapshot, names, index, count))?
+        else {
+            return Ok(None);
+        };
+        let observed = py.detach(|| {
+            self.graph
+                .observe(&times.starts, &times.ends, times.run_start, times.run_end)
+        });
+        let delays = PyDict::new(py);
+        for &v in self.graph.order() {
+            let v = v as usize;
+            if !times.starts[v].is_nan() {
+                delays.set_item(names.get_item(v)?, observed.scheduling_delay[v])?;
+            }
+        }
+        Ok(Some((observed.critical_path, delays, observed.idle)))
+    }
+
+    /// `(observed_critical_path, scheduling_delays, idle)` from per-node start and end
+    /// times (NaN when not recorded) of a run spanning `run_start..run_end`.
+    fn observe(
+        &self,
+        py: Python<'_>,
+        starts: Vec<f64>,
+        ends: Vec<f64>,
+        run_start: f64,
+        run_end: f64,
+    ) -> PyResult<(Vec<u32>, Vec<f64>, f64)> {
+        self.check_len("starts", starts.len())?;
+        self.check_len("ends", ends.len())?;
+        let observed = py.detach(|| self.graph.observe(&starts, &ends, run_start, run_end));
+        Ok((
+            observed.critical_path,
+            observed.scheduling_delay,
+            observed.idle,
+        ))
+    }
+}
+
+impl GraphIndex {
+    fn check_len(&self, what: &str, len: usize) -> PyResult<()> {
+        if len != self.graph.node_count() {
+            return Err(length_error(what, len, self.graph.node_count()));
+        }
+        Ok(())
+    }
+
+    fn flags(&self, what: &str, flags: &[u8]) -> PyResult<Vec<bool>> {
+        self.check_len(what, flags.len())?;
+        Ok(flags.iter().map(|&flag| flag != 0).collect())
+    }
+}
+
+#[cold]
+fn length_error(what: &str, len: usize, node_count: usize) -> PyErr {
+    PyValueError::new_err(format!(
+        "GraphIndex: {what} has {len} items for {node_count} nodes"
+    ))
+}
+
+#[cold]
+fn too_large() -> PyErr {
+    PyValueError::new_err("GraphIndex(): more than 2**32 - 1 edges")
+}
+
+fn index(item: &Bound<'_, PyAny>) -> PyResult<u32> {
+    item.extract::<u32>().map_err(|_| {
+        PyValueError::new_err(format!(
+            "GraphIndex() successors must hold node indices (int in 0..2**32), not {}",
+            item.repr()
+                .map_or_else(|_| type_name(item), |text| text.to_string())
+        ))
+    })
+}
