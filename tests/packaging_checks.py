@@ -33,6 +33,10 @@ PACKAGE_FILES = [
     "dagron/executor.py",
     "dagron/execution/__init__.py",
     "dagron/execution/tracing.py",
+    # The HTML report's page: package data, read at run time.
+    "dagron/report/__init__.py",
+    "dagron/report/report.js",
+    "dagron/report/report.css",
 ]
 
 # What building from the sdist needs.

@@ -1,5 +1,6 @@
 """``dagron-trace`` (also ``python -m dagron``): summarize, convert and merge trace
-files (journals and ``write_json`` exports) from the command line.
+files (journals and ``write_json`` exports) from the command line; ``report`` and
+``view`` (the HTML report, the Perfetto UI) live in :mod:`dagron.report.commands`.
 
 Errors are one line on stderr and exit status 1 (2 for bad usage); a progress bar
 (``tqdm``, from the ``dagron[cli]`` extra) shows while files load, on a terminal only.
@@ -25,6 +26,7 @@ from dagron import _cli_start
 from dagron.errors import TraceFileError, TraceJournalWarning
 from dagron.execution import _files
 from dagron.execution.tracing import ExecutionTrace
+from dagron.report import commands as report_commands
 
 PROG = "dagron-trace"
 FORMATS = ("json", "chrome", "perfetto", "parquet")
@@ -80,6 +82,7 @@ def build_parser() -> Parser:
     commands.add_parser(
         "diff", add_help=False, help="compare runs and gate regressions (diff --help)"
     )
+    report_commands.add_parsers(commands)
     return parser
 
 
@@ -150,6 +153,12 @@ def load(path: str) -> ExecutionTrace:
 
 
 STDOUT = "-"
+
+
+def load_merged(paths: list[str]) -> ExecutionTrace:
+    """The file's trace, or several files' traces merged into one timeline."""
+    traces = [load(path) for path in paths]
+    return traces[0] if len(traces) == 1 else ExecutionTrace.merge(traces)
 
 
 def output_format(args: argparse.Namespace) -> str:
@@ -265,6 +274,8 @@ def run(argv: Optional[Sequence[str]]) -> int:
             say(trace.summary() + "\n")
             sys.stdout.flush()
         return 0
+    if args.command in ("report", "view"):
+        return report_commands.run(args, load_merged)
     fmt = output_format(args)
     check_output(args.output, args.files)
     shifts = offsets(args)

@@ -60,6 +60,8 @@ class TraceEvent:
 NodeRuns = _core.NodeRuns
 
 _Trace = TypeVar("_Trace", bound="ExecutionTrace")
+# Above this many node runs a notebook shows a trace's repr, not its report.
+_INLINE_RUNS = 200_000
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ class ExecutionTrace(_core.TraceRecorder):
 
     Every method is implemented by the Rust base class; this subclass only gives the
     documented name and module, wraps origins in ``TraceOrigin``, and adds
-    :meth:`load` and :meth:`to_otel`.
+    :meth:`load`, :meth:`to_otel` and :meth:`write_html`.
     """
 
     @property
@@ -141,6 +143,30 @@ class ExecutionTrace(_core.TraceRecorder):
         from dagron.execution import _tables
 
         _tables.write_parquet(self.to_arrow(kind=kind), dest)
+
+    def write_html(
+        self,
+        path: Union[str, bytes, os.PathLike[str], os.PathLike[bytes]],
+        *,
+        dag: Any = None,
+        title: Optional[str] = None,
+    ) -> None:
+        """Write a one-file HTML report of this trace to ``path`` (replaced
+        atomically): a Gantt chart of the node runs per source, the running count,
+        the critical path and tables; see :mod:`dagron.report`. With ``dag`` (the
+        :class:`dagron.DAG` that ran), also the structural critical path and the
+        bottlenecks with their slack (``profile_execution``)."""
+        from dagron import report
+
+        report.write_html(self, path, dag=dag, title=title)
+
+    def _repr_html_(self) -> Optional[str]:
+        """Jupyter shows a trace as its compact report (up to 200,000 node runs)."""
+        from dagron import report
+
+        if len(self.node_runs()) > _INLINE_RUNS:
+            return None
+        return report.display(self)._repr_html_()
 
 
 # The Rust core needs the enum members (to map them to compact codes) and the

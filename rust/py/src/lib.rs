@@ -38,6 +38,7 @@ mod record_call;
 mod recorder;
 mod recorder_methods;
 mod registry;
+mod report;
 mod run;
 mod strings;
 

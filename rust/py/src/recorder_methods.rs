@@ -19,6 +19,7 @@ use super::perfetto::{self, PerfettoOptions};
 use super::pickle;
 use super::provenance::{event_sources, origin_tuple, sources};
 use super::recorder::TraceRecorder;
+use super::report::report_data;
 use super::strings::str_bytes;
 use crate::export;
 
@@ -234,6 +235,13 @@ impl TraceRecorder {
     /// A human-readable summary (behaviour.md 4.3).
     fn summary(&self) -> String {
         self.store.summary().to_string()
+    }
+
+    /// For the HTML report (`dagron.report`): the node runs as packed columns,
+    /// their errors and metadata, and the events that name no node; see
+    /// `report::report_data`.
+    fn _report_data<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        self.with_snapshot(|snapshot| report_data(py, snapshot))
     }
 
     /// Metadata can refer back to the trace (`metadata={"trace": trace}`): let the
