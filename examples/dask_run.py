@@ -3,7 +3,7 @@ processes), its trace written as a Perfetto trace (or, for an OUT ending in
 ``.json``, Chrome JSON with named lanes).
 
     python3 examples/dask_run.py [OUT]     # default dask_run.perfetto-trace
-                                           # needs: pip install 'dagron[dask]'
+                                           # needs: pip install 'dagron-trace[dask]'
 
 Each node's NODE_STARTED and NODE_COMPLETED are recorded by the worker process that
 ran it and merged on this process's clock; the summary lists where each node ran.

@@ -3,7 +3,7 @@ files (journals and ``write_json`` exports) from the command line; ``report`` an
 ``view`` (the HTML report, the Perfetto UI) live in :mod:`dagron.report.commands`.
 
 Errors are one line on stderr and exit status 1 (2 for bad usage); a progress bar
-(``tqdm``, from the ``dagron[cli]`` extra) shows while files load, on a terminal only.
+(``tqdm``, from the ``dagron-trace[cli]`` extra) shows while files load, on a terminal only.
 ``-o -`` writes to standard output. A closed pipe on standard output (``| head``)
 ends the command quietly by SIGPIPE, as ``cat``; SIGINT ends it with one line and
 status 130, unless the output was already complete (then status 0). See
@@ -71,7 +71,7 @@ def build_parser() -> Parser:
             choices=FORMATS,
             help="output format: json (the events, as write_json), chrome (Chrome Trace "
             "JSON), perfetto (protobuf; a merged trace shows one process per source), "
-            "parquet (the events table; needs dagron[arrow]); "
+            "parquet (the events table; needs dagron-trace[arrow]); "
             "default: from OUT's extension, .pftrace/.perfetto-trace/.pb for Perfetto, "
             ".parquet for Parquet, else json; .gz compresses",
         )

@@ -1,5 +1,5 @@
 """A comparison as text: the plain table of ``summary()``, HTML for Jupyter, and a
-``rich`` table with colours for terminals (``pip install 'dagron[cli]'``)."""
+``rich`` table with colours for terminals (``pip install 'dagron-trace[cli]'``)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 :class:`DistributedExecutor` runs each node on a backend (:class:`ThreadBackend`,
 :class:`ProcessBackend`, :class:`DaskBackend`) and traces each node where it ran.
-``DaskBackend`` needs ``pip install 'dagron[dask]'``; importing this package does not.
+``DaskBackend`` needs ``pip install 'dagron-trace[dask]'``; importing this package does not.
 """
 
 from dagron.distributed._worker import RemoteError

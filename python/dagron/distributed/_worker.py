@@ -61,7 +61,7 @@ try:  # Dask brings cloudpickle: closures and lambdas then cross processes too.
     import cloudpickle
 
     _dumps: Callable[[Any], bytes] = cloudpickle.dumps
-except ImportError:  # pragma: no cover - only without dagron[dask]
+except ImportError:  # pragma: no cover - only without dagron-trace[dask]
     _dumps = pickle.dumps
 
 #: ``(completed, value or exception, error text, duration, trace)``: what

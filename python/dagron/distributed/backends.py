@@ -237,7 +237,7 @@ class ProcessBackend(_PoolBackend):
 
 
 class DaskBackend(Backend):
-    """Nodes run on a Dask cluster (``pip install 'dagron[dask]'``).
+    """Nodes run on a Dask cluster (``pip install 'dagron-trace[dask]'``).
 
     ``client``: a ``distributed.Client`` to use (left open at shutdown);
     ``address``: a scheduler address to connect to (e.g. ``"tcp://10.0.0.5:8786"``);
@@ -264,9 +264,9 @@ class DaskBackend(Backend):
     ) -> None:
         try:
             import distributed
-        except ImportError as exc:  # pragma: no cover - only without dagron[dask]
+        except ImportError as exc:  # pragma: no cover - only without dagron-trace[dask]
             raise ImportError(
-                "DaskBackend needs Dask's distributed scheduler: pip install 'dagron[dask]'"
+                "DaskBackend needs Dask's distributed scheduler: pip install 'dagron-trace[dask]'"
             ) from exc
         if client is not None and address is not None:
             raise ValueError("DaskBackend takes a client or an address, not both")
@@ -356,7 +356,7 @@ class DaskBackend(Backend):
 
 
 class RayBackend(Backend):
-    """Nodes run as Ray tasks (``pip install ray``; not part of ``dagron[dask]``).
+    """Nodes run as Ray tasks (``pip install ray``; not part of ``dagron-trace[dask]``).
 
     ``address``: a Ray cluster to connect to (``"auto"``, ``"ray://host:10001"``);
     ``None``: the running Ray instance of this process if there is one, else a local

@@ -1,6 +1,6 @@
 """Traces as tables (``docs/tables.md``): the conveniences over the Arrow tables the
 core builds (``trace.to_arrow()``, ``NodeRuns.to_arrow()``), each taking an object
-with ``__arrow_c_stream__``: pandas and Parquet through pyarrow (the ``dagron[arrow]``
+with ``__arrow_c_stream__``: pandas and Parquet through pyarrow (the ``dagron-trace[arrow]``
 extra), polars directly. ``to_arrow()`` itself needs none of them.
 """
 
@@ -43,7 +43,7 @@ def _require(module: str, needed_by: str, install: str) -> ModuleType:
 
 
 def _pyarrow(needed_by: str) -> ModuleType:
-    return _require("pyarrow", needed_by, "'dagron[arrow]'")
+    return _require("pyarrow", needed_by, "'dagron-trace[arrow]'")
 
 
 def to_pandas(table: Any) -> Any:

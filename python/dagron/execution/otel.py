@@ -2,7 +2,7 @@
 
 ``trace.to_otel(tracer_provider=None, *, service_name="dagron")`` (or
 :func:`export_trace`) sends one span per run, step and node through an OpenTelemetry
-``TracerProvider``; ``pip install 'dagron[otel]'`` brings the SDK. The shape:
+``TracerProvider``; ``pip install 'dagron-trace[otel]'`` brings the SDK. The shape:
 
 - a root span ``execution`` from ``EXECUTION_STARTED`` to ``EXECUTION_COMPLETED``;
 - a span ``step <k>`` per step, child of the root, from ``STEP_STARTED`` to
@@ -119,7 +119,7 @@ def export_trace(
         from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
     except ImportError:  # pragma: no cover - the test extra installs it
         raise ImportError(
-            "to_otel needs the OpenTelemetry SDK: pip install 'dagron[otel]'"
+            "to_otel needs the OpenTelemetry SDK: pip install 'dagron-trace[otel]'"
         ) from None
     # An export makes a few small objects per span (the SDK's spans, contexts and
     # attribute maps, our plan); each would count towards the next cyclic-GC pass,

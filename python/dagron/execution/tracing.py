@@ -115,7 +115,7 @@ class ExecutionTrace(_core.TraceRecorder):
         return _files.load(cls, path)
 
     def to_otel(self, tracer_provider: Any = None, *, service_name: str = "dagron") -> Any:
-        """Send this trace as OpenTelemetry spans (``pip install 'dagron[otel]'``);
+        """Send this trace as OpenTelemetry spans (``pip install 'dagron-trace[otel]'``);
         see :mod:`dagron.execution.otel`. Returns the root span's ``SpanContext``."""
         from dagron.execution.otel import export_trace
 
@@ -124,7 +124,7 @@ class ExecutionTrace(_core.TraceRecorder):
     def to_pandas(self, *, kind: Literal["events", "node_runs"] = "events") -> Any:
         """The events table (or ``kind="node_runs"``: the node-runs table) of
         :meth:`to_arrow` as a pandas ``DataFrame`` (needs
-        ``pip install 'dagron[arrow]' pandas``); see ``docs/tables.md``."""
+        ``pip install 'dagron-trace[arrow]' pandas``); see ``docs/tables.md``."""
         from dagron.execution import _tables
 
         return _tables.to_pandas(self.to_arrow(kind=kind))
@@ -139,7 +139,7 @@ class ExecutionTrace(_core.TraceRecorder):
     def write_parquet(self, dest: Any, *, kind: Literal["events", "node_runs"] = "events") -> None:
         """Write the table of :meth:`to_arrow` to ``dest`` (a path, replaced
         atomically, or a binary file object) as Parquet (needs
-        ``pip install 'dagron[arrow]'``)."""
+        ``pip install 'dagron-trace[arrow]'``)."""
         from dagron.execution import _tables
 
         _tables.write_parquet(self.to_arrow(kind=kind), dest)
