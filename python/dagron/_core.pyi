@@ -21,6 +21,7 @@ __all__ = [
     "_node_runs_table",
     "_node_stats",
     "_trace_column",
+    "_trace_column_of",
     "_register_types",
     "_trace_state",
     "__version__",
@@ -259,6 +260,14 @@ def _node_stats(
 def _trace_column(
     runs: NodeRuns, index: dict[str, int], table: list[str]
 ) -> tuple[bytes, int, list[tuple[int, float]], list[tuple[int, str]], float, float, int]: ...
+def _trace_column_of(
+    trace: TraceRecorder, index: dict[str, int], table: list[str]
+) -> tuple[
+    tuple[bytes, int, list[tuple[int, float]], list[tuple[int, str]], float, float, int],
+    int,
+    int,
+    int,
+]: ...
 def _mann_whitney(a: Sequence[float], b: Sequence[float]) -> tuple[float, Optional[float]]: ...
 def _node_runs_table(
     runs: Any, *, dropped: Optional[int] = None, max_events: Optional[int] = None

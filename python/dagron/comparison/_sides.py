@@ -108,11 +108,9 @@ def read_side(
     them in messages (default: "baseline trace 1", ...)."""
     side = Side(name)
     for position, trace in enumerate(traces):
-        runs = trace.node_runs()
         label = labels[position] if labels else f"{name} trace {position + 1}"
-        info = _read_trace(side, runs, names, label, trace)
-        side.traces.append(info)
-        del runs  # one trace's runs at a time: memory stays flat in the number of traces
+        # One trace's runs at a time: memory stays flat in the number of traces.
+        side.traces.append(_read_trace(side, trace, names, label))
     spans = sorted(range(len(side.traces)), key=lambda i: side.traces[i].makespan)
     side.median_trace = spans[(len(spans) - 1) // 2] if spans else 0
     if spans:
@@ -122,12 +120,20 @@ def read_side(
     return side
 
 
-def _read_trace(side: Side, runs: Any, names: Names, label: str, trace: Any) -> TraceInfo:
-    # One pass in the core (rust/compare.rs, trace_column): the names numbered through
-    # ``names`` (which gains the new ones), each node's first ended duration, the rest.
-    data, filled, extra, other, start, end, open_runs = _core._trace_column(
-        runs, names.index, names.names
-    )
+def _read_trace(side: Side, trace: Any, names: Names, label: str) -> TraceInfo:
+    # One pass in the core (rust/core/src/compare.rs, trace_column): the names numbered
+    # through ``names`` (which gains the new ones), each node's first ended duration,
+    # the rest. A trace of this package is read straight off the core's runs, with no
+    # ``NodeRuns`` lists made; any other object through its ``node_runs()``.
+    if isinstance(trace, _core.TraceRecorder):
+        column, run_count, node_count, source_count = _core._trace_column_of(
+            trace, names.index, names.names
+        )
+    else:
+        runs = trace.node_runs()
+        column = _core._trace_column(runs, names.index, names.names)
+        run_count, node_count, source_count = len(runs), len(runs.names), len(runs.sources)
+    data, filled, extra, other, start, end, open_runs = column
     for node, took in extra:
         side.extra.setdefault(node, []).append(took)
     for node, state in other:
@@ -137,9 +143,9 @@ def _read_trace(side: Side, runs: Any, names: Names, label: str, trace: Any) -> 
     side.filled.append(filled)
     return TraceInfo(
         label=label,
-        runs=len(runs),
-        nodes=len(runs.names),
-        sources=len(runs.sources),
+        runs=run_count,
+        nodes=node_count,
+        sources=source_count,
         dropped=int(getattr(trace, "dropped", 0) or 0),
         max_events=getattr(trace, "max_events", None),
         start=start,

@@ -9,7 +9,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use crate::runs::RunStatus;
+use crate::recorder::TraceRecorder;
+use crate::runs::{NodeRuns, RunStatus};
 use dagron_core::compare::{self, Samples, SideStats};
 
 /// `_trace_column`'s answer: durations (float64 bytes), filled, extra, other, start,
@@ -34,20 +35,9 @@ pub fn _trace_column<'py>(
     table: &Bound<'py, PyList>,
 ) -> PyResult<Column<'py>> {
     let py = runs.py();
-    let names = runs.getattr("names")?;
     let mut global: Vec<u32> = Vec::new();
-    for name in names.try_iter()? {
-        let name = name?;
-        let id = match index.get_item(&name)? {
-            Some(id) => id.extract::<u32>()?,
-            None => {
-                let id = table.len() as u32;
-                table.append(&name)?;
-                index.set_item(&name, id)?;
-                id
-            }
-        };
-        global.push(id);
+    for name in runs.getattr("names")?.try_iter()? {
+        global.push(number(&name?, index, table)?);
     }
     let node: Vec<u32> = runs.getattr("node")?.extract()?;
     let duration: Vec<f64> = runs.getattr("duration")?.extract()?;
@@ -65,12 +55,67 @@ pub fn _trace_column<'py>(
     let count = table.len();
     let column = py
         .detach(|| compare::trace_column(&global, &node, &status, &duration, &start, &end, count));
+    Ok(answer(py, column))
+}
+
+/// `_trace_column` of `trace`'s own runs, read straight off the core's pass (no
+/// `NodeRuns` lists are made), with how many runs, nodes and sources it had.
+#[pyfunction]
+pub fn _trace_column_of<'py>(
+    trace: &Bound<'py, TraceRecorder>,
+    index: &Bound<'py, PyDict>,
+    table: &Bound<'py, PyList>,
+) -> PyResult<(Column<'py>, usize, usize, usize)> {
+    let py = trace.py();
+    trace.get().with_snapshot(|snapshot| {
+        let runs = py.detach(|| NodeRuns::collect(snapshot));
+        let mut global = Vec::with_capacity(runs.names.len());
+        for (_, entry) in &runs.names {
+            global.push(number(entry.payload.bind(py), index, table)?);
+        }
+        let count = table.len();
+        let column = py.detach(|| {
+            compare::trace_column(
+                &global,
+                &runs.node,
+                &runs.status,
+                &runs.duration,
+                &runs.start,
+                &runs.end,
+                count,
+            )
+        });
+        let sizes = (runs.len(), runs.names.len(), runs.sources.list.len());
+        Ok((answer(py, column), sizes.0, sizes.1, sizes.2))
+    })
+}
+
+/// The number of node `name` in `index` (name -> number) and `table` (the names by
+/// number), which gain it when it is new.
+fn number(
+    name: &Bound<'_, PyAny>,
+    index: &Bound<'_, PyDict>,
+    table: &Bound<'_, PyList>,
+) -> PyResult<u32> {
+    Ok(match index.get_item(name)? {
+        Some(id) => id.extract::<u32>()?,
+        None => {
+            let id = table.len() as u32;
+            table.append(name)?;
+            index.set_item(name, id)?;
+            id
+        }
+    })
+}
+
+/// `_trace_column`'s answer from the core's reduction.
+fn answer(py: Python<'_>, column: compare::TraceColumn) -> Column<'_> {
     let other = column
         .other
         .iter()
         .map(|&(id, state)| (id, state.value()))
         .collect();
-    Ok((
+    (
         float_bytes(py, &column.durations),
         column.filled,
         column.extra,
@@ -78,7 +123,7 @@ pub fn _trace_column<'py>(
         column.start,
         column.end,
         column.open,
-    ))
+    )
 }
 
 /// The `status` column's strings as `RunStatus` (interned strings match by identity).

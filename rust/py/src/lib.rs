@@ -65,6 +65,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(compare::_node_stats, module)?)?;
     module.add_function(wrap_pyfunction!(compare::_mann_whitney, module)?)?;
     module.add_function(wrap_pyfunction!(compare::_trace_column, module)?)?;
+    module.add_function(wrap_pyfunction!(compare::_trace_column_of, module)?)?;
     module.add_function(wrap_pyfunction!(arrow::_node_runs_table, module)?)?;
     module.add_function(wrap_pyfunction!(pickle::_trace_state, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
