@@ -10,7 +10,7 @@ import dagron
 import pytest
 from dagron import AsyncDAGExecutor, DAGExecutor, NodeStatus
 from dagron.execution.tracing import ExecutionTrace, TraceEventType
-from test_executor import build, check_trace, statuses
+from executor_scenarios import build, check_trace, statuses
 
 T = TraceEventType
 S = NodeStatus

@@ -7,73 +7,12 @@ file with ``\\"``).
 
 from __future__ import annotations
 
-import json
-import re
-
 import reference
-from dagron.execution.tracing import ExecutionTrace, TraceEventType
+from dagron.execution.tracing import ExecutionTrace
 from hypothesis import HealthCheck, given, settings
-from test_formats import event_streams, record_all
+from trace_streams import T, event_streams, named_reference, record_all
 
-T = TraceEventType
 #: The event types the Chrome export writes (behaviour.md 4.2).
-CHROME_EXPORTED = {
-    T.NODE_STARTED,
-    T.NODE_COMPLETED,
-    T.NODE_FAILED,
-    T.NODE_TIMED_OUT,
-    T.EXECUTION_STARTED,
-    T.EXECUTION_COMPLETED,
-}
-
-
-def named_reference(events, event_sources=None, groups=None, dropped: int = 0) -> str:
-    """The named output, from the contract's default records. ``event_sources``
-    (each event's source index) and ``groups`` ((name, pid) per source) describe a
-    merged trace; a plain one has a single group, ``dagron`` with pid 1."""
-    groups = groups or [("dagron", 1)]
-    event_sources = event_sources or [0] * len(events)
-    records = reference.chrome_records(events)
-    names: list[str] = []
-    used: set[tuple[int, str]] = set()
-    runs_in: set[int] = set()
-    for event, source in zip(events, event_sources):
-        if event.node_name is not None:
-            if event.node_name not in names:
-                names.append(event.node_name)
-            used.add((source, event.node_name))
-        if event.event_type in (T.EXECUTION_STARTED, T.EXECUTION_COMPLETED):
-            runs_in.add(source)
-    execution_tid = len(names) + 1
-    exported = [
-        source
-        for event, source in zip(events, event_sources)
-        if event.event_type in CHROME_EXPORTED
-    ]
-    assert len(exported) == len(records)
-    for record, source in zip(records, exported):
-        record["pid"] = groups[source][1]
-        if record["cat"] == "execution":
-            record["tid"] = execution_tid
-
-    def meta(name, pid, tid, key, value):
-        return {"name": name, "ph": "M", "pid": pid, "tid": tid, "args": {key: value}}
-
-    head = []
-    for source, (process, pid) in enumerate(groups):
-        head.append(meta("process_name", pid, 0, "name", process))
-        if dropped and source == 0:
-            head.append(meta("process_labels", pid, 0, "labels", f"{dropped} events dropped"))
-        if len(groups) == 1 or source in runs_in:
-            head.append(meta("thread_name", pid, execution_tid, "name", "execution"))
-            head.append(meta("thread_sort_index", pid, execution_tid, "sort_index", 0))
-        for tid, name in enumerate(names, start=1):
-            if (source, name) in used:
-                head.append(meta("thread_name", pid, tid, "name", name))
-                head.append(meta("thread_sort_index", pid, tid, "sort_index", tid))
-    text = json.dumps({"traceEvents": head + records}, indent=2)
-    # A string ending in a backslash ends in \u005c (the viewer rejects \\").
-    return re.sub(r'(?<!\\)((?:\\\\)*)\\\\"', r'\1\\u005c"', text)
 
 
 def test_exact_output():

@@ -247,12 +247,12 @@ def test_the_issue_examples_as_upstream(upstream: Upstream, name: str, executor:
     compare(diff_driver.run_case(case), upstream.run(case), case)
 
 
-def test_upstream_timeout_starvation_is_not_shared(upstream: Upstream) -> None:
+def test_upstream_timeout_starvation_is_not_shared() -> None:
     # Upstream's pool, sized to the widest step (one thread on a chain), is held by the
-    # timed-out task, so the next node times out unstarted; here it runs.
+    # timed-out task, so the next node usually times out unstarted there (how often
+    # depends on the machine's load, so upstream is not run here); here it runs.
     case = chain(["slow", "return"], "sync", fail_fast=False, timeout=TIMEOUT)
-    ours, theirs = diff_driver.run_case(case), upstream.run(case)
-    assert theirs["nodes"]["n1"]["status"] == "timed_out"
+    ours = diff_driver.run_case(case)
     assert ours["nodes"]["n1"] == {"status": "completed", "result": "value of n1", "error": None}
     assert ours["nodes"]["n0"]["status"] == "timed_out"
 

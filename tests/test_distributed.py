@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any, Callable
+from typing import Any
 
-import dagron
 import distributed
 import pytest
-from dagron import NodeStatus
 from dagron.distributed import (
     DaskBackend,
     DistributedExecutor,
@@ -28,62 +25,21 @@ from dagron.distributed import (
     ThreadBackend,
     WorkerLostError,
 )
-from dagron.execution.tracing import ExecutionTrace, TraceEventType
+from dagron.execution.tracing import ExecutionTrace
+from executor_scenarios import (
+    S,
+    T,
+    build,
+    check_inside_times,
+    check_trace,
+    kill_own_process,
+    overlap,
+    raise_value_error,
+    statuses,
+    timed,
+)
 from perfetto_model import check as perfetto_check
-from test_chrome_named import named_reference
-from test_executor import build, check_trace, statuses
-
-T = TraceEventType
-S = NodeStatus
-
-
-def epoch_ns(trace: ExecutionTrace) -> int:
-    """Monotonic ns of the trace's first event (its origin)."""
-    assert trace.origin is not None
-    return trace.origin.monotonic_ns
-
-
-def timed(name: str, seconds: float) -> Callable[[], tuple[str, int, int, int]]:
-    """A task that sleeps and returns (name, pid, start ns, end ns) read inside it."""
-
-    def task() -> tuple[str, int, int, int]:
-        began = time.monotonic_ns()
-        time.sleep(seconds)
-        return (name, os.getpid(), began, time.monotonic_ns())
-
-    return task
-
-
-def raise_value_error() -> None:
-    raise ValueError("bad input 7")
-
-
-def kill_own_process() -> None:
-    time.sleep(0.05)
-    os.kill(os.getpid(), signal.SIGKILL)
-    time.sleep(10)  # not reached
-
-
-def check_inside_times(result: dagron.ExecutionResult, tolerance: float = 0.005) -> None:
-    """Each node's events sit where the task measured its own start and end."""
-    trace = result.trace
-    assert trace is not None
-    epoch = epoch_ns(trace)
-    for name, node in result.node_results.items():
-        if node.status is not S.COMPLETED:
-            continue
-        _, _, began, ended = node.result
-        started, completed = trace.events_for_node(name)
-        assert (started.event_type, completed.event_type) == (T.NODE_STARTED, T.NODE_COMPLETED)
-        assert abs(started.timestamp - (began - epoch) / 1e9) < tolerance, name
-        assert abs(completed.timestamp - (ended - epoch) / 1e9) < tolerance, name
-        assert completed.duration == node.duration_seconds
-
-
-def overlap(trace: ExecutionTrace, a: str, b: str) -> bool:
-    (a0, a1), (b0, b1) = ([e.timestamp for e in trace.events_for_node(n)] for n in (a, b))
-    return a0 < b1 and b0 < a1
-
+from trace_streams import named_reference
 
 # --- threads and processes of this machine -------------------------------------------
 

@@ -13,72 +13,8 @@ import chrome_validator
 import dagron
 import pytest
 from dagron import NodeStatus
-from dagron.execution.tracing import ExecutionTrace, TraceEvent, TraceEventType
-
-T = TraceEventType
-TERMINAL = {
-    T.NODE_COMPLETED: NodeStatus.COMPLETED,
-    T.NODE_FAILED: NodeStatus.FAILED,
-    T.NODE_SKIPPED: NodeStatus.SKIPPED,
-    T.NODE_TIMED_OUT: NodeStatus.TIMED_OUT,
-    T.NODE_CANCELLED: NodeStatus.CANCELLED,
-}
-
-
-def build(*edges: tuple[str, str], nodes: tuple[str, ...] = ()) -> dagron.DAG:
-    return dagron.DAG.builder().add_nodes(nodes).add_edges(edges).build()
-
-
-def check_trace(
-    trace: ExecutionTrace,
-    dag: dagron.DAG,
-    result: dagron.ExecutionResult | None = None,
-    *,
-    steps_run: int | None = None,
-) -> list[TraceEvent]:
-    """The invariants every trace of a run keeps; returns its events.
-
-    With ``result``, each node's terminal event must match its status there.
-    ``steps_run`` is how many steps started (all of them unless an exception escaped).
-    """
-    events = trace.events
-    assert events[0].event_type is T.EXECUTION_STARTED
-    assert events[-1].event_type is T.EXECUTION_COMPLETED
-    assert [e.event_type for e in events].count(T.EXECUTION_COMPLETED) == 1
-    times = [e.timestamp for e in events]
-    assert times == sorted(times)
-    # Each node ends exactly once, and every start is closed.
-    by_node: dict[str, list[TraceEventType]] = {name: [] for name in dag.nodes}
-    for e in events:
-        if e.node_name is not None:
-            by_node[e.node_name].append(e.event_type)
-    for name, kinds in by_node.items():
-        assert sum(kind in TERMINAL for kind in kinds) == 1, (name, kinds)
-        if T.NODE_STARTED in kinds:
-            assert kinds[0] is T.NODE_STARTED
-            assert kinds[1] in (T.NODE_COMPLETED, T.NODE_FAILED, T.NODE_TIMED_OUT)
-    if result is not None:
-        ends = terminal_events(events)
-        assert {n: TERMINAL[ends[n].event_type] for n in dag.nodes} == statuses(result)
-    # Steps open and close in order and do not overlap.
-    steps = [(e.event_type, e.step_index) for e in events if e.step_index is not None]
-    expected = []
-    for k in range(len(dag.levels()) if steps_run is None else steps_run):
-        expected += [(T.STEP_STARTED, k), (T.STEP_COMPLETED, k)]
-    assert steps == expected
-    chrome = chrome_validator.validate(trace.to_chrome_trace())
-    started = {e.node_name for e in events if e.event_type is T.NODE_STARTED}
-    assert sorted(s.name for s in chrome.spans if s.name != "execution") == sorted(started)
-    assert len(chrome.spans_named("execution")) == 1
-    return events
-
-
-def statuses(result: dagron.ExecutionResult) -> dict[str, NodeStatus]:
-    return {name: r.status for name, r in result.node_results.items()}
-
-
-def terminal_events(events: list[TraceEvent]) -> dict[str, TraceEvent]:
-    return {e.node_name: e for e in events if e.event_type in TERMINAL}  # type: ignore[misc]
+from dagron.execution.tracing import ExecutionTrace, TraceEvent
+from executor_scenarios import TERMINAL, T, build, check_trace, statuses, terminal_events
 
 
 def sleeper(seconds: float, value: Any = None) -> Callable[[], Any]:
@@ -647,53 +583,3 @@ def test_argument_checks():
     with pytest.raises(ValueError, match="not in the DAG"):
         executor.execute({"zz": lambda: 1})
     assert executor.last_trace is None
-
-
-# -- the validator itself ---------------------------------------------------------------
-
-
-def event(ph: str, ts: float, name: str = "n", tid: int = 1, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "ph": ph, "ts": ts, "pid": 1, "tid": tid, **extra}
-
-
-@pytest.mark.parametrize(
-    ("events", "message"),
-    [
-        ([{"ph": "B", "ts": 0, "pid": 1, "tid": 1}], "missing required key 'name'"),
-        ([event("Q", 0)], "unknown phase 'Q'"),
-        ([event("B", "0")], "'ts' must be a finite number"),
-        ([event("B", True)], "'ts' must be a finite number"),
-        ([event("B", float("nan"))], "'ts' must be a finite number"),
-        ([event("B", 0, tid=None)], "'pid' and 'tid' must be integers"),
-        ([event("E", 0)], "'E' with no open 'B'"),
-        ([event("B", 0), event("E", 1, name="m")], "'E' for 'm' but the open 'B'"),
-        ([event("B", 0)], "unclosed 'B' events: \\['n'\\]"),
-        ([event("B", 5), event("E", 4)], "ts 4 is before the previous ts 5"),
-        ([event("X", 0)], "needs a non-negative 'dur'"),
-        ([event("i", 0, args=[])], "'args' must be an object"),
-    ],
-)
-def test_chrome_validator_rejects(events, message):
-    with pytest.raises(chrome_validator.ChromeTraceError, match=message):
-        chrome_validator.validate({"traceEvents": events})
-
-
-def test_chrome_validator_accepts_nesting_and_separate_lanes():
-    found = chrome_validator.validate(
-        [
-            event("B", 0, name="outer"),
-            event("B", 0, name="other", tid=2),
-            event("B", 1, name="inner"),
-            event("E", 2, name="inner", args={"k": 1}),
-            event("E", 1, name="other", tid=2),
-            event("E", 3, name="outer"),
-            event("X", 3, dur=1),
-        ]
-    )
-    assert [(s.name, s.tid, s.begin, s.end, s.args) for s in found.spans] == [
-        ("inner", 1, 1, 2, {"k": 1}),
-        ("other", 2, 0, 1, {}),
-        ("outer", 1, 0, 3, {}),
-    ]
-    with pytest.raises(chrome_validator.ChromeTraceError, match="no 'traceEvents'"):
-        chrome_validator.validate("{}")

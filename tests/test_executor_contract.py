@@ -24,9 +24,9 @@ import pytest
 from dagron import AsyncDAGExecutor, DAGExecutor, ExecutionCallbacks, NodeStatus
 from dagron.distributed import DistributedExecutor, ProcessBackend, ThreadBackend
 from dagron.execution.tracing import ExecutionTrace, TraceEventType
+from executor_scenarios import build, check_trace, statuses
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_executor import build, check_trace, statuses
 
 T = TraceEventType
 S = NodeStatus

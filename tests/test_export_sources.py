@@ -19,8 +19,7 @@ import time
 import pytest
 from dagron.execution.tracing import ExecutionTrace, TraceEventType, TraceOrigin
 from perfetto_model import check, decode, process_groups
-from test_chrome_named import named_reference
-from test_merge import crafted
+from trace_streams import crafted, named_reference
 
 T = TraceEventType
 WORKERS = 3

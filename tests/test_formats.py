@@ -10,13 +10,27 @@ from __future__ import annotations
 import json
 import math
 from decimal import Decimal
-from enum import Enum, IntEnum
 
 import pytest
 import reference
 from dagron.execution.tracing import ExecutionTrace, TraceEvent, TraceEventType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from trace_streams import (
+    Colour,
+    MyDict,
+    MyFloat,
+    MyInt,
+    MyList,
+    MyStr,
+    Word,
+    event_streams,
+    json_values,
+    keys,
+    leaves,
+    record_all,
+    texts,
+)
 
 SETTINGS = settings(
     max_examples=250,
@@ -28,214 +42,16 @@ SETTINGS = settings(
 # --- subclasses whose str/repr differ from what json writes ---------------------------
 
 
-class MyStr(str):
-    def __str__(self):
-        return "MyStr-str"
-
-    def __repr__(self):
-        return "MyStr-repr"
-
-
-class MyInt(int):
-    def __str__(self):
-        return "MyInt-str"
-
-    def __repr__(self):
-        return "MyInt-repr"
-
-
-class MyFloat(float):
-    def __str__(self):
-        return "MyFloat-str"
-
-    def __repr__(self):
-        return "MyFloat-repr"
-
-
-class MyDict(dict):
-    def __repr__(self):
-        return "MyDict-repr"
-
-
-class MyList(list):
-    def __repr__(self):
-        return "MyList-repr"
-
-
-class Colour(IntEnum):
-    RED = 1
-    BIG = 2**70
-
-
-class Word(str, Enum):
-    HELLO = "h\xe9llo"
-
-
 # --- scalar strategies ---------------------------------------------------------------
 
-SPECIAL_CHARS = [
-    "\x00",
-    "\x01",
-    "\x08",
-    "\x0c",
-    "\x1f",
-    "\x7f",
-    "\x80",
-    "\x9f",
-    "\xa0",
-    "\xe9",
-    "\xff",
-    "\u0100",
-    "\u2028",
-    "\u2029",
-    "\ufeff",
-    "\uffff",
-    "\ud800",
-    "\udbff",
-    "\udc00",
-    "\udfff",
-    "\U0001f600",
-    "\U00010000",
-    "\U0010ffff",
-    "\n",
-    "\r",
-    "\t",
-    '"',
-    "\\",
-    "/",
-    "'",
-    " ",
-    "a",
-]
-SPECIAL_TEXTS = [
-    "",
-    "extract",
-    "\ud83d\ude00",  # a surrogate pair given as two code points
-    "\ude00\ud83d",  # the same two, in the wrong order
-    "\x00\x00",
-    "a\u0000b",
-    "\\u00e9",
-    "</script>",
-]
-
-chars = st.one_of(st.characters(exclude_categories=()), st.sampled_from(SPECIAL_CHARS))
-plain_texts = st.one_of(st.text(chars, max_size=10), st.sampled_from(SPECIAL_TEXTS))
-texts = st.one_of(plain_texts, plain_texts.map(MyStr), st.just(Word.HELLO))
-
-SPECIAL_FLOATS = [
-    math.nan,
-    math.inf,
-    -math.inf,
-    -0.0,
-    0.0,
-    5e-324,
-    -5e-324,
-    2.2250738585072014e-308,
-    1.7976931348623157e308,
-    1e16,
-    1e15,
-    1e-5,
-    1e-4,
-    1e-7,
-    1e21,
-    1e22,
-    1e23,
-    0.1,
-    0.30000000000000004,
-    123456789012345680.0,
-    9007199254740993.0,
-    1.5,
-    -2.5,
-]
-plain_floats = st.one_of(st.floats(), st.sampled_from(SPECIAL_FLOATS))
-floats = st.one_of(plain_floats, plain_floats.map(MyFloat))
-
-SPECIAL_INTS = [
-    0,
-    -1,
-    2**31,
-    2**53 + 1,
-    2**63 - 1,
-    2**63,
-    -(2**63),
-    -(2**63) - 1,
-    2**64 - 1,
-    2**64,
-    2**64 + 1,
-    -(2**64),
-    2**128,
-    -(10**40),
-    10**300,
-]
-plain_ints = st.one_of(
-    st.integers(),
-    st.integers(min_value=-(2**300), max_value=2**300),
-    st.sampled_from(SPECIAL_INTS),
-)
-ints = st.one_of(plain_ints, plain_ints.map(MyInt), st.sampled_from(list(Colour)))
 
 # json accepts str, int, float, bool and None as dict keys.
-keys = st.one_of(texts, ints, floats, st.booleans(), st.none())
-leaves = st.one_of(st.none(), st.booleans(), ints, floats, texts)
 
 
-def _containers(children):
-    return st.one_of(
-        st.lists(children, max_size=4),
-        st.lists(children, max_size=4).map(tuple),
-        st.lists(children, max_size=3).map(MyList),
-        st.dictionaries(keys, children, max_size=4),
-        st.dictionaries(keys, children, max_size=3).map(MyDict),
-    )
-
-
-json_values = st.recursive(leaves, _containers, max_leaves=16)
-
-DEEP = {"a": {"b": [{"c": ({"d": [[], {}, ()]},)}]}, 1: [[[[1.5]]]]}
-
-metadata_dicts = st.one_of(
-    st.dictionaries(keys, json_values, min_size=1, max_size=5),
-    st.dictionaries(texts, json_values, min_size=1, max_size=3).map(MyDict),
-    st.builds(lambda: {"deep": DEEP, "empty": [{}, [], ()]}),
-)
 # None, a fresh {} and an empty dict subclass all become a fresh empty dict.
-metadata_values = st.one_of(
-    st.none(), st.builds(dict), st.builds(MyDict), metadata_dicts, metadata_dicts
-)
-
-step_indexes = st.one_of(st.none(), ints)
-durations = st.one_of(
-    st.none(),
-    floats,
-    st.integers(min_value=-(10**300), max_value=10**300),
-    st.sampled_from([0, 1, -1, 2**64, MyInt(7)]),
-)
-
-
-@st.composite
-def event_streams(draw, max_size=12):
-    """A list of ``record()`` keyword dicts; node names often repeat."""
-    pool = draw(st.lists(texts, min_size=1, max_size=4))
-    node_names = st.one_of(st.none(), st.sampled_from(pool), st.sampled_from(pool), texts)
-    one = st.fixed_dictionaries(
-        {"event_type": st.sampled_from(list(TraceEventType))},
-        optional={
-            "node_name": node_names,
-            "step_index": step_indexes,
-            "duration": durations,
-            "error": st.one_of(st.none(), texts),
-            "metadata": metadata_values,
-        },
-    )
-    return draw(st.lists(one, max_size=max_size))
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def record_all(trace, stream):
-    for kwargs in stream:
-        trace.record(**kwargs)
 
 
 def same_float(got, want):

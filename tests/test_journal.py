@@ -26,34 +26,15 @@ from dagron.errors import TraceFileError, TraceJournalWarning
 from dagron.execution.tracing import ExecutionTrace, TraceEventType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from journal_scenarios import HEAVY, KINDS, record_stream, stream_event
 
 T = TraceEventType
-KINDS = list(TraceEventType)
 # The documented loss bound (a 50 ms flush interval plus time to write a batch)...
 LOSS_BOUND = 0.1
 # ...plus scheduling slack on a shared, loaded machine: the writer thread may wait
 # this long for a core.
 SCHEDULING_SLACK = 0.25
 KILLS = 40 if os.environ.get("DAGRON_STRESS") else 20
-
-
-def stream_event(i: int) -> dict:
-    """Event ``i`` of the deterministic stream (as ``record`` keywords)."""
-    event: dict = {"node_name": f"n{i % 7}" if i % 3 else None, "step_index": i}
-    if i % 5 == 0:
-        event["duration"] = i / 8
-    if i % 11 == 0:
-        event["error"] = f"E{i % 4}: \u00e9\ud800"
-    if i % 13 == 0:
-        event["metadata"] = {"i": i, "l": [1.5, None, "x"]}
-    if i % 17 == 0:
-        event["step_index"] = -(2**70) - i
-    return event
-
-
-def record_stream(trace: ExecutionTrace, start: int, stop: int) -> None:
-    for i in range(start, stop):
-        trace.record(KINDS[i % 16], **stream_event(i))
 
 
 def check_prefix(trace: ExecutionTrace) -> int:
@@ -232,7 +213,7 @@ def test_fuzz_the_loader_never_crashes_or_hangs(tmp_path, data):
 CHILD = """
 import sys, time
 sys.path.insert(0, {tests!r})
-from test_journal import record_stream
+from journal_scenarios import record_stream
 from dagron.execution.tracing import ExecutionTrace
 trace = ExecutionTrace(journal={path!r})
 record_stream(trace, 0, 1)
@@ -327,7 +308,7 @@ def fork_message(path: Path, pid: int) -> str:
 FORK_CHILD = """
 import os, sys, time, warnings
 sys.path.insert(0, {tests!r})
-from test_journal import record_stream
+from journal_scenarios import record_stream
 from dagron.execution.tracing import ExecutionTrace
 trace = ExecutionTrace(journal={path!r})
 start = {start}
@@ -480,7 +461,7 @@ def test_a_second_trace_on_the_same_journal_is_refused(tmp_path):
 HOLDER = """
 import sys
 sys.path.insert(0, {tests!r})
-from test_journal import record_stream
+from journal_scenarios import record_stream
 from dagron.execution.tracing import ExecutionTrace
 trace = ExecutionTrace(journal={path!r})
 record_stream(trace, 0, 500)
@@ -522,7 +503,7 @@ FULL_DISK = """
 import sys, time, warnings
 sys.path.insert(0, {tests!r})
 {limit}
-from test_journal import record_stream
+from journal_scenarios import record_stream
 from dagron.execution.tracing import ExecutionTrace
 path = {path!r}
 trace = ExecutionTrace(journal=path)
@@ -652,7 +633,6 @@ def test_a_full_file_system_is_told_at_record_flush_and_exit(tmp_path):
 # The documented byte bound: 4 MiB of events recorded but not yet written, each
 # counted as its metadata's JSON text plus 32 bytes.
 BACKLOG_LIMIT = 4 << 20
-HEAVY = {"blob": "x" * 20_000}
 HEAVY_BYTES = len(json.dumps(HEAVY)) + 32
 
 
@@ -691,7 +671,7 @@ def test_record_keeps_the_unwritten_backlog_within_the_byte_bound(tmp_path):
 HEAVY_CHILD = """
 import sys, time
 sys.path.insert(0, {tests!r})
-from test_journal import HEAVY
+from journal_scenarios import HEAVY
 from dagron.execution.tracing import ExecutionTrace, TraceEventType as T
 trace = ExecutionTrace(journal={path!r})
 end, count = time.monotonic() + {seconds}, 0

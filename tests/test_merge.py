@@ -12,21 +12,12 @@ import socket
 
 import pytest
 from dagron.execution.tracing import ExecutionTrace, TraceEventType, TraceOrigin
+from trace_streams import crafted
 
 T = TraceEventType
 STRESS = bool(os.environ.get("DAGRON_STRESS"))
 WORKERS = 4
 PER_WORKER = 250_000 if STRESS else 20_000
-
-
-def crafted(origin: TraceOrigin, events: list[tuple], dropped: int = 0) -> ExecutionTrace:
-    """A trace recorded elsewhere: origin and events as its pickled state gives them.
-    ``events`` are (type, timestamp, node_name, step_index) tuples."""
-    trace = ExecutionTrace.__new__(ExecutionTrace)
-    saved = [(kind.value, ts, node, step, None, None, None) for kind, ts, node, step in events]
-    origin_tuple = (origin.host, origin.pid, origin.monotonic_ns, origin.wall_ns)
-    trace.__setstate__((2, None, saved, None, (origin_tuple, dropped, None, None)))
-    return trace
 
 
 def rows(trace: ExecutionTrace) -> list[tuple]:

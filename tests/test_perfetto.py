@@ -20,7 +20,7 @@ from dagron.execution.tracing import ExecutionTrace, TraceEventType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from perfetto_model import check, decode, expected
-from test_formats import event_streams, metadata_values, record_all, texts
+from trace_streams import event_streams, metadata_values, record_all, texts
 
 T = TraceEventType
 SETTINGS = settings(

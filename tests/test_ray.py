@@ -15,14 +15,16 @@ ray = pytest.importorskip("ray")
 from dagron import NodeStatus  # noqa: E402
 from dagron.distributed import DistributedExecutor, RayBackend, WorkerLostError  # noqa: E402
 from dagron.execution.tracing import TraceEventType  # noqa: E402
-from test_distributed import (  # noqa: E402
+from executor_scenarios import (  # noqa: E402  # noqa: E402
+    build,
     check_inside_times,
+    check_trace,
     kill_own_process,
     overlap,
     raise_value_error,
+    statuses,
     timed,
 )
-from test_executor import build, check_trace, statuses  # noqa: E402
 
 S = NodeStatus
 T = TraceEventType

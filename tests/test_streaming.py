@@ -22,7 +22,7 @@ import tempfile
 import pytest
 from dagron.execution.tracing import ExecutionTrace, TraceEventType
 from hypothesis import HealthCheck, given, settings
-from test_formats import event_streams, record_all
+from trace_streams import event_streams, record_all
 
 SETTINGS = settings(
     max_examples=80,

@@ -166,7 +166,7 @@ class NodeNames:
 
 @final
 class RunState:
-    """One executor run's node states and frame (internal to ``dagron._steps``)."""
+    """One executor run's node states and frame (internal to ``dagron._run``)."""
 
     def __new__(
         cls,

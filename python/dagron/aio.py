@@ -38,14 +38,9 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
-from dagron._steps import (
-    ENDED,
-    ExecutionResult,
-    ExecutorSettings,
-    StepPlan,
-    default_max_workers,
-    run_steps_async,
-)
+from dagron._run import ENDED, ExecutorSettings, StepPlan, run_steps_async
+from dagron._validation import default_max_workers
+from dagron.results import ExecutionResult
 
 __all__ = ["AsyncDAGExecutor"]
 
@@ -54,9 +49,9 @@ _NOT_STARTED = object()
 
 
 class _AsyncRun:
-    """The event loop runner (a :class:`~dagron._steps.AsyncRunner`): what one
+    """The event loop runner (a :class:`~dagron._run.AsyncRunner`): what one
     ``execute`` call shares with its worker coroutines: the
-    :class:`~dagron._steps.StepPlan`, the queue of a step's nodes, the workers.
+    :class:`~dagron._run.StepPlan`, the queue of a step's nodes, the workers.
 
     ``plan.state`` makes each start and end of a node, and records its event, in one
     call, as in ``DAGExecutor``: plain callables start and end in executor threads,

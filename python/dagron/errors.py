@@ -1,7 +1,9 @@
-"""Exceptions raised when a :class:`dagron.DAG` is built.
-
-Every class derives from :class:`DAGError`, and also from the built-in exception a
-caller would catch without knowing dagron (``ValueError`` or ``KeyError``).
+"""The exceptions and warnings dagron raises, in one place: building a
+:class:`dagron.DAG` (:class:`DAGError` and its kinds, each also the built-in
+exception a caller would catch without knowing dagron: ``ValueError`` or
+``KeyError``), reading trace files (:class:`TraceFileError`,
+:class:`TraceJournalWarning`), and running nodes elsewhere (:class:`WorkerLostError`,
+:class:`RemoteError`).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ __all__ = [
     "DAGError",
     "DuplicateNodeError",
     "NodeNotFoundError",
+    "RemoteError",
     "TraceFileError",
     "TraceJournalWarning",
+    "WorkerLostError",
 ]
 
 
@@ -69,3 +73,28 @@ class CycleError(DAGError, ValueError):
         self.cycle = cycle
         path = " -> ".join(cycle)
         super().__init__(f"edge {cycle[0]!r} -> {cycle[1]!r} would create a cycle: {path}")
+
+
+class WorkerLostError(RuntimeError):
+    """The worker running a node died (its process was killed or crashed) before the
+    node ended. ``node`` is the node's name."""
+
+    def __init__(self, node: str, detail: str) -> None:
+        super().__init__(f"the worker running node {node!r} was lost: {detail}")
+        self.node = node
+
+
+class RemoteError(Exception):
+    """Stands for an exception a node's task raised in another process that cannot
+    be rebuilt here (its class cannot be unpickled: say, an ``__init__`` that takes
+    other arguments than the exception's ``args``). ``type_name`` is the original
+    exception's class name, ``message`` its message; ``str()`` is
+    ``"TypeName: message"``, as the node's ``NODE_FAILED`` event says."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(type_name, message)
+        self.type_name = type_name
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.type_name}: {self.message}" if self.message else self.type_name

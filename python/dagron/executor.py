@@ -59,25 +59,17 @@ from collections.abc import Mapping
 from queue import Empty, SimpleQueue
 from typing import Any, Callable, Optional
 
-from dagron._steps import (
-    ENDED,
-    ExecutionCallbacks,
-    ExecutionResult,
-    ExecutorSettings,
-    NodeResult,
-    NodeStatus,
-    StepPlan,
-    default_max_workers,
-    run_steps,
-)
+from dagron._run import ENDED, ExecutorSettings, StepPlan, run_steps
+from dagron._validation import default_max_workers
+from dagron.results import ExecutionCallbacks, ExecutionResult, NodeResult, NodeStatus
 
 __all__ = ["DAGExecutor", "ExecutionCallbacks", "ExecutionResult", "NodeResult", "NodeStatus"]
 
 
 class _Run:
-    """The thread pool runner (a :class:`~dagron._steps.Runner`): what one
+    """The thread pool runner (a :class:`~dagron._run.Runner`): what one
     :meth:`DAGExecutor.execute` call shares with its worker threads: the
-    :class:`~dagron._steps.StepPlan` (rules, node lists, ``RunState``), the queue of
+    :class:`~dagron._run.StepPlan` (rules, node lists, ``RunState``), the queue of
     a step's nodes, and the pool.
 
     ``plan.state`` makes every transition of a node, and records its event when

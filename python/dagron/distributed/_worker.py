@@ -17,26 +17,12 @@ import pickle
 from typing import Any, Callable, Optional
 
 from dagron import _core
-from dagron._steps import COMPLETED, FAILED, PENDING, RUNNING, describe
+from dagron._run import COMPLETED, FAILED, PENDING, RUNNING
+from dagron._validation import describe
+from dagron.errors import RemoteError
 from dagron.execution.tracing import ExecutionTrace
 
 __all__ = ["NodeOutcome", "RemoteError", "dumps", "loads_failure", "run_node"]
-
-
-class RemoteError(Exception):
-    """Stands for an exception a node's task raised in another process that cannot
-    be rebuilt here (its class cannot be unpickled: say, an ``__init__`` that takes
-    other arguments than the exception's ``args``). ``type_name`` is the original
-    exception's class name, ``message`` its message; ``str()`` is
-    ``"TypeName: message"``, as the node's ``NODE_FAILED`` event says."""
-
-    def __init__(self, type_name: str, message: str) -> None:
-        super().__init__(type_name, message)
-        self.type_name = type_name
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.type_name}: {self.message}" if self.message else self.type_name
 
 
 def _stand_in(exc: BaseException) -> RemoteError:

@@ -22,7 +22,8 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
-from dagron._steps import check_max_workers, default_max_workers
+from dagron._validation import check_max_workers, default_max_workers
+from dagron.errors import WorkerLostError
 
 __all__ = [
     "Backend",
@@ -66,15 +67,6 @@ class DistributedBackend(Protocol):
     def result(self, future: Any, timeout: Optional[float] = None) -> Any: ...
 
     def shutdown(self, wait: bool = True) -> None: ...
-
-
-class WorkerLostError(RuntimeError):
-    """The worker running a node died (its process was killed or crashed) before the
-    node ended. ``node`` is the node's name."""
-
-    def __init__(self, node: str, detail: str) -> None:
-        super().__init__(f"the worker running node {node!r} was lost: {detail}")
-        self.node = node
 
 
 class Backend:

@@ -3,7 +3,7 @@
 :class:`DistributedExecutor` walks the DAG's steps on this process (the driver) with
 the rules of :class:`~dagron.DAGExecutor` (statuses, skips, ``fail_fast``, the
 per-node ``timeout``, ``cancel_event``; see :mod:`dagron.executor`), through the same
-skeleton (:func:`dagron._steps.run_steps`), and hands each runnable node to its
+skeleton (:func:`dagron._run.run_steps`), and hands each runnable node to its
 backend, never more at once than the backend has slots (``Backend.slots``).
 
 Traced where they run: each node's ``NODE_STARTED`` and end event are recorded by
@@ -30,23 +30,14 @@ from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 from typing import Any, Callable, Optional, cast
 
-from dagron._steps import (
-    ENDED,
-    FAILED,
-    TIMED_OUT,
-    ExecutionCallbacks,
-    ExecutionResult,
-    ExecutorSettings,
-    StepPlan,
-    check_timeout,
-    describe,
-    run_steps,
-)
+from dagron._run import ENDED, FAILED, TIMED_OUT, ExecutorSettings, StepPlan, run_steps
+from dagron._validation import check_timeout, describe
 from dagron.dag import DAG
 from dagron.distributed._traces import WorkerTraces, merge_run
 from dagron.distributed._worker import NodeOutcome, dumps, loads_failure, run_node
 from dagron.distributed.backends import Backend, ProtocolBackend
 from dagron.execution.tracing import ExecutionTrace
+from dagron.results import ExecutionCallbacks, ExecutionResult
 
 __all__ = ["DistributedExecutionResult", "DistributedExecutor"]
 
@@ -68,7 +59,7 @@ class DistributedExecutionResult(ExecutionResult):
 
 
 class _DistributedRun:
-    """The backend runner (a :class:`~dagron._steps.Runner`): one ``execute``
+    """The backend runner (a :class:`~dagron._run.Runner`): one ``execute``
     call's driver-side state."""
 
     def __init__(

@@ -10,10 +10,10 @@ from dagron.execution.tracing import ExecutionTrace, TraceEvent, TraceEventType
 # name -> (module, attribute): what upstream's ``dagron.execution`` offers that this
 # package has elsewhere.
 _ELSEWHERE = {
-    "ExecutionResult": ("dagron._steps", "ExecutionResult"),
-    "NodeResult": ("dagron._steps", "NodeResult"),
-    "NodeStatus": ("dagron._steps", "NodeStatus"),
-    "ExecutionCallbacks": ("dagron._steps", "ExecutionCallbacks"),
+    "ExecutionResult": ("dagron.results", "ExecutionResult"),
+    "NodeResult": ("dagron.results", "NodeResult"),
+    "NodeStatus": ("dagron.results", "NodeStatus"),
+    "ExecutionCallbacks": ("dagron.results", "ExecutionCallbacks"),
     "DAGExecutor": ("dagron.executor", "DAGExecutor"),
     "AsyncDAGExecutor": ("dagron.aio", "AsyncDAGExecutor"),
     "DistributedExecutor": ("dagron.distributed", "DistributedExecutor"),

@@ -15,129 +15,37 @@ nodes handed to the executor's :class:`Runner`, which only says how they run::
         for runnable in plan.steps():
             runner.run_step(runnable)  # plan.state.start / complete, plan.fail
 
-The public result types live here too (re-exported by :mod:`dagron.executor`, where
-they are documented) so that this module depends on no executor.
+The result types are :mod:`dagron.results`'; the checks of what an executor is given
+are :mod:`dagron._validation`'s.
 """
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Callable, Optional, Protocol
 
 from dagron import _core
+from dagron._validation import (
+    check_callbacks,
+    check_costs,
+    check_max_workers,
+    check_timeout,
+    describe,
+    order_by_cost,
+    resolve_tasks,
+)
 from dagron.dag import DAG
 from dagron.execution.tracing import ExecutionTrace
+from dagron.results import ExecutionCallbacks, ExecutionResult, NodeResult, NodeStatus
 
 __all__ = [
-    "ExecutionCallbacks",
-    "ExecutionResult",
-    "NodeResult",
-    "NodeStatus",
+    "ExecutorSettings",
     "Runner",
     "StepPlan",
-    "check_max_workers",
-    "check_timeout",
-    "default_max_workers",
-    "describe",
-    "resolve_tasks",
     "run_steps",
     "run_steps_async",
 ]
 
-
-class NodeStatus(Enum):
-    """The state of one node in a run; every node ends in one of the last five."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    TIMED_OUT = "timed_out"
-    CANCELLED = "cancelled"
-
-
-@dataclass
-class NodeResult:
-    """The outcome of one node.
-
-    ``result`` is the task's return value (``None`` unless ``COMPLETED``). ``error`` is
-    the exception the task raised (``FAILED``), or a ``TimeoutError`` describing the
-    expired timeout (``TIMED_OUT``); otherwise ``None``. ``duration_seconds`` is the
-    task's wall time: until it returned or raised, or until it timed out for
-    ``TIMED_OUT``; ``0.0`` for nodes that never started.
-    """
-
-    name: str
-    status: NodeStatus
-    result: Any = None
-    error: Optional[BaseException] = None
-    duration_seconds: float = 0.0
-
-
-@dataclass
-class ExecutionResult:
-    """The outcome of :meth:`DAGExecutor.execute`.
-
-    ``node_results`` maps every node name (in DAG insertion order) to its
-    :class:`NodeResult`; ``result[name]`` is ``result.node_results[name]`` and
-    ``name in result`` asks whether the run had that node. ``succeeded``, ``failed``,
-    ``skipped``, ``timed_out`` and ``cancelled`` count the nodes that ended
-    ``COMPLETED``, ``FAILED``, ``SKIPPED``, ``TIMED_OUT`` and ``CANCELLED``.
-    ``total_duration_seconds`` is the run's wall time. ``trace`` is the run's
-    :class:`~dagron.execution.tracing.ExecutionTrace`, or ``None`` when tracing is off.
-    """
-
-    node_results: dict[str, NodeResult] = field(default_factory=dict)
-    succeeded: int = 0
-    failed: int = 0
-    skipped: int = 0
-    timed_out: int = 0
-    cancelled: int = 0
-    total_duration_seconds: float = 0.0
-    trace: Optional[ExecutionTrace] = None
-
-    def __getitem__(self, node: Any) -> NodeResult:
-        """The :class:`NodeResult` of ``node`` (its name, or an object with a
-        ``name``); ``KeyError`` for a node the run did not have."""
-        return self.node_results[node if isinstance(node, str) else node.name]
-
-    def __contains__(self, node: object) -> bool:
-        name = node if isinstance(node, str) else getattr(node, "name", None)
-        return isinstance(name, str) and name in self.node_results
-
-
-@dataclass
-class ExecutionCallbacks:
-    """Functions an executor calls as a run proceeds (each optional).
-
-    ``on_start(name)`` just before a node's task is called, where it runs (a worker
-    thread, the event loop); ``on_complete(name, value)`` once it returned, before
-    the node is ``COMPLETED``; ``on_failure(name, exc)`` once it is ``FAILED``;
-    ``on_skip(name)`` when it is ``SKIPPED``. A timed-out or cancelled node gets no
-    call. :class:`~dagron.distributed.DistributedExecutor` makes every call on the
-    driver (``on_start`` when it submits the node).
-
-    A callback that raises: from ``on_start`` or ``on_complete``, the node is
-    ``FAILED`` with that exception (as if its task had raised it, and
-    ``on_failure`` is called with it); from ``on_failure`` or ``on_skip``, the
-    exception escapes from ``execute`` once the run is closed (the trace then ends
-    with ``EXECUTION_COMPLETED``), like a task's ``KeyboardInterrupt``.
-    """
-
-    on_start: Optional[Callable[[str], Any]] = None
-    on_complete: Optional[Callable[[str, Any], Any]] = None
-    on_failure: Optional[Callable[[str, BaseException], Any]] = None
-    on_skip: Optional[Callable[[str], Any]] = None
-
-
-# Documented, shown and pickled as dagron.executor's (which re-exports them).
-for _public in (NodeStatus, NodeResult, ExecutionResult, ExecutionCallbacks):
-    _public.__module__ = "dagron.executor"
 
 PENDING = NodeStatus.PENDING
 RUNNING = NodeStatus.RUNNING
@@ -152,114 +60,6 @@ ENDED: Any = type("Ended", (), {"__repr__": lambda self: "ENDED"})()
 
 #: Why the nodes that have not started will not run: (their status, the reason).
 Stop = tuple[NodeStatus, str]
-
-
-def default_max_workers() -> int:
-    """The thread cap used when ``max_workers`` is None (as ``ThreadPoolExecutor``)."""
-    return min(32, (os.cpu_count() or 1) + 4)
-
-
-def describe(exc: BaseException) -> str:
-    """``"ExcType: message"``, or just ``"ExcType"`` when the message is empty."""
-    name = type(exc).__name__
-    try:
-        message = str(exc)
-    except Exception:  # a broken __str__ must not kill the worker
-        message = "<exception str() failed>"
-    return f"{name}: {message}" if message else name
-
-
-def resolve_tasks(
-    names: list[str], tasks: Mapping[str, Optional[Callable[[], Any]]]
-) -> list[Optional[Callable[[], Any]]]:
-    """The task of each node (``None`` when missing); a clear error for a key that is
-    not a node or a value that is not callable."""
-    if not isinstance(tasks, Mapping):
-        raise TypeError(f"tasks must be a mapping, not {type(tasks).__name__}")
-    known = set(names)
-    unknown = [key for key in tasks if key not in known]
-    callables = list(map(tasks.get, names))
-    if unknown:
-        # A node is its text (see dagron.dag): a str subclass key that its own
-        # __eq__/__hash__ kept from matching still names the node of its text.
-        index = {name: i for i, name in enumerate(names)}
-        for key in unknown:
-            i = index.get(str.__str__(key)) if isinstance(key, str) else None
-            if i is None:
-                raise ValueError(f"tasks given for nodes not in the DAG: {unknown!r}")
-            if callables[i] is not None:
-                raise ValueError(f"tasks given twice for node {names[i]!r}")
-            callables[i] = tasks[key]
-    for name, task in zip(names, callables):
-        if task is not None and not callable(task):
-            raise TypeError(f"the task for node {name!r} is not callable: {task!r}")
-    return callables
-
-
-def check_timeout(timeout: object, what: str = "timeout") -> Optional[float]:
-    """``timeout`` as seconds, or None for no limit (``None`` or infinity)."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"{what} must be a number of seconds, not {timeout!r}")
-    if not timeout >= 0:
-        raise ValueError(f"{what} must be >= 0, not {timeout!r}")
-    return None if math.isinf(timeout) else timeout
-
-
-def check_max_workers(max_workers: object) -> Optional[int]:
-    if max_workers is not None and (
-        not isinstance(max_workers, int) or isinstance(max_workers, bool)
-    ):
-        raise TypeError(f"max_workers must be an int or None, not {max_workers!r}")
-    if max_workers is not None and max_workers < 1:
-        raise ValueError(f"max_workers must be at least 1, not {max_workers}")
-    return max_workers
-
-
-def check_callbacks(callbacks: object) -> Optional[ExecutionCallbacks]:
-    """``callbacks`` as given, or None when it sets no function (so a run without
-    callbacks pays nothing for them); a clear error for anything else."""
-    if callbacks is None:
-        return None
-    hooks = ("on_start", "on_complete", "on_failure", "on_skip")
-    if not all(hasattr(callbacks, hook) for hook in hooks):
-        raise TypeError(f"callbacks must be an ExecutionCallbacks, not {callbacks!r}")
-    for hook in hooks:
-        function = getattr(callbacks, hook)
-        if function is not None and not callable(function):
-            raise TypeError(f"callbacks.{hook} is not callable: {function!r}")
-    if all(getattr(callbacks, hook) is None for hook in hooks):
-        return None
-    return callbacks  # type: ignore[return-value]
-
-
-def check_costs(costs: object) -> Optional[dict[str, float]]:
-    """``costs`` (node name -> estimated seconds) as a dict, checked."""
-    if costs is None:
-        return None
-    if not isinstance(costs, Mapping):
-        raise TypeError(f"costs must be a mapping of node name to seconds, not {costs!r}")
-    checked = {}
-    for name, cost in costs.items():
-        if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not cost >= 0:
-            raise ValueError(f"the cost of node {name!r} must be a number >= 0, not {cost!r}")
-        checked[str(name)] = float(cost)
-    return checked
-
-
-def order_by_cost(
-    names: list[str], levels: list[list[int]], costs: Optional[dict[str, float]]
-) -> list[list[int]]:
-    """Each step's nodes, the costliest first (a node without a cost counts 1.0; ties
-    keep the DAG's order); a clear error for a cost given for a name not in the DAG."""
-    if not costs:
-        return levels
-    unknown = set(costs).difference(names)
-    if unknown:
-        raise ValueError(f"costs given for nodes not in the DAG: {sorted(unknown)!r}")
-    cost = [costs.get(name, 1.0) for name in names]
-    return [sorted(level, key=lambda i: -cost[i]) for level in levels]
 
 
 class ExecutorSettings:
