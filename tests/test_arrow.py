@@ -517,7 +517,7 @@ def test_the_conversions_name_the_missing_package(monkeypatch):
     trace = small_trace()
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     with pytest.raises(
-        ImportError, match=r"to_pandas\(\) needs pyarrow: pip install 'dagron\[arrow\]'"
+        ImportError, match=r"to_pandas\(\) needs pyarrow: pip install 'dagron-trace\[arrow\]'"
     ):
         trace.to_pandas()
     with pytest.raises(ImportError, match=r"write_parquet\(\) needs pyarrow"):
@@ -590,7 +590,6 @@ def test_cli_without_pyarrow_is_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     assert cli.main(["convert", str(journal), "-o", str(tmp_path / "x"), "--to", "parquet"]) == 1
     err = capsys.readouterr().err
-    assert (
-        err == "dagron-trace: error: write_parquet() needs pyarrow: pip install 'dagron[arrow]'\n"
-    )
+    needs = "write_parquet() needs pyarrow: pip install 'dagron-trace[arrow]'"
+    assert err == f"dagron-trace: error: {needs}\n"
     assert sorted(os.listdir(tmp_path)) == ["run.journal"]

@@ -25,7 +25,7 @@ if CHROMIUM is None:
         allow_module_level=True,
     )
 sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="Playwright is not installed (pip install 'dagron[test]')"
+    "playwright.sync_api", reason="Playwright is not installed (pip install 'dagron-trace[test]')"
 )
 
 FAILED_RGB = (0xE0, 0x31, 0x31)  # report.js's colour for a failed run
