@@ -624,3 +624,14 @@ def test_record_from_many_threads():
     assert events[0].timestamp == 0.0
     assert trace.to_json() == reference.to_json(events)
     assert trace.to_chrome_trace() == reference.to_chrome_trace(events)
+
+
+def test_the_core_gives_the_format_constants_the_loader_uses(tmp_path):
+    from dagron import _core
+
+    assert tuple(kind.value for kind in TraceEventType) == _core.EVENT_TYPE_VALUES
+    trace = ExecutionTrace(journal=str(tmp_path / "run.journal"))
+    trace.record(TraceEventType.EXECUTION_STARTED)
+    trace.flush()
+    assert (tmp_path / "run.journal").read_bytes().startswith(_core.JOURNAL_MAGIC)
+    assert _core.JOURNAL_MAGIC == b"DAGRONJ\x00"

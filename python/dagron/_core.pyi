@@ -24,11 +24,15 @@ __all__ = [
     "_trace_column_of",
     "_register_types",
     "_trace_state",
+    "EVENT_TYPE_VALUES",
+    "JOURNAL_MAGIC",
     "__version__",
     "read_journal",
 ]
 
 __version__: str
+JOURNAL_MAGIC: bytes
+EVENT_TYPE_VALUES: tuple[str, ...]
 
 _T = TypeVar("_T", bound=TraceRecorder)
 _Origin = tuple[str, int, int, int]

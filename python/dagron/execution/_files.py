@@ -25,7 +25,8 @@ __all__ = ["load", "loads", "TraceJournalWarning"]
 PathArg = Union[str, "os.PathLike[str]"]
 T = TypeVar("T")
 
-JOURNAL_MAGIC = b"DAGRONJ\x00"
+#: The journal format's magic bytes (the core's, `rust/core/src/journal/format/`).
+JOURNAL_MAGIC: bytes = _core.JOURNAL_MAGIC
 GZIP_MAGIC = b"\x1f\x8b"
 READ_CHUNK = 1 << 20
 FIELDS = ("event_type", "timestamp", "node_name", "step_index", "duration", "error", "metadata")
@@ -164,12 +165,8 @@ def _decode(text: str) -> Any:
     return _deep_json.loads(text)
 
 
-_KINDS = {
-    "execution_started", "step_started", "node_started", "node_completed", "node_failed",
-    "node_skipped", "node_timed_out", "node_cancelled", "step_completed",
-    "execution_completed", "node_gate_waiting", "node_gate_resolved", "resource_acquired",
-    "resource_released", "node_cache_hit", "node_cache_miss",
-}  # fmt: skip
+#: The event types' values, as a JSON export writes them (the core's list).
+_KINDS = frozenset(_core.EVENT_TYPE_VALUES)
 
 
 def _field_problem(event: tuple[Any, ...]) -> str:

@@ -69,5 +69,19 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(arrow::_node_runs_table, module)?)?;
     module.add_function(wrap_pyfunction!(pickle::_trace_state, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // The event types' values, in the core's order, and the journal's magic bytes: the
+    // loader checks JSON files and sniffs journals with these (one copy of each).
+    let kinds: Vec<&str> = crate::event::EventKind::ALL
+        .iter()
+        .map(|kind| kind.value())
+        .collect();
+    module.add(
+        "EVENT_TYPE_VALUES",
+        pyo3::types::PyTuple::new(module.py(), kinds)?,
+    )?;
+    module.add(
+        "JOURNAL_MAGIC",
+        pyo3::types::PyBytes::new(module.py(), dagron_core::journal::format::MAGIC),
+    )?;
     Ok(())
 }
