@@ -115,7 +115,15 @@ impl RunState {
     }
     /// Start node `node` (RUNNING, and `NODE_STARTED` when traced); false once the
     /// run is closed.
+    #[inline]
     pub(super) fn start(&self, py: Python<'_>, node: usize) -> PyResult<bool> {
+        self.begin(py, node, true)
+    }
+
+    /// Make node `node` RUNNING from now, recording its `NODE_STARTED` when
+    /// `recorded_here` (else its worker records its own); false once the run is closed.
+    #[inline]
+    pub(super) fn begin(&self, py: Python<'_>, node: usize, recorded_here: bool) -> PyResult<bool> {
         self.check_index(node)?;
         let mut released = Released::new();
         let mut progress = self.lock();
@@ -123,7 +131,9 @@ impl RunState {
             return Ok(false);
         }
         let now = clock::monotonic_ns();
-        self.record(py, now, EventKind::NodeStarted, node, None, None)?;
+        if recorded_here {
+            self.record(py, now, EventKind::NodeStarted, node, None, None)?;
+        }
         progress.started_ns[node] = now;
         let result = replace(
             self.status.bind(py),

@@ -290,21 +290,7 @@ impl RunState {
     /// Start node `node`, which runs elsewhere (its worker records its own
     /// `NODE_STARTED`): RUNNING from now, nothing recorded; false once closed.
     fn start_elsewhere(&self, py: Python<'_>, node: usize) -> PyResult<bool> {
-        self.check_index(node)?;
-        let mut released = Released::new();
-        let mut progress = self.lock();
-        if progress.closed {
-            return Ok(false);
-        }
-        progress.started_ns[node] = clock::monotonic_ns();
-        let result = replace(
-            self.status.bind(py),
-            node,
-            self.running.bind(py),
-            &mut released,
-        );
-        drop(progress);
-        result.map(|()| true)
+        self.begin(py, node, false)
     }
 
     /// End running node `node`, which ran elsewhere and recorded its own end event:
