@@ -62,15 +62,18 @@ import math
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
-from dagron.execution.tracing import TraceEvent, TraceEventType
+from dagron import _core
 
 if TYPE_CHECKING:
     from opentelemetry.trace import SpanContext, TracerProvider
 
+    from dagron.execution.tracing import TraceEvent
+
 __all__ = ["export_trace"]
 
-T = TraceEventType
-_STARTED, _COMPLETED, _FAILED = T.NODE_STARTED, T.NODE_COMPLETED, T.NODE_FAILED
+# Event types by their values: this module reads a trace's events without importing
+# the tracing module (which imports this one for ``to_otel``).
+_STARTED, _COMPLETED, _FAILED = "node_started", "node_completed", "node_failed"
 _INT64 = (-(2**63), 2**63 - 1)
 _Attributes = dict[str, Any]
 
@@ -226,12 +229,12 @@ class _Planner:
         self.dropped = getattr(trace, "dropped", 0)
 
     def plan(self, runs: Any) -> list[_Span]:
-        # Keyed by the members' ids: an Enum's hash is a Python call.
+        # Keyed by the event types' values (the events not paired into runs).
         by_type = {
-            id(T.EXECUTION_STARTED): self.execution_started,
-            id(T.EXECUTION_COMPLETED): self.execution_completed,
-            id(T.STEP_STARTED): self.step_started,
-            id(T.STEP_COMPLETED): self.step_completed,
+            "execution_started": self.execution_started,
+            "execution_completed": self.execution_completed,
+            "step_started": self.step_started,
+            "step_completed": self.step_completed,
         }
         by_run_kind = {
             "completed": self.run,
@@ -260,7 +263,7 @@ class _Planner:
                 if row < count:
                     first = starts[row] if starts[row] >= 0 else ends[row]
             elif not paired[at]:
-                by_type.get(id(event.event_type), point)(at, event, -1)
+                by_type.get(event.event_type.value, point)(at, event, -1)
         self.finish()
         return self.spans
 
@@ -272,7 +275,7 @@ class _Planner:
         per node: the work is inlined, the members are module constants.)"""
         name = event.node_name
         assert name is not None  # runs are of named nodes
-        started = event.event_type is _STARTED
+        started = event.event_type.value == _STARTED
         node = _Span(
             name,
             _step_parent(event, self.steps, self.open_steps),
@@ -291,17 +294,17 @@ class _Planner:
         if end_at < 0 or end_at >= self.total:
             return  # open
         end = self.events[end_at]
-        kind, duration = end.event_type, end.duration
+        kind, duration = end.event_type.value, end.duration
         node.end, node.duration = round(end.timestamp * 1e9), duration
-        if kind is _COMPLETED:
+        if kind == _COMPLETED:
             held["dagron.status"] = "completed"
         else:
-            held["dagron.status"] = "failed" if kind is _FAILED else "timed_out"
+            held["dagron.status"] = "failed" if kind == _FAILED else "timed_out"
         if duration is not None:
             held["dagron.duration_s"] = duration
-        if kind is not _COMPLETED:
+        if kind != _COMPLETED:
             node.failed = True
-            node.error = end.error or kind.value
+            node.error = end.error or kind
         elif end.error:
             held["dagron.error"] = end.error
         if end.metadata:
@@ -403,8 +406,6 @@ def _node_runs(trace: Any, events: list[TraceEvent]) -> Any:
     node_runs = getattr(trace, "node_runs", None)
     if callable(node_runs):
         return node_runs()
-    from dagron import _core
-    from dagron.execution.tracing import ExecutionTrace
 
     saved = [
         (e.event_type.value, e.timestamp, e.node_name, None, e.duration, e.error, None)
@@ -416,7 +417,7 @@ def _node_runs(trace: Any, events: list[TraceEvent]) -> Any:
         known, indices = sources
         origins = [(str(getattr(s, "host", "")), int(getattr(s, "pid", 0)), 0, 0) for s in known]
         origin = origins[indices[0]] if indices else origins[0]
-    copy = ExecutionTrace.__new__(ExecutionTrace)
+    copy = _core.TraceRecorder.__new__(_core.TraceRecorder)
     copy.__setstate__(_core._trace_state(saved, origin, 0, origins, indices))
     return copy.node_runs()
 
@@ -551,8 +552,6 @@ def _scalar(value: Any) -> bool:
 
 def _emit(provider: Any, plan: list[_Span], origin_ns: int) -> SpanContext:
     from opentelemetry.trace import Status, StatusCode, set_span_in_context
-
-    from dagron import _core
 
     tracer = provider.get_tracer("dagron", _core.__version__)
     live: list[Any] = []
