@@ -191,14 +191,25 @@ impl RunState {
                 (&self.failed, &self.errors, exc)
             }
         };
-        let result = (|| {
-            replace(self.status.bind(py), node, status.bind(py), &mut released)?;
-            replace(list.bind(py), node, value, &mut released)?;
-            let duration = new_objects::float(py, duration)?;
-            replace(self.durations.bind(py), node, &duration, &mut released)
-        })();
+        let result = self.write_end(py, node, (status, list, value), duration, &mut released);
         drop(progress);
         result.map(|()| true)
+    }
+
+    /// Write a running node's end into the lists (call under the lock): its status,
+    /// its value in `list` (results or errors), its duration in seconds.
+    pub(super) fn write_end<'py>(
+        &self,
+        py: Python<'py>,
+        node: usize,
+        (status, list, value): (&Py<PyAny>, &Py<PyList>, &Bound<'py, PyAny>),
+        duration: f64,
+        released: &mut Released<'py>,
+    ) -> PyResult<()> {
+        replace(self.status.bind(py), node, status.bind(py), released)?;
+        replace(list.bind(py), node, value, released)?;
+        let duration = new_objects::float(py, duration)?;
+        replace(self.durations.bind(py), node, &duration, released)
     }
 }
 

@@ -316,12 +316,7 @@ impl RunState {
         } else {
             (&self.failed, &self.errors)
         };
-        let result = (|| {
-            replace(self.status.bind(py), node, status.bind(py), &mut released)?;
-            replace(list.bind(py), node, value, &mut released)?;
-            let duration = new_objects::float(py, duration)?;
-            replace(self.durations.bind(py), node, &duration, &mut released)
-        })();
+        let result = self.write_end(py, node, (status, list, value), duration, &mut released);
         drop(progress);
         result.map(|()| true)
     }
