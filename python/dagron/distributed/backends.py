@@ -18,8 +18,9 @@ import multiprocessing
 import threading
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from queue import Empty, SimpleQueue
 from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
 from dagron._validation import check_max_workers, default_max_workers
@@ -182,8 +183,63 @@ class ThreadBackend(_PoolBackend):
     def __init__(self, max_workers: Optional[int] = None) -> None:
         super().__init__(max_workers)
 
-    def _make_pool(self) -> ThreadPoolExecutor:
-        return ThreadPoolExecutor(self.max_workers, thread_name_prefix="dagron-node")
+    def _make_pool(self) -> _DaemonThreadPool:
+        return _DaemonThreadPool(self.max_workers)
+
+
+class _DaemonThreadPool:
+    """``ThreadPoolExecutor``'s ``submit`` and ``shutdown`` over daemon threads.
+
+    ``concurrent.futures`` joins its worker threads at interpreter exit. A
+    ``KeyboardInterrupt`` that lands in the driver while it holds a future's lock
+    (between the lock's acquire and the ``with`` block it guards) leaves that lock
+    held, a worker waits on it forever, and the process could then never exit. Daemon
+    threads are not joined at exit, as with ``DAGExecutor``'s pool.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._jobs: SimpleQueue[Optional[tuple[Future[Any], Callable[[], Any]]]] = SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"dagron-node_{n}", daemon=True)
+            for n in range(size)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._jobs.put((future, lambda: fn(*args, **kwargs)))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                self._jobs.put(None)  # for the next thread
+                return
+            future, call = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                value = call()
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(value)
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            while True:
+                try:
+                    job = self._jobs.get_nowait()
+                except Empty:
+                    break
+                if job is not None:
+                    job[0].cancel()
+        self._jobs.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
 
 
 class ProcessBackend(_PoolBackend):
