@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import dagron
 import pytest
-from dagron import CycleError, DAGError, DuplicateNodeError, NodeNotFoundError
+from dagron import DAG, CycleError, DAGError, DAGExecutor, DuplicateNodeError, NodeNotFoundError
 
 
 def snapshot(dag: dagron.DAG) -> tuple[list[str], list[tuple[str, str]], int]:
@@ -212,3 +215,44 @@ def test_levels_of_a_wide_and_deep_graph():
     levels = dag.levels()
     assert [len(level) for level in levels] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 489]
     assert levels[3] == [f"n{i}" for i in range(7, 15)]
+
+
+def test_pickle_and_copy_keep_the_graph_not_its_caches():
+    # A traced run builds the node-name table and profiling the graph index: neither
+    # is picklable, and neither is part of the graph.
+    dag = DAG()
+    dag.add_nodes("abcd")
+    dag.add_edges([("a", "b"), ("a", "c"), ("c", "d")])
+    result = DAGExecutor(dag, trace=True).execute({n: (lambda: None) for n in "abcd"})
+    dagron.profile_execution(dag, result)
+    assert dag._node_names_table is not None and dag._graph_cache is not None
+    for copied in (pickle.loads(pickle.dumps(dag)), copy.deepcopy(dag), copy.copy(dag)):
+        assert copied.nodes == ["a", "b", "c", "d"]
+        assert sorted(copied.edges) == [("a", "b"), ("a", "c"), ("c", "d")]
+        assert copied.edge_count == 3
+        assert copied._node_names_table is None and copied._graph_cache is None
+        copied.add_edge("b", "d")
+        assert copied.critical_path({"a": 1.0, "b": 5.0, "c": 1.0, "d": 1.0}) == (
+            ["a", "b", "d"],
+            7.0,
+        )
+    assert dag.edge_count == 3
+
+
+def test_graph_index_is_rebuilt_when_the_dag_grows():
+    dag = DAG()
+    dag.add_nodes("ab")
+    dag.add_edges([("a", "b")])
+    assert dag.critical_path({"a": 1.0, "b": 1.0}) == (["a", "b"], 2.0)
+    first = dag._graph_index()[1]
+    assert dag._graph_index()[1] is first  # unchanged graph: the same index
+    dag.add_node("c")
+    assert dag.critical_path({"a": 1.0, "b": 1.0, "c": 5.0}) == (["c"], 5.0)
+    dag.add_edge("b", "c")
+    assert dag.critical_path({"a": 1.0, "b": 1.0, "c": 5.0}) == (["a", "b", "c"], 7.0)
+    # A failed add_edges rolls back to the same graph: the index still fits it.
+    kept = dag._graph_index()[1]
+    with pytest.raises(CycleError):
+        dag.add_edges([("a", "c"), ("c", "a")])
+    assert dag._graph_index()[1] is kept
+    assert dag.critical_path({"a": 1.0, "b": 1.0, "c": 5.0}) == (["a", "b", "c"], 7.0)

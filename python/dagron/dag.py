@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Optional
+from typing import Any, Optional
 
 from dagron import _core
 from dagron.errors import CycleError, DuplicateNodeError, NodeNotFoundError
@@ -75,7 +75,15 @@ class DAG:
     indices of its successors and predecessors, as insertion-ordered dicts used as sets.
     """
 
-    __slots__ = ("_edge_count", "_index", "_names", "_node_names_table", "_pred", "_succ")
+    __slots__ = (
+        "_edge_count",
+        "_graph_cache",
+        "_index",
+        "_names",
+        "_node_names_table",
+        "_pred",
+        "_succ",
+    )
 
     def __init__(self) -> None:
         self._names: list[str] = []
@@ -84,6 +92,10 @@ class DAG:
         self._pred: list[dict[int, None]] = []
         self._edge_count = 0
         self._node_names_table: Optional[_core.NodeNames] = None
+        # The last GraphIndex built, with the (node count, edge count) it was built
+        # at: a DAG only grows (a failed add_edges rolls back to the same graph), so
+        # equal counts mean an equal graph.
+        self._graph_cache: Optional[tuple[int, int, _core.GraphIndex]] = None
 
     @staticmethod
     def builder() -> DAGBuilder:
@@ -195,6 +207,29 @@ class DAG:
                     return path
                 stack.append(nxt)
         return None
+
+    # -- pickling -----------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The graph itself, without what is built from it (the node-name table a
+        traced run makes, the profiling index): those are rebuilt on demand."""
+        return {
+            "names": self._names,
+            "succ": self._succ,
+            "pred": self._pred,
+            "edge_count": self._edge_count,
+        }
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple):  # the slots-only form, `(None, {slot: value})`
+            state = {name.lstrip("_"): value for name, value in state[1].items()}
+        self._names = state["names"]
+        self._index = {name: i for i, name in enumerate(self._names)}
+        self._succ = state["succ"]
+        self._pred = state["pred"]
+        self._edge_count = state["edge_count"]
+        self._node_names_table = None
+        self._graph_cache = None
 
     # -- queries ------------------------------------------------------------------
 
@@ -312,8 +347,16 @@ class DAG:
     def _graph_index(self) -> tuple[list[str], _core.GraphIndex]:
         """``(names, index)``: the node names and the graph in the Rust core's
         compact form (built from the adjacency dicts in O(V + E), its order the
-        levels of :meth:`levels`)."""
-        return list(self._names), _core.GraphIndex(self._succ)
+        levels of :meth:`levels`); kept until the DAG grows, so profiling a run
+        again, or a second run of the same DAG, does not rebuild it."""
+        cached = self._graph_cache
+        stamp = (len(self._names), self._edge_count)
+        if cached is not None and cached[:2] == stamp:
+            graph = cached[2]
+        else:
+            graph = _core.GraphIndex(self._succ)
+            self._graph_cache = (*stamp, graph)
+        return list(self._names), graph
 
     def _compile(self) -> tuple[list[str], list[list[int]], list[list[int]]]:
         """Snapshot the graph for one run, in O(V + E).
