@@ -347,6 +347,92 @@ def test_bad_input():
         profile_execution(dag, result_of(dag, {"a": (DONE, "1")}))  # type: ignore[arg-type]
 
 
+def test_int_durations_and_results_out_of_dag_order():
+    # Results keyed by equal but not identical names, in another order, with an int
+    # duration: each is found by name, and the int counts as its float.
+    dag = diamond()
+    results = {
+        "".join(["d"]): NodeResult("d", DONE, None, None, 1),
+        "b": NodeResult("b", DONE, None, None, 5.0),
+        "a": NodeResult("a", DONE, None, None, 1.0),
+    }
+    report = profile_execution(dag, ExecutionResult(results, 3, 0, 0, 0, 0, 7.0))
+    assert report.node_profiles == {
+        "a": NodeProfile("a", 1.0, 0.0, 0.0, 0.0, True, 2),
+        "b": NodeProfile("b", 5.0, 1.0, 1.0, 0.0, True, 1),
+        "d": NodeProfile("d", 1.0, 6.0, 6.0, 0.0, True, 0),
+    }
+    assert type(report.node_profiles["d"].duration) is float
+    assert report.critical_path == ["a", "b", "d"]
+
+
+def test_a_large_run_counts_descendants_beside_building_the_profiles():
+    # From 50,000 nodes on the descendant counts run on a thread of their own while
+    # the profiles are built: 30,000 pairs a_i -> b_i plus a root before every a_i.
+    pairs = 30_000
+    dag = DAG()
+    dag.add_node("root")
+    dag.add_nodes(f"a{i}" for i in range(pairs))
+    dag.add_nodes(f"b{i}" for i in range(pairs))
+    dag.add_edges(("root", f"a{i}") for i in range(pairs))
+    dag.add_edges((f"a{i}", f"b{i}") for i in range(pairs))
+    outcomes = {"root": (DONE, 1.0)}
+    outcomes.update({f"a{i}": (DONE, 1.0 + (i == 7)) for i in range(pairs)})
+    outcomes.update({f"b{i}": (DONE if i % 2 else FAILED, 1.0) for i in range(pairs)})
+    report = profile_execution(dag, result_of(dag, outcomes))
+    profiles = report.node_profiles
+    assert len(profiles) == 1 + pairs + pairs // 2
+    assert list(profiles)[:3] == ["root", "a0", "a1"]
+    assert profiles["root"] == NodeProfile("root", 1.0, 0.0, 0.0, 0.0, True, pairs + pairs // 2)
+    assert profiles["a7"] == NodeProfile("a7", 2.0, 1.0, 1.0, 0.0, True, 1)
+    assert profiles["a8"] == NodeProfile("a8", 1.0, 1.0, 3.0, 2.0, False, 0)
+    assert profiles["a9"] == NodeProfile("a9", 1.0, 1.0, 2.0, 1.0, False, 1)
+    assert profiles["b9"] == NodeProfile("b9", 1.0, 2.0, 3.0, 1.0, False, 0)
+    assert "b8" not in profiles
+    assert report.critical_path == ["root", "a7", "b7"]
+    assert report.bottlenecks == ["root", "a7", "a1", "a3", "a5"]
+    assert report.actual_max_parallelism == pairs
+
+
+def test_profiles_of_a_class_without_slots_are_set_by_attribute():
+    # The core writes NodeProfile's slots directly; a class whose fields are not
+    # slots is built attribute by attribute, and one with its own __setattr__ (which
+    # that would skip) is refused.
+    @dataclass
+    class Plain:
+        name: str
+        duration: float
+        earliest_start: float
+        latest_start: float
+        slack: float
+        on_critical_path: bool
+        blocked_descendants: int
+
+    class Watched(Plain):
+        def __setattr__(self, name: str, value: object) -> None:
+            super().__setattr__(name, value)
+
+    dag = diamond()
+    names, graph = dag._graph_index()
+    results = result_of(dag, {"a": (DONE, 1.0), "b": (DONE, 5.0)}).node_results
+    fields = tuple(Plain.__dataclass_fields__)
+
+    def profile(cls: type) -> object:
+        return dagron._core._profile_run(
+            graph, results, dag._index, DONE, lambda n, v: v, names, cls, fields, 5
+        )[0]
+
+    out = profile(Plain)
+    assert out is not None
+    assert out[0] == {
+        "a": Plain("a", 1.0, 0.0, 0.0, 0.0, True, 1),
+        "b": Plain("b", 5.0, 1.0, 1.0, 0.0, True, 0),
+    }
+    assert out[1:4] == (["a", "b"], 6.0, ["b", "a"])
+    with pytest.raises(TypeError, match="Watched must be a Python class that uses object"):
+        profile(Watched)
+
+
 # -- the DAG methods ------------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "_trace_column_of",
     "_register_types",
     "_trace_state",
+    "_profile_run",
     "EVENT_TYPE_VALUES",
     "JOURNAL_MAGIC",
     "__version__",
@@ -220,15 +221,12 @@ class GraphIndex:
     def __new__(cls, successors: Union[list[list[int]], list[dict[int, None]]]) -> GraphIndex: ...
     def __len__(self) -> int: ...
     def order(self) -> list[int]: ...
-    def widest_level(self, included: bytes) -> int: ...
     def schedule(
         self, durations: list[float], included: bytes
     ) -> tuple[list[float], list[float], list[float], float]: ...
     def critical_path(
         self, costs: list[float], included: bytes, names: list[str]
     ) -> tuple[list[int], float]: ...
-    def descendant_counts(self, counted: bytes) -> list[int]: ...
-    def top(self, scores: list[float], included: bytes, k: int) -> list[int]: ...
     def node_times(
         self,
         events: list[TraceEvent],
@@ -241,9 +239,6 @@ class GraphIndex:
     def observe(
         self, starts: list[float], ends: list[float], run_start: float, run_end: float
     ) -> tuple[list[int], list[float], float]: ...
-    def observe_trace(
-        self, trace: TraceRecorder, names: list[str], index: dict[str, int]
-    ) -> Optional[tuple[list[int], dict[str, float], float]]: ...
 
 def _register_types(enum_type: type[TraceEventType], event_type: type[TraceEvent]) -> None: ...
 def read_journal(
@@ -276,6 +271,21 @@ def _mann_whitney(a: Sequence[float], b: Sequence[float]) -> tuple[float, Option
 def _node_runs_table(
     runs: Any, *, dropped: Optional[int] = None, max_events: Optional[int] = None
 ) -> ArrowTable: ...
+def _profile_run(
+    graph: GraphIndex,
+    node_results: dict[str, Any],
+    index: dict[str, int],
+    completed: object,
+    check_duration: Callable[[str, object], float],
+    names: list[str],
+    profile_type: type,
+    fields: tuple[str, ...],
+    bottlenecks: int,
+    trace: Optional[TraceRecorder] = None,
+) -> tuple[
+    Optional[tuple[dict[str, Any], list[str], float, list[str], list[float], float, int]],
+    Optional[tuple[list[str], dict[str, float], float]],
+]: ...
 def _trace_state(
     events: list[tuple[Any, ...]],
     origin: Optional[tuple[str, int, int, int]] = None,

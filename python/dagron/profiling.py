@@ -30,20 +30,22 @@ Beyond upstream, when the result carries a trace (``trace=True``), the recorded 
 - ``idle``: seconds of the run (``EXECUTION_STARTED`` to ``EXECUTION_COMPLETED``)
   during which no node was running (``None`` without a trace).
 
-Every pass runs in Rust (``dagron._core.GraphIndex``) in O(V + E), except the
-descendant counts: exact reachability sets built in reverse topological order, each a
-bit window plus a fully-reached suffix of the order, so their cost is O(V + E) times
-the width of the window (a few levels in DAGs that fan back in; O(V * E / 64) at worst).
-The recorded times of an ``ExecutionTrace`` are read off the core's node runs (the
-pass behind ``trace.node_runs()``), without a Python object per event; a trace of
-another type is read through its ``events``.
+The whole report is computed in one call into the Rust core
+(``dagron._core._profile_run``) in O(V + E), except the descendant counts: exact
+reachability sets built in reverse topological order, each a bit window plus a
+fully-reached suffix of the order, so their cost is O(V + E) times the width of the
+window (a few levels in DAGs that fan back in; O(V * E / 64) at worst). On a large
+graph the counts (and the trace's node runs) are computed on a second thread while
+the ``NodeProfile`` objects are built. The recorded times of an ``ExecutionTrace``
+are read off the core's node runs (the pass behind ``trace.node_runs()``), without a
+Python object per event; a trace of another type is read through its ``events``.
+The DAG's compact index is built once and kept until the DAG grows.
 """
 
 from __future__ import annotations
 
 import gc
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
 from dagron import _core
@@ -130,6 +132,8 @@ class ProfileReport:
 
 
 _BOTTLENECKS = 5
+#: NodeProfile's fields in ``__init__`` order: the core builds each profile by them.
+_PROFILE_FIELDS = tuple(f.name for f in fields(NodeProfile))
 _COMPLETED = TraceEventType.NODE_COMPLETED
 _FAILED = TraceEventType.NODE_FAILED
 _TIMED_OUT = TraceEventType.NODE_TIMED_OUT
@@ -165,56 +169,39 @@ def profile_execution(dag: DAG, result: ExecutionResult) -> ProfileReport:
 
 def _profile(dag: DAG, node_results: dict[str, Any], trace: Any) -> ProfileReport:
     names, graph = dag._graph_index()
-    order = graph.order()
     index = dag._index  # name -> node index; read only
-    count = len(names)
-    durations = [0.0] * count
-    completed = bytearray(count)
-    work = []  # durations in result order, summed as upstream sums them
-    done = NodeStatus.COMPLETED
-    inf = math.inf
-    for name, node in node_results.items():
-        i = index.get(name)
-        if i is None:
-            raise ValueError(f"result.node_results names {name!r}, which is not a node of dag")
-        if node.status == done:
-            duration = node.duration_seconds
-            if type(duration) is not float or not 0.0 <= duration < inf:
-                duration = _check_duration(name, duration)  # converts, or raises
-            durations[i] = duration
-            completed[i] = 1
-            work.append(duration)
-
+    # An ExecutionTrace is read off the core's node runs (no Python object per
+    # event); a trace of another type through its ``events``.
+    recorder = trace if isinstance(trace, _core.TraceRecorder) else None
+    profiled, observed = _core._profile_run(
+        graph,
+        node_results,
+        index,
+        NodeStatus.COMPLETED,
+        _check_duration,
+        names,
+        NodeProfile,
+        _PROFILE_FIELDS,
+        _BOTTLENECKS,
+        recorder,
+    )
     report = ProfileReport()
-    if work:
-        flags = bytes(completed)
-        earliest, latest, slack, makespan = graph.schedule(durations, flags)
-        path, path_total = graph.critical_path(durations, flags, names)
-        blocked = graph.descendant_counts(flags)
-        scores = [d * (1 + b) for d, b in zip(durations, blocked)]
-        on_path = set(path)
-        report.node_profiles = {
-            names[i]: NodeProfile(
-                names[i], durations[i], earliest[i], latest[i], slack[i], i in on_path, blocked[i]
-            )
-            for i in order
-            if completed[i]
-        }
-        report.critical_path = [names[i] for i in path]
-        report.critical_path_duration = path_total
-        report.bottlenecks = [names[i] for i in graph.top(scores, flags, _BOTTLENECKS)]
-        total_work = sum(work)
+    if profiled is not None:
+        (
+            report.node_profiles,
+            report.critical_path,
+            report.critical_path_duration,
+            report.bottlenecks,
+            work,
+            makespan,
+            report.actual_max_parallelism,
+        ) = profiled
+        total_work = sum(work)  # in result order, summed as upstream sums them
         report.parallelism_efficiency = total_work / makespan if makespan > 0 else 0.0
-        report.actual_max_parallelism = graph.widest_level(flags)
-
-    if isinstance(trace, _core.TraceRecorder):
-        # The core's node runs: no Python object per event.
-        observed = graph.observe_trace(trace, names, index)
-        if observed is not None:
-            path, report.scheduling_delay, report.idle = observed
-            report.observed_critical_path = [names[i] for i in path]
-    elif trace is not None:
-        _observe_events(report, trace.events, names, index, graph, order)
+    if observed is not None:
+        report.observed_critical_path, report.scheduling_delay, report.idle = observed
+    elif recorder is None and trace is not None:
+        _observe_events(report, trace.events, names, index, graph)
     return report
 
 
@@ -224,7 +211,6 @@ def _observe_events(
     names: list[str],
     index: dict[str, int],
     graph: _core.GraphIndex,
-    order: list[int],
 ) -> None:
     """Fill the trace-based figures of ``report`` from the run's ``events`` (a trace
     that is not an ``ExecutionTrace``, only has ``events``)."""
@@ -240,5 +226,7 @@ def _observe_events(
     )
     path, delays, idle = graph.observe(starts, ends, run_start, run_end)
     report.observed_critical_path = [names[i] for i in path]
-    report.scheduling_delay = {names[i]: delays[i] for i in order if starts[i] == starts[i]}
+    report.scheduling_delay = {
+        names[i]: delays[i] for i in graph.order() if starts[i] == starts[i]
+    }
     report.idle = idle

@@ -10,16 +10,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use super::errors::type_name;
-use super::node_runs::node_times;
-use super::recorder::TraceRecorder;
-use dagron_core::graph::{top_k, Graph};
+use dagron_core::graph::Graph;
 
 /// `schedule`'s answer: earliest starts, latest starts, slacks, makespan.
 type ScheduleLists = (Vec<f64>, Vec<f64>, Vec<f64>, f64);
 /// `node_times`' answer: starts, ends, run start, run end.
 type NodeTimes = (Vec<f64>, Vec<f64>, f64, f64);
-/// `observe_trace`'s answer: observed critical path, delays by name, idle.
-type ObservedTrace<'py> = (Vec<u32>, Bound<'py, PyDict>, f64);
 
 /// A DAG of node indices in compact form, for the profiling passes (internal).
 #[pyclass(frozen, module = "dagron._core")]
@@ -37,14 +33,21 @@ impl GraphIndex {
         starts.push(0u32);
         let mut flat: Vec<u32> = Vec::new();
         for (node, targets) in successors.iter().enumerate() {
-            let targets = targets.try_iter().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "GraphIndex() successors[{node}] must be an iterable of int, not {}",
-                    type_name(&targets)
-                ))
-            })?;
-            for target in targets {
-                flat.push(index(&target?)?);
+            if let Ok(targets) = targets.cast::<PyDict>() {
+                // A DAG's own adjacency dicts: read in place, no iterator object.
+                for (target, _) in targets.iter() {
+                    flat.push(index(&target)?);
+                }
+            } else {
+                let targets = targets.try_iter().map_err(|_| {
+                    PyTypeError::new_err(format!(
+                        "GraphIndex() successors[{node}] must be an iterable of int, not {}",
+                        type_name(&targets)
+                    ))
+                })?;
+                for target in targets {
+                    flat.push(index(&target?)?);
+                }
             }
             starts.push(u32::try_from(flat.len()).map_err(|_| too_large())?);
         }
@@ -56,12 +59,6 @@ impl GraphIndex {
     /// Every node, level by level (each level in index order), as `DAG.levels()`.
     fn order(&self) -> Vec<u32> {
         self.graph.order().to_vec()
-    }
-
-    /// The most `included` nodes in one level.
-    fn widest_level(&self, included: &[u8]) -> PyResult<usize> {
-        let included = self.flags("included", included)?;
-        Ok(self.graph.widest_level(&included))
     }
 
     fn __len__(&self) -> usize {
@@ -98,47 +95,7 @@ impl GraphIndex {
         self.check_len("costs", costs.len())?;
         self.check_len("names", names.len())?;
         let included = self.flags("included", included)?;
-        // Ties are rare (equal measured durations), so names are compared only then,
-        // as Python compares them; the GIL stays held for that.
-        let mut failure: Option<PyErr> = None;
-        let result = self.graph.critical_path(&costs, &included, |a, b| {
-            let smaller = names
-                .get_item(a as usize)
-                .and_then(|a| Ok((a, names.get_item(b as usize)?)))
-                .and_then(|(a, b)| {
-                    if !a.is_instance_of::<PyString>() || !b.is_instance_of::<PyString>() {
-                        return Err(PyTypeError::new_err("GraphIndex names must be str"));
-                    }
-                    a.lt(b)
-                });
-            smaller.unwrap_or_else(|error| {
-                failure.get_or_insert(error);
-                false
-            })
-        });
-        match failure {
-            Some(error) => Err(error),
-            None => Ok(result),
-        }
-    }
-
-    /// Per node: how many of its descendants are `counted`.
-    fn descendant_counts(&self, py: Python<'_>, counted: &[u8]) -> PyResult<Vec<u64>> {
-        let counted = self.flags("counted", counted)?;
-        Ok(py.detach(|| self.graph.descendant_counts(&counted)))
-    }
-
-    /// The `k` included nodes with the highest `scores` (NaN-free), highest first;
-    /// equal scores in topological order.
-    fn top(&self, scores: Vec<f64>, included: &[u8], k: usize) -> PyResult<Vec<u32>> {
-        self.check_len("scores", scores.len())?;
-        let included = self.flags("included", included)?;
-        if scores.iter().any(|score| score.is_nan()) {
-            return Err(PyValueError::new_err(
-                "GraphIndex.top() scores must not be NaN",
-            ));
-        }
-        Ok(top_k(self.graph.order(), &scores, &included, k))
+        critical_path_by_name(&self.graph, &costs, &included, names)
     }
 
     /// Per node, when it started and ended in `events` (a list of `TraceEvent`), as
@@ -206,39 +163,6 @@ impl GraphIndex {
         ))
     }
 
-    /// `observe` over the times `node_times` would read from the events of `trace`
-    /// (a `TraceRecorder`), read off the core's node runs instead, without a Python
-    /// object per event: `(observed_critical_path, scheduling_delay, idle)`, the
-    /// delays as `{name: seconds}` for the nodes that started, in `order()`; None for
-    /// an empty trace. `names` are the node names by index and `index` maps them back.
-    fn observe_trace<'py>(
-        &self,
-        py: Python<'py>,
-        trace: PyRef<'_, TraceRecorder>,
-        names: &Bound<'py, PyList>,
-        index: &Bound<'py, PyDict>,
-    ) -> PyResult<Option<ObservedTrace<'py>>> {
-        let count = self.graph.node_count();
-        self.check_len("names", names.len())?;
-        let Some(times) =
-            trace.with_snapshot(|snapshot| node_times(py, snapshot, names, index, count))?
-        else {
-            return Ok(None);
-        };
-        let observed = py.detach(|| {
-            self.graph
-                .observe(&times.starts, &times.ends, times.run_start, times.run_end)
-        });
-        let delays = PyDict::new(py);
-        for &v in self.graph.order() {
-            let v = v as usize;
-            if !times.starts[v].is_nan() {
-                delays.set_item(names.get_item(v)?, observed.scheduling_delay[v])?;
-            }
-        }
-        Ok(Some((observed.critical_path, delays, observed.idle)))
-    }
-
     /// `(observed_critical_path, scheduling_delays, idle)` from per-node start and end
     /// times (NaN when not recorded) of a run spanning `run_start..run_end`.
     fn observe(
@@ -261,6 +185,11 @@ impl GraphIndex {
 }
 
 impl GraphIndex {
+    /// The graph itself, for the passes that other files of the binding run.
+    pub(crate) fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
     fn check_len(&self, what: &str, len: usize) -> PyResult<()> {
         if len != self.graph.node_count() {
             return Err(length_error(what, len, self.graph.node_count()));
@@ -271,6 +200,39 @@ impl GraphIndex {
     fn flags(&self, what: &str, flags: &[u8]) -> PyResult<Vec<bool>> {
         self.check_len(what, flags.len())?;
         Ok(flags.iter().map(|&flag| flag != 0).collect())
+    }
+}
+
+/// `(path, total)`: the longest path through the `included` nodes weighted by
+/// `costs`; between equal bottom levels the node whose name in `names` (a list as
+/// long as the graph, str items) is smaller, as Python compares them.
+pub(crate) fn critical_path_by_name(
+    graph: &Graph,
+    costs: &[f64],
+    included: &[bool],
+    names: &Bound<'_, PyList>,
+) -> PyResult<(Vec<u32>, f64)> {
+    // Ties are rare (equal measured durations), so names are compared only then,
+    // as Python compares them; the GIL stays held for that.
+    let mut failure: Option<PyErr> = None;
+    let result = graph.critical_path(costs, included, |a, b| {
+        let smaller = names
+            .get_item(a as usize)
+            .and_then(|a| Ok((a, names.get_item(b as usize)?)))
+            .and_then(|(a, b)| {
+                if !a.is_instance_of::<PyString>() || !b.is_instance_of::<PyString>() {
+                    return Err(PyTypeError::new_err("GraphIndex names must be str"));
+                }
+                a.lt(b)
+            });
+        smaller.unwrap_or_else(|error| {
+            failure.get_or_insert(error);
+            false
+        })
+    });
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(result),
     }
 }
 

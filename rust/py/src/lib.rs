@@ -33,6 +33,7 @@ mod output;
 mod payload;
 mod perfetto;
 mod pickle;
+mod profile;
 mod provenance;
 mod record_call;
 mod recorder;
@@ -40,6 +41,7 @@ mod recorder_methods;
 mod registry;
 mod report;
 mod run;
+mod slotted;
 mod strings;
 
 use pyo3::prelude::*;
@@ -68,6 +70,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(compare::_trace_column_of, module)?)?;
     module.add_function(wrap_pyfunction!(arrow::_node_runs_table, module)?)?;
     module.add_function(wrap_pyfunction!(pickle::_trace_state, module)?)?;
+    module.add_function(wrap_pyfunction!(profile::_profile_run, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // The event types' values, in the core's order, and the journal's magic bytes: the
     // loader checks JSON files and sniffs journals with these (one copy of each).

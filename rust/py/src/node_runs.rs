@@ -9,6 +9,7 @@ use pyo3::types::{PyCapsule, PyDict, PyList, PyString};
 use super::arrow::{node_runs_table, ArrowTable};
 use super::recorder::PySnapshot;
 use crate::runs::{NodeRuns, NodeTimes, RunStatus};
+use dagron_core::graph::{Graph, Observed};
 
 /// One row per run of a node, as index-aligned columns (see `docs/node-runs.md`).
 #[pyclass(frozen, module = "dagron._core", name = "NodeRuns")]
@@ -134,41 +135,79 @@ pub(crate) fn node_runs(py: Python<'_>, snapshot: &PySnapshot<'_>) -> PyResult<P
     })
 }
 
-/// Per node of a graph of `count` nodes, when it started and ended, read off the
-/// runs of `snapshot`; `index` maps node names to graph indices (other names, and
-/// indices not below `count`, are ignored). None for an empty snapshot.
+/// A trace's node runs matched to the nodes of a graph, and what the observed
+/// profile makes of them, gathered without the GIL (on profiling's second thread).
 ///
-/// `names` are the graph's node names by index. A trace recorded with the DAG's
-/// shared name table (an executor's) interns node `i`'s name object as id `i`:
-/// where the entry holds that very object, its index is `i` with no lookup.
-pub(crate) fn node_times(
-    py: Python<'_>,
-    snapshot: &PySnapshot<'_>,
-    names: &Bound<'_, PyList>,
-    index: &Bound<'_, PyDict>,
-    count: usize,
-) -> PyResult<Option<NodeTimes>> {
-    if snapshot.is_empty() {
-        return Ok(None);
+/// A run's name is graph node `i` where it is the graph's own name object `i`: a
+/// trace recorded with the DAG's shared name table (an executor's) interns node
+/// `i`'s name as id `i`. Other names are looked up by name in `finish`, with the
+/// GIL; names that are not nodes of the graph are ignored.
+pub(crate) struct ObservedRuns<'a> {
+    runs: NodeRuns<'a, Py<PyString>>,
+    graph_index: Vec<Option<u32>>,
+    /// Rows of `runs.names` not matched by identity.
+    unmatched: Vec<usize>,
+    /// The answer, when every name was matched by identity.
+    done: Option<(NodeTimes, Observed)>,
+}
+
+impl<'a> ObservedRuns<'a> {
+    /// `name_at[i]`: the address of the graph's name object `i`.
+    pub(crate) fn gather(snapshot: &PySnapshot<'a>, name_at: &[usize], graph: &Graph) -> Self {
+        let runs = NodeRuns::collect(snapshot);
+        let mut unmatched = Vec::new();
+        let graph_index = runs
+            .names
+            .iter()
+            .enumerate()
+            .map(|(row, &(id, entry))| {
+                // Addresses only: no reference count is touched without the GIL.
+                let own = name_at.get(id as usize) == Some(&(entry.payload.as_ptr() as usize));
+                if !own {
+                    unmatched.push(row);
+                }
+                own.then_some(id)
+            })
+            .collect();
+        let mut gathered = ObservedRuns {
+            runs,
+            graph_index,
+            unmatched,
+            done: None,
+        };
+        if gathered.unmatched.is_empty() {
+            gathered.done = Some(gathered.observe(graph));
+        }
+        gathered
     }
-    let runs = py.detach(|| NodeRuns::collect(snapshot));
-    let graph_index = runs
-        .names
-        .iter()
-        .map(|&(id, entry)| {
-            let name = entry.payload.bind(py);
-            if (id as usize) < count.min(names.len()) && names.get_item(id as usize)?.is(name) {
-                return Ok(Some(id));
-            }
-            match index.get_item(name)? {
-                Some(value) => Ok(Some(value.extract::<usize>()?)
+
+    /// Per-node times and the observed figures, once the names not matched by
+    /// identity are looked up in `index` (names to graph indices).
+    pub(crate) fn finish(
+        mut self,
+        py: Python<'_>,
+        index: &Bound<'_, PyDict>,
+        graph: &Graph,
+    ) -> PyResult<(NodeTimes, Observed)> {
+        if let Some(done) = self.done.take() {
+            return Ok(done);
+        }
+        let count = graph.node_count();
+        for &row in &self.unmatched {
+            let name = self.runs.names[row].1.payload.bind(py);
+            self.graph_index[row] = match index.get_item(name)? {
+                Some(value) => Some(value.extract::<usize>()?)
                     .filter(|&v| v < count)
-                    .map(|v| v as u32)),
-                None => Ok(None),
-            }
-        })
-        .collect::<PyResult<Vec<_>>>()?;
-    Ok(Some(py.detach(|| {
-        NodeTimes::from_runs(&runs, &graph_index, count)
-    })))
+                    .map(|v| v as u32),
+                None => None,
+            };
+        }
+        Ok(py.detach(|| self.observe(graph)))
+    }
+
+    fn observe(&self, graph: &Graph) -> (NodeTimes, Observed) {
+        let times = NodeTimes::from_runs(&self.runs, &self.graph_index, graph.node_count());
+        let observed = graph.observe(&times.starts, &times.ends, times.run_start, times.run_end);
+        (times, observed)
+    }
 }
