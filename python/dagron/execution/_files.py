@@ -121,6 +121,7 @@ def _json(cls: type[T], data: bytes, name: str, progress: Optional[Progress] = N
         raise TraceFileError(
             f"{name}: not a JSON trace: expected a list of events, found {type(records).__name__}"
         )
+    del text  # not needed while the core fills the trace
     # Each record checked (TraceFileError naming the event) and restored by the core.
     host = os.path.basename(name)
     return _core._load_json(cls, records, name, host, progress)
