@@ -22,7 +22,8 @@ use super::strings::str_bytes;
 use crate::event::{EventKind, StepArg};
 use crate::trace::{Restored, SavedEvent};
 
-/// The name errors of restoring give themselves (as `__setstate__` has always said).
+/// The function a too-large duration's `OverflowError` names: the text a loaded
+/// file has always given (it went through `__setstate__`).
 const FUNCTION: &str = "__setstate__";
 
 /// `_load_json(cls, records, name, host, progress=None) -> trace`: a new trace of
