@@ -1,6 +1,6 @@
 """``dagron._core._trace_state``: the one builder of the state ``__setstate__``
 restores (the layout and version live in ``rust/py/pickle.rs``), for the Python side
-(JSON files, traces copied from other objects)."""
+(traces copied from other objects; loading files goes straight to the core)."""
 
 from __future__ import annotations
 

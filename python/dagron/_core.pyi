@@ -28,7 +28,8 @@ __all__ = [
     "EVENT_TYPE_VALUES",
     "JOURNAL_MAGIC",
     "__version__",
-    "read_journal",
+    "_load_journal",
+    "_load_json",
 ]
 
 __version__: str
@@ -241,12 +242,20 @@ class GraphIndex:
     ) -> tuple[list[int], list[float], float]: ...
 
 def _register_types(enum_type: type[TraceEventType], event_type: type[TraceEvent]) -> None: ...
-def read_journal(
+def _load_journal(
+    cls: type[_T],
     data: bytes,
     name: str,
     progress: Optional[Callable[[int, int], object]] = None,
     decompressed: bool = False,
-) -> tuple[tuple[Any, ...], int]: ...
+) -> tuple[_T, int]: ...
+def _load_json(
+    cls: type[_T],
+    records: list[Any],
+    name: str,
+    host: str,
+    progress: Optional[Callable[[int, int], object]] = None,
+) -> _T: ...
 def _flush_journals() -> None: ...
 def _node_stats(
     base_columns: Sequence[bytes],

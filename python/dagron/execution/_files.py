@@ -1,10 +1,13 @@
 """Reading traces back from files: ``ExecutionTrace.load``.
 
-Two kinds of file: a journal (``ExecutionTrace(journal=path)``; decoded by the Rust
-core) and a ``write_json`` / ``to_json`` export, optionally gzip-compressed. A
-JSON export holds no origin: the loaded trace gets ``TraceOrigin(host=<file name>,
-pid=0, monotonic_ns=0, wall_ns=0)``, so merging lines it up at its start (pass
-``offsets`` to place it) and names it after its file.
+Two kinds of file: a journal (``ExecutionTrace(journal=path)``) and a
+``write_json`` / ``to_json`` export, optionally gzip-compressed. This module tells
+them apart and decodes the JSON text (``json``); the Rust core decodes journals,
+checks the JSON records, and restores either straight into a new trace
+(``_core._load_journal``, ``_core._load_json``). A JSON export holds no origin:
+the loaded trace gets ``TraceOrigin(host=<file name>, pid=0, monotonic_ns=0,
+wall_ns=0)``, so merging lines it up at its start (pass ``offsets`` to place it)
+and names it after its file.
 """
 
 from __future__ import annotations
@@ -23,13 +26,12 @@ from dagron.errors import TraceFileError, TraceJournalWarning
 __all__ = ["load", "loads", "TraceJournalWarning"]
 
 PathArg = Union[str, "os.PathLike[str]"]
-T = TypeVar("T")
+T = TypeVar("T", bound=_core.TraceRecorder)
 
 #: The journal format's magic bytes (the core's, `rust/core/src/journal/format/`).
 JOURNAL_MAGIC: bytes = _core.JOURNAL_MAGIC
 GZIP_MAGIC = b"\x1f\x8b"
 READ_CHUNK = 1 << 20
-FIELDS = ("event_type", "timestamp", "node_name", "step_index", "duration", "error", "metadata")
 
 
 def read_file(path: PathArg, progress: Optional[Callable[[int], None]] = None) -> bytes:
@@ -80,14 +82,14 @@ def _loads(cls: type[T], data: bytes, name: str, progress: Optional[Progress]) -
         # A gzipped journal: its offsets are in the decompressed data.
         if data.startswith(JOURNAL_MAGIC):
             return _journal(cls, data, name, progress, decompressed=True)
-    return _restore(cls, _json_state(data, os.path.basename(name), name, progress), name)
+    return _json(cls, data, name, progress)
 
 
 def _journal(
     cls: type[T], data: bytes, name: str, progress: Optional[Progress], decompressed: bool
 ) -> T:
     try:
-        state, lost = _core.read_journal(data, name, progress, decompressed)
+        trace, lost = _core._load_journal(cls, data, name, progress, decompressed)
     except ValueError as error:
         raise TraceFileError(str(error)) from None
     if lost:
@@ -98,21 +100,10 @@ def _journal(
             TraceJournalWarning,
             stacklevel=6,
         )
-    return _restore(cls, state, name)
+    return trace
 
 
-def _restore(cls: type[T], state: tuple[Any, ...], name: str) -> T:
-    trace: Any = cls.__new__(cls)  # type: ignore[call-overload]
-    try:
-        trace.__setstate__(state)
-    except (TypeError, ValueError) as error:
-        raise TraceFileError(f"{name}: {error}") from None
-    return trace  # type: ignore[no-any-return]
-
-
-def _json_state(
-    data: bytes, host: str, name: str, progress: Optional[Progress] = None
-) -> tuple[Any, ...]:
+def _json(cls: type[T], data: bytes, name: str, progress: Optional[Progress] = None) -> T:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -130,27 +121,10 @@ def _json_state(
         raise TraceFileError(
             f"{name}: not a JSON trace: expected a list of events, found {type(records).__name__}"
         )
-    events = []
-    for position, record in enumerate(records):
-        if progress is not None and position % 65_536 == 0:
-            progress(position, len(records))
-        if not isinstance(record, dict):
-            raise TraceFileError(f"{name}: event {position}: expected an object")
-        unknown = set(record) - set(FIELDS)
-        if unknown or "event_type" not in record or "timestamp" not in record:
-            raise TraceFileError(
-                f"{name}: event {position}: expected keys {', '.join(FIELDS)}; "
-                f"got {', '.join(map(str, record))}"
-            )
-        events.append(tuple(record.get(field) for field in FIELDS))
-    for position, event in enumerate(events):
-        problem = _field_problem(event)
-        if problem:
-            raise TraceFileError(f"{name}: event {position}: {problem}")
-    if progress is not None:
-        progress(len(records), len(records))
-    origin = (host, 0, 0, 0)
-    return _core._trace_state(events, origin)
+    del text  # not needed while the core fills the trace
+    # Each record checked (TraceFileError naming the event) and restored by the core.
+    host = os.path.basename(name)
+    return _core._load_json(cls, records, name, host, progress)
 
 
 def _decode(text: str) -> Any:
@@ -163,32 +137,3 @@ def _decode(text: str) -> Any:
     from dagron.execution import _deep_json
 
     return _deep_json.loads(text)
-
-
-#: The event types' values, as a JSON export writes them (the core's list).
-_KINDS = frozenset(_core.EVENT_TYPE_VALUES)
-
-
-def _field_problem(event: tuple[Any, ...]) -> str:
-    """What is wrong with one JSON record's fields ('' if nothing)."""
-    kind, ts, node, step, duration, error, metadata = event
-
-    def integer(value: Any) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool)
-
-    def number(value: Any) -> bool:
-        return integer(value) or isinstance(value, float)
-
-    checks = (
-        (isinstance(kind, str) and kind in _KINDS, "event_type", kind),
-        (number(ts), "timestamp", ts),
-        (node is None or isinstance(node, str), "node_name", node),
-        (step is None or integer(step), "step_index", step),
-        (duration is None or number(duration), "duration", duration),
-        (error is None or isinstance(error, str), "error", error),
-        (metadata is None or isinstance(metadata, dict), "metadata", metadata),
-    )
-    for ok, field, value in checks:
-        if not ok:
-            return f"bad {field} {value!r}"
-    return ""

@@ -1,6 +1,6 @@
-//! Argument checks for `record` (and the events `__setstate__` restores) and for
-//! `max_events`: each value's type and range, as behaviour.md 4 says, before
-//! anything is changed.
+//! Argument checks for `record` (and the events `__setstate__` restores and trace
+//! files load) and for `max_events`: each value's type and range, as behaviour.md 4
+//! says, before anything is changed.
 
 use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::prelude::*;
@@ -81,8 +81,9 @@ pub(crate) fn check_arguments<'a, 'py>(
     })
 }
 
+/// A step index (an int, not a bool): `i64`, or the exact int when larger.
 #[inline]
-fn check_step<'py>(
+pub(crate) fn check_step<'py>(
     function: &str,
     step: &Bound<'py, PyAny>,
 ) -> PyResult<(StepArg, Option<Bound<'py, PyAny>>)> {
@@ -137,7 +138,8 @@ pub(crate) fn check_max_events(value: &Bound<'_, PyAny>) -> PyResult<usize> {
     }
 }
 
-fn check_duration(function: &str, value: &Bound<'_, PyAny>) -> PyResult<f64> {
+/// A duration (int or float) as `f64`; an int too large is an `OverflowError`.
+pub(crate) fn check_duration(function: &str, value: &Bound<'_, PyAny>) -> PyResult<f64> {
     if let Ok(float) = value.cast::<PyFloat>() {
         return Ok(float.value());
     }

@@ -1,30 +1,36 @@
-//! The journal's Python functions: `read_journal`, which turns a decoded journal
-//! into a pickle-style state, and `_flush_journals`.
+//! The journal's Python functions: `_load_journal`, which restores a decoded
+//! journal straight into a fresh trace through the core's `restore`, and
+//! `_flush_journals`.
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyInt, PyType};
 
+use super::arguments::{check_step, Checked};
+use super::load::{fresh_trace, Progress};
 use super::new_objects;
-use super::provenance::origin_tuple;
+use super::recorder::TraceRecorder;
 use super::strings::decode;
+use crate::event::StepArg;
+use crate::trace::{Restored, SavedEvent};
 use dagron_core::journal::format::{self, JournalStep};
 
-/// `read_journal(data, name, progress=None, decompressed=False) -> (state,
-/// lost_bytes)`: the events of a journal as an `ExecutionTrace` state (see
-/// `state`), and how many bytes of a cut last block were dropped. Errors name
-/// `name` and the offset (`decompressed`: `data` was gunzipped, and offsets are
-/// said to be in the decompressed data). `progress(done, total)` is called every
-/// 65,536 events and at the end.
+/// `_load_journal(cls, data, name, progress=None, decompressed=False) -> (trace,
+/// lost_bytes)`: a new trace of `cls` holding the events of a journal, and how many
+/// bytes of a cut last block were dropped. Errors are `ValueError`s naming `name`
+/// and the offset (`decompressed`: `data` was gunzipped, and offsets are said to be
+/// in the decompressed data). `progress(done, total)` is called every 65,536 events
+/// and at the end.
 #[pyfunction]
-#[pyo3(signature = (data, name, progress = None, decompressed = false))]
-pub(crate) fn read_journal<'py>(
-    py: Python<'py>,
+#[pyo3(signature = (cls, data, name, progress = None, decompressed = false))]
+pub(crate) fn _load_journal<'py>(
+    cls: &Bound<'py, PyType>,
     data: &Bound<'py, PyBytes>,
     name: &str,
     progress: Option<&Bound<'py, PyAny>>,
     decompressed: bool,
-) -> PyResult<(Bound<'py, PyTuple>, usize)> {
+) -> PyResult<(Bound<'py, TraceRecorder>, usize)> {
+    let py = cls.py();
     // Not detached: `data` is a Python object, and bytes are immutable but the
     // buffer is only guaranteed while the GIL keeps it alive.
     let decoded = format::decode(data.as_bytes()).map_err(|error| {
@@ -48,90 +54,87 @@ pub(crate) fn read_journal<'py>(
             })
         })
         .collect::<PyResult<Vec<_>>>()?;
+    let trace = fresh_trace(cls)?;
+    let recorder = trace.get();
     let json_loads = py.import("json")?.getattr("loads")?;
-    let int = py.get_type::<pyo3::types::PyInt>();
+    let int = py.get_type::<PyInt>();
     let signed = PyDict::new(py);
     signed.set_item("signed", true)?;
-    let registry = super::registry::Registry::get(py)?;
-    // Millions of new tuples, none of them garbage: no collections meanwhile. Only
-    // paused, never frozen: the program's own garbage is collected as usual after.
-    let gc = GcDisabled::new(py)?;
-    let mut events = Vec::new();
-    events
+    let progress = Progress {
+        callback: progress,
+        total: decoded.events.len(),
+    };
+    let mut saved = Vec::new();
+    saved
         .try_reserve_exact(decoded.events.len())
         .map_err(|_| new_objects::no_memory(py))?;
     for (position, event) in decoded.events.iter().enumerate() {
-        if position % crate::export::CHECKPOINT_EVERY == 0 {
-            py.check_signals()?;
-            if let Some(progress) = progress {
-                progress.call1((position, decoded.events.len()))?;
-            }
-        }
-        let step = match &event.step {
-            JournalStep::None => None,
-            JournalStep::Int(value) => Some(new_objects::int(py, *value)?),
+        progress.checkpoint(py, position)?;
+        let (step, big_step) = match &event.step {
+            JournalStep::None => (StepArg::None, None),
+            JournalStep::Int(value) => (StepArg::Int(*value), None),
             // The decoder checked: ASCII digits, maybe a sign.
-            JournalStep::Big(text) => Some(int.call1((String::from_utf8_lossy(text),))?),
-            JournalStep::BigBytes(bytes) => Some(int.call_method(
-                "from_bytes",
-                (PyBytes::new(py, bytes), "little"),
-                Some(&signed),
-            )?),
+            JournalStep::Big(text) => check_step(
+                "__setstate__",
+                &int.call1((String::from_utf8_lossy(text),))?,
+            )?,
+            JournalStep::BigBytes(bytes) => check_step(
+                "__setstate__",
+                &int.call_method(
+                    "from_bytes",
+                    (PyBytes::new(py, bytes), "little"),
+                    Some(&signed),
+                )?,
+            )?,
         };
         let metadata = match &event.metadata {
             Some(text) => {
-                let value = json_loads
-                    .call1((PyBytes::new(py, text),))
-                    .ok()
-                    .filter(|value| value.is_instance_of::<PyDict>());
-                Some(value.ok_or_else(|| {
+                let value = json_loads.call1((PyBytes::new(py, text),)).ok();
+                let dict = value.and_then(|value| value.cast_into::<PyDict>().ok());
+                let dict = dict.ok_or_else(|| {
                     PyValueError::new_err(format!(
                         "{name}: event {position}: metadata is not a JSON object"
                     ))
-                })?)
+                })?;
+                // An empty dict is not kept: the event gets a fresh {} (behaviour.md 4).
+                (!dict.is_empty()).then(|| dict.unbind())
             }
             None => None,
         };
-        let kind = registry
-            .member(event.kind)
-            .bind(py)
-            .getattr(pyo3::intern!(py, "value"))?;
-        let string = |id: Option<u32>| id.map(|id| strings[id as usize].clone());
-        events.push(new_objects::tuple(
-            py,
-            &[
-                Some(kind),
-                Some(new_objects::float(py, event.ts)?),
-                string(event.node),
-                step,
-                match event.duration {
-                    Some(value) => Some(new_objects::float(py, value)?),
-                    None => None,
-                },
-                string(event.error),
-                metadata,
-            ],
-        )?);
+        let string = |id: Option<u32>| id.map(|id| &strings[id as usize]);
+        let checked = Checked {
+            kind: event.kind,
+            node_name: string(event.node),
+            error: string(event.error),
+            step,
+            big_step,
+            duration: event.duration,
+            metadata,
+        };
+        saved.push(SavedEvent {
+            ts: event.ts,
+            event: recorder.new_event(py, checked)?,
+        });
     }
-    drop(gc);
-    if let Some(progress) = progress {
-        progress.call1((decoded.events.len(), decoded.events.len()))?;
-    }
-    let origin = decoded
-        .origin
-        .as_ref()
-        .map(|origin| origin_tuple(py, origin))
-        .transpose()?;
-    let provenance = (origin, decoded.dropped, py.None(), py.None()).into_pyobject(py)?;
-    let state = (
-        super::pickle::STATE_VERSION,
-        py.None(),
-        PyList::new(py, events)?,
-        py.None(),
-        provenance,
-    )
-        .into_pyobject(py)?;
-    Ok((state, decoded.lost_bytes))
+    progress.done()?;
+    let restored = Restored {
+        epoch: None,
+        origin: decoded.origin,
+        dropped: decoded.dropped,
+        provenance: None,
+    };
+    recorder.restore(restored, saved).map_err(|error| {
+        if error.is_instance_of::<PyValueError>(py) || error.is_instance_of::<PyTypeError>(py) {
+            let text = error
+                .value(py)
+                .str()
+                .map(|text| text.to_string_lossy().into_owned());
+            PyValueError::new_err(format!("{name}: {}", text.unwrap_or_default()))
+        } else {
+            error
+        }
+    })?;
+    Ok((trace, decoded.lost_bytes))
 }
 
 /// Flush every journal (registered with `atexit`, so that a normal exit loses
@@ -139,30 +142,4 @@ pub(crate) fn read_journal<'py>(
 #[pyfunction]
 pub(crate) fn _flush_journals(py: Python<'_>) -> PyResult<()> {
     super::journal_live::flush_all(py)
-}
-
-/// Disables the cyclic GC until dropped, if it was enabled; changes nothing else.
-struct GcDisabled<'py> {
-    gc: Option<Bound<'py, PyModule>>,
-}
-
-impl<'py> GcDisabled<'py> {
-    fn new(py: Python<'py>) -> PyResult<Self> {
-        let gc = py.import("gc")?;
-        let enabled = gc.call_method0("isenabled")?.is_truthy()?;
-        if enabled {
-            gc.call_method0("disable")?;
-        }
-        Ok(GcDisabled {
-            gc: enabled.then_some(gc),
-        })
-    }
-}
-
-impl Drop for GcDisabled<'_> {
-    fn drop(&mut self) {
-        if let Some(gc) = &self.gc {
-            let _ = gc.call_method0("enable");
-        }
-    }
 }

@@ -24,6 +24,8 @@ mod graph;
 mod journal;
 mod journal_live;
 mod journal_text;
+mod load;
+mod load_json;
 mod merge;
 mod metadata;
 mod new_objects;
@@ -62,7 +64,8 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     run::install(&module.py().get_type::<run::RunState>())?;
     record_call::install(&module.py().get_type::<recorder::TraceRecorder>())?;
     module.add_function(wrap_pyfunction!(registry::_register_types, module)?)?;
-    module.add_function(wrap_pyfunction!(journal::read_journal, module)?)?;
+    module.add_function(wrap_pyfunction!(journal::_load_journal, module)?)?;
+    module.add_function(wrap_pyfunction!(load_json::_load_json, module)?)?;
     module.add_function(wrap_pyfunction!(journal::_flush_journals, module)?)?;
     module.add_function(wrap_pyfunction!(compare::_node_stats, module)?)?;
     module.add_function(wrap_pyfunction!(compare::_mann_whitney, module)?)?;
@@ -72,8 +75,8 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(pickle::_trace_state, module)?)?;
     module.add_function(wrap_pyfunction!(profile::_profile_run, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    // The event types' values, in the core's order, and the journal's magic bytes: the
-    // loader checks JSON files and sniffs journals with these (one copy of each).
+    // The event types' values, in the core's order, and the journal's magic bytes (the
+    // loader sniffs journals with it): one copy of each, the core's.
     let kinds: Vec<&str> = crate::event::EventKind::ALL
         .iter()
         .map(|kind| kind.value())

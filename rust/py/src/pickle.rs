@@ -10,9 +10,10 @@
 //! u32 bytes, plus a sixth item, `{slot name: value}`, when a subclass's `__slots__`
 //! hold values. Version 1 states (the first four items) still restore.
 //!
-//! This file owns that layout: `STATE_VERSION` is the one copy of the version
-//! (journal loading uses it), and `_trace_state` builds a state from saved events
-//! for the Python side (files loaded from JSON, traces copied from other objects).
+//! This file owns that layout: `STATE_VERSION` is the one copy of the version, and
+//! `_trace_state` builds a state from saved events for the Python side (traces
+//! copied from other objects, as `to_otel` does). Loading files does not go through
+//! a state: see `load`.
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
