@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import pickle
 import zlib
 
@@ -96,6 +97,28 @@ def test_a_journal_loads_as_the_trace_and_its_pickled_copy(tmp_path, compressed)
     assert loaded.event_sources() == [0] * 6
     assert loaded.dropped == 0
     assert_like_its_pickled_copy(loaded)
+
+
+def test_files_whose_names_are_not_utf8_load(tmp_path):
+    # os.fsdecode keeps the byte 0xff as a lone surrogate: the JSON trace's origin
+    # is named with "?" for it, and a journal loads under such a name too.
+    folder = os.fsencode(tmp_path)
+    trace = ExecutionTrace()
+    record_mixed(trace)
+    json_path = os.fsdecode(folder + b"/run\xff.json")
+    trace.write_json(json_path)
+    loaded = ExecutionTrace.load(json_path)
+    assert loaded.events == trace.events
+    assert loaded.origin == TraceOrigin(host="run?.json", pid=0, monotonic_ns=0, wall_ns=0)
+    journal_path = os.fsdecode(folder + b"/run\xff.journal")
+    journaled = ExecutionTrace(journal=journal_path)
+    record_mixed(journaled)
+    journaled.flush()
+    assert ExecutionTrace.load(journal_path).events == journaled.events
+    with open(journal_path, "r+b") as file:
+        file.truncate(3)
+    with pytest.raises(TraceFileError, match=r"run\?\.journal: "):
+        ExecutionTrace.load(journal_path)
 
 
 def test_a_journals_dropped_count_reaches_the_loaded_trace(tmp_path):
@@ -187,7 +210,11 @@ def bad(**fields: object) -> dict:
         # Numbers the core cannot hold, then the timestamps' order, after every field.
         (
             '[{"event_type": "node_started", "timestamp": 1' + "0" * 400 + "}]",
-            "invalid ExecutionTrace state: timestamp must be a float",
+            "event 0: timestamp is an integer of 401 digits, too large for a float",
+        ),
+        (
+            json.dumps([GOOD, bad(duration=-(10**400)), bad(duration=10**500)]),
+            "event 1: duration is an integer of 401 digits, too large for a float",
         ),
         (
             '[{"event_type": "node_started", "timestamp": 1' + "0" * 400 + "},"

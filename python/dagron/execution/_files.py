@@ -89,7 +89,7 @@ def _journal(
     cls: type[T], data: bytes, name: str, progress: Optional[Progress], decompressed: bool
 ) -> T:
     try:
-        trace, lost = _core._load_journal(cls, data, name, progress, decompressed)
+        trace, lost = _core._load_journal(cls, data, _text(name), progress, decompressed)
     except ValueError as error:
         raise TraceFileError(str(error)) from None
     if lost:
@@ -123,8 +123,14 @@ def _json(cls: type[T], data: bytes, name: str, progress: Optional[Progress] = N
         )
     del text  # not needed while the core fills the trace
     # Each record checked (TraceFileError naming the event) and restored by the core.
-    host = os.path.basename(name)
+    host = _text(os.path.basename(name))
     return _core._load_json(cls, records, name, host, progress)
+
+
+def _text(name: str) -> str:
+    """``name`` as text the core can hold: a file name that is not valid UTF-8
+    (``os.fsdecode`` leaves its bytes as lone surrogates) gets ``?`` for them."""
+    return name.encode("utf-8", "replace").decode("utf-8")
 
 
 def _decode(text: str) -> Any:

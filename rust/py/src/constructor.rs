@@ -93,6 +93,7 @@ fn journal_path_of(value: &Bound<'_, PyAny>) -> PyResult<std::path::PathBuf> {
     let os = value.py().import("os")?;
     os.call_method1("fspath", (value,))
         .and_then(|path| os.call_method1("fsdecode", (path,)))
-        .and_then(|path| path.extract())
+        // Through the file system encoding, as open() does (see `output::path`).
+        .and_then(|path| path.extract::<std::path::PathBuf>())
         .map_err(|_| bad_argument("ExecutionTrace", "journal", "a path or None", value))
 }

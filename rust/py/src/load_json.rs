@@ -22,8 +22,8 @@ use super::strings::str_bytes;
 use crate::event::{EventKind, StepArg};
 use crate::trace::{Restored, SavedEvent};
 
-/// The function a too-large duration's `OverflowError` names: the text a loaded
-/// file has always given (it went through `__setstate__`).
+/// The function the shared argument checks name in their errors (a loaded file's
+/// texts have always named it: loading went through `__setstate__`).
 const FUNCTION: &str = "__setstate__";
 
 /// `_load_json(cls, records, name, host, progress=None) -> trace`: a new trace of
@@ -88,7 +88,7 @@ pub(crate) fn _load_json<'py>(
         if unfit.is_some() {
             continue;
         }
-        match saved_event(py, recorder, &fields) {
+        match saved_event(py, recorder, position, &fields) {
             Ok(event) => saved.push(event),
             Err(error) => unfit = Some(named(name, error)),
         }
@@ -148,21 +148,24 @@ fn kind_of(value: &Bound<'_, PyAny>) -> Option<EventKind> {
 fn saved_event(
     py: Python<'_>,
     recorder: &TraceRecorder,
+    position: usize,
     fields: &[Option<Bound<'_, PyAny>>; 7],
 ) -> PyResult<SavedEvent<super::payload::PyExtra>> {
     let given = |field: usize| fields[field].as_ref().filter(|value| !value.is_none());
     let kind = fields[0].as_ref().and_then(kind_of).expect("checked");
-    let ts: f64 = fields[1]
-        .as_ref()
-        .expect("checked")
+    let timestamp = fields[1].as_ref().expect("checked");
+    let ts: f64 = timestamp
         .extract()
-        .map_err(|error| unfit_timestamp(py, error))?;
+        .map_err(|error| unfit_number(py, position, "timestamp", timestamp, error))?;
     let (step, big_step) = match given(3) {
         Some(step) => check_step(FUNCTION, step)?,
         None => (StepArg::None, None),
     };
     let duration = given(4)
-        .map(|value| check_duration(FUNCTION, value))
+        .map(|value| {
+            check_duration(FUNCTION, value)
+                .map_err(|error| unfit_number(py, position, "duration", value, error))
+        })
         .transpose()?;
     let metadata = given(6).and_then(|value| {
         let dict = value.cast::<PyDict>().ok()?;
@@ -184,17 +187,28 @@ fn saved_event(
     })
 }
 
-/// A timestamp that is no `f64` (an int too large): the state is invalid, as
-/// `__setstate__` says; anything else raised while converting propagates.
-fn unfit_timestamp(py: Python<'_>, error: PyErr) -> PyErr {
-    if error.is_instance_of::<PyTypeError>(py)
+/// A number (checked to be an int or a float) that is no `f64`: an int too large,
+/// told by its event and length; anything else raised while converting propagates.
+fn unfit_number(
+    py: Python<'_>,
+    position: usize,
+    field: &str,
+    value: &Bound<'_, PyAny>,
+    error: PyErr,
+) -> PyErr {
+    if !(error.is_instance_of::<PyTypeError>(py)
         || error.is_instance_of::<PyValueError>(py)
-        || error.is_instance_of::<PyOverflowError>(py)
+        || error.is_instance_of::<PyOverflowError>(py))
     {
-        PyValueError::new_err("invalid ExecutionTrace state: timestamp must be a float")
-    } else {
-        error
+        return error;
     }
+    let digits = value
+        .str()
+        .map(|text| text.to_string_lossy().trim_start_matches('-').len())
+        .unwrap_or(0);
+    PyValueError::new_err(format!(
+        "event {position}: {field} is an integer of {digits} digits, too large for a float"
+    ))
 }
 
 /// `ValueError`s and `TypeError`s as `TraceFileError("{name}: {error}")`; anything

@@ -93,11 +93,13 @@ pub(super) fn fs_path(dest: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
         )));
     }
     let path = os.call_method1("fsdecode", (os.call_method1("fspath", (dest,))?,))?;
-    let path: String = path.extract()?;
-    if path.contains('\0') {
+    // Through the file system encoding, as open() does: a name that is not valid
+    // UTF-8 (its bytes kept as lone surrogates by fsdecode) names the same file.
+    let path: PathBuf = path.extract()?;
+    if path.as_os_str().as_encoded_bytes().contains(&0) {
         return Err(PyValueError::new_err("embedded null byte"));
     }
-    Ok(PathBuf::from(path))
+    Ok(path)
 }
 
 /// Where a path export goes: `Ok(Some(file))` when the path exists and is not a
