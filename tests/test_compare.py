@@ -419,3 +419,60 @@ def test_a_recorded_flight_recorder_trace_names_its_bound():
         f"candidate trace 1: a bounded trace (max_events=4) that let go of its "
         f"{bounded.dropped} oldest events"
     )
+
+
+class RunsOnly:
+    """A trace of another library: only ``node_runs()``."""
+
+    def __init__(self, trace: ExecutionTrace) -> None:
+        self._trace = trace
+
+    def node_runs(self):
+        return self._trace.node_runs()
+
+
+def test_node_times_are_read_off_the_runs_exactly(tmp_path):
+    # "a" ran twice (its first start and last end count), "b" is still open (busy until
+    # the trace's end), "c" was skipped (its instant bounds the trace, nothing ran), "d"
+    # ran 0 s; busy intervals merge where they overlap. Both readings (a trace of this
+    # package, off the core's pass, and any object with node_runs()) agree.
+    from dagron.comparison._path import node_times, split_path, trace_path
+
+    events = [
+        {"event_type": "node_started", "timestamp": 1.0, "node_name": "a"},
+        {"event_type": "node_failed", "timestamp": 2.0, "node_name": "a", "error": "x"},
+        {"event_type": "node_started", "timestamp": 2.5, "node_name": "a"},
+        {"event_type": "node_started", "timestamp": 3.0, "node_name": "b"},
+        {"event_type": "node_completed", "timestamp": 4.0, "node_name": "a"},
+        {"event_type": "node_started", "timestamp": 6.0, "node_name": "d"},
+        {"event_type": "node_completed", "timestamp": 6.0, "node_name": "d"},
+        {"event_type": "node_skipped", "timestamp": 9.0, "node_name": "c"},
+    ]
+    (tmp_path / "t.json").write_text(json.dumps(events))
+    trace = ExecutionTrace.load(tmp_path / "t.json")
+    for source in (trace, RunsOnly(trace)):
+        index, table = {"d": 0}, ["d"]
+        times = node_times(source, index, table)
+        assert table == ["d", "a", "b", "c"] and index == {"d": 0, "a": 1, "b": 2, "c": 3}
+        assert list(times.started) == [1, 2, 0] and list(times.ended) == [1, 0]
+        assert [times.start[n] for n in times.started] == [1.0, 3.0, 6.0]
+        assert [times.end[n] for n in times.ended] == [4.0, 6.0]
+        assert all(map(math.isnan, (times.start[3], times.end[2], times.end[3])))
+        assert (times.busy_from, times.busy_to) == ([1.0, 2.5], [2.0, 9.0])
+        assert (times.run_start, times.run_end) == (1.0, 9.0)
+        path = trace_path(times)
+        assert path == [1, 0]
+        split = split_path(times, path)
+        assert split.span == {1: 3.0, 0: 0.0}
+        assert (split.makespan, split.scheduling_delay, split.idle) == (8.0, 5.0, 0.0)
+
+
+def test_traces_of_another_library_compare_as_this_packages(tmp_path):
+    rng = random.Random(5)
+    base = [run(tmp_path / f"b{i}.json", jittered(rng, DURATIONS, 0.05)) for i in range(5)]
+    slow = {**DURATIONS, "train": 0.9}
+    cand = [run(tmp_path / f"c{i}.json", jittered(rng, slow, 0.05)) for i in range(5)]
+    ours = dagron.compare(base, cand).to_dict()
+    theirs = dagron.compare([RunsOnly(t) for t in base], [RunsOnly(t) for t in cand]).to_dict()
+    assert theirs == ours
+    assert ours["candidate"]["critical_path"] == ["extract", "clean", "train", "report"]

@@ -22,6 +22,8 @@ __all__ = [
     "_node_stats",
     "_trace_column",
     "_trace_column_of",
+    "_trace_spans",
+    "_trace_spans_of",
     "_register_types",
     "_trace_state",
     "_profile_run",
@@ -276,6 +278,12 @@ def _trace_column_of(
     int,
     int,
 ]: ...
+def _trace_spans(
+    runs: NodeRuns, index: dict[str, int], table: list[str]
+) -> tuple[bytes, bytes, bytes, bytes, list[float], list[float], float, float]: ...
+def _trace_spans_of(
+    trace: TraceRecorder, index: dict[str, int], table: list[str]
+) -> tuple[bytes, bytes, bytes, bytes, list[float], list[float], float, float]: ...
 def _mann_whitney(a: Sequence[float], b: Sequence[float]) -> tuple[float, Optional[float]]: ...
 def _node_runs_table(
     runs: Any, *, dropped: Optional[int] = None, max_events: Optional[int] = None

@@ -218,16 +218,14 @@ def _dag_path(times: NodeTimes, names: list[str], dag: Any, figures: SideFigures
     ends = [_NAN] * count
     to_global: dict[int, int] = {}
     outside = 0
-    for node, began in times.start.items():
+    for node in times.started:
         d = index.get(names[node])
         if d is None:
             outside += 1
             continue
-        starts[d] = began
+        starts[d] = times.start[node]
         to_global[d] = node
-        finish = times.end.get(node)
-        if finish is not None:
-            ends[d] = finish
+        ends[d] = times.end[node]  # NaN when it has none
     figures.outside_dag = outside
     path, _delays, _idle = graph.observe(starts, ends, times.run_start, times.run_end)
     return [to_global[d] for d in path]

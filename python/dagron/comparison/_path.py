@@ -23,24 +23,27 @@ time, as every moment outside the path's nodes lies in one of its gaps.
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import islice
-from operator import le
-from typing import Any, Optional
+from typing import Any
 
-ENDED = ("completed", "failed", "timed_out")
+from dagron import _core
 
 __all__ = ["NodeTimes", "PathSplit", "node_times", "split_path", "trace_path"]
 
 
 @dataclass
 class NodeTimes:
-    """Per node of one trace: first start and last end (NaN when it has none), and
+    """Per node of one trace (by the comparison's node numbers): first start and last
+    end (NaN when it has none), the nodes that have each in the order first met, and
     the busy intervals of the trace (merged, sorted)."""
 
-    start: dict[int, float]
-    end: dict[int, float]
+    start: Sequence[float]
+    end: Sequence[float]
+    started: Sequence[int]
+    ended: Sequence[int]
     busy_from: list[float]
     busy_to: list[float]
     run_start: float
@@ -58,73 +61,39 @@ class PathSplit:
     makespan: float = 0.0
 
 
-def node_times(runs: Any, mapping: Optional[list[int]]) -> NodeTimes:
-    """Node-level times and busy intervals from one trace's node runs."""
-    ids = runs.node if mapping is None else list(map(mapping.__getitem__, runs.node))
-    status = runs.status
-    if type(status) is not list:
-        status = list(status)
-    if status.count("completed") == len(status) and len(set(ids)) == len(ids) and len(ids):
-        # The usual trace: each node ran once and completed (C loops only).
-        starts, ends = runs.start, runs.end
-        spans = list(zip(starts, ends))
-        if not all(map(le, starts, islice(starts, 1, None))):
-            spans.sort()  # rows come in start order, except in some merged traces
-        return _merged(dict(zip(ids, starts)), dict(zip(ids, ends)), spans, min(starts), max(ends))
-    first: dict[int, float] = {}
-    last: dict[int, float] = {}
-    intervals: list[tuple[float, float]] = []
-    run_start, run_end = math.inf, -math.inf
-    open_starts: list[float] = []
-    for i, state, began, ended in zip(ids, status, runs.start, runs.end):
-        if began < run_start:
-            run_start = began
-        if ended == ended and ended > run_end:
-            run_end = ended
-        if state == "open":
-            open_starts.append(began)
-            if began < first.get(i, math.inf):
-                first[i] = began
-            continue
-        if state not in ENDED:
-            continue  # skipped, cancelled: instants, nothing ran
-        if began < first.get(i, math.inf):
-            first[i] = began
-        if ended > last.get(i, -math.inf):
-            last[i] = ended
-        if ended > began:
-            intervals.append((began, ended))
-    if run_start > run_end:
-        run_start = run_end = math.nan
-    intervals.extend((began, run_end) for began in open_starts if began < run_end)
-    intervals.sort()
-    return _merged(first, last, intervals, run_start, run_end)
+def node_times(trace: Any, index: dict[str, int], table: list[str]) -> NodeTimes:
+    """Node-level times and busy intervals of one trace, read off its node runs by
+    the core (``dagron_core::spans``), its nodes numbered through ``index`` (name ->
+    number) and ``table`` (the names by number), which gain the names they lack."""
+    if isinstance(trace, _core.TraceRecorder):
+        spans = _core._trace_spans_of(trace, index, table)
+    else:
+        spans = _core._trace_spans(trace.node_runs(), index, table)
+    starts, started, ends, ended, busy_from, busy_to, run_start, run_end = spans
+    return NodeTimes(
+        _array("d", starts),
+        _array("d", ends),
+        _array("I", started),
+        _array("I", ended),
+        busy_from,
+        busy_to,
+        run_start,
+        run_end,
+    )
 
 
-def _merged(
-    first: dict[int, float],
-    last: dict[int, float],
-    intervals: list[tuple[float, float]],
-    run_start: float,
-    run_end: float,
-) -> NodeTimes:
-    """``NodeTimes`` with ``intervals`` (sorted) merged into busy intervals."""
-    busy_from: list[float] = []
-    busy_to: list[float] = []
-    for began, ended in intervals:
-        if busy_to and began <= busy_to[-1]:
-            if ended > busy_to[-1]:
-                busy_to[-1] = ended
-        else:
-            busy_from.append(began)
-            busy_to.append(ended)
-    return NodeTimes(first, last, busy_from, busy_to, run_start, run_end)
+def _array(kind: str, data: bytes) -> array[Any]:
+    """An array of ``kind`` values from the core's native-endian bytes."""
+    values: array[Any] = array(kind)
+    values.frombytes(data)
+    return values
 
 
 def trace_path(times: NodeTimes) -> list[int]:
     """The observed critical path without a DAG (see the module's documentation)."""
     end = times.end  # every node with an end has a start
-    ended = sorted(end, key=end.__getitem__)
+    # By end; between equal ends, in the order the nodes were first met.
+    ended = sorted(times.ended, key=end.__getitem__)
     if not ended:
         return []
     finishes = list(map(end.__getitem__, ended))

@@ -34,31 +34,6 @@ class Names:
     def __init__(self) -> None:
         self.index: dict[str, int] = {}
         self.names: list[str] = []
-        # The last name table seen and its mapping to ours (traces of one pipeline
-        # usually share their table, so most traces map without a lookup).
-        self._last: Optional[list[str]] = None
-        self._last_map: list[int] = []
-
-    def mapping(self, names: list[str]) -> Optional[list[int]]:
-        """Our index for each of ``names``; None when it is the identity."""
-        if names == self.names[: len(names)]:
-            return None
-        if self._last is not None and names == self._last:
-            return self._last_map
-        index = self.index
-        table = self.names
-        found = list(map(index.get, names))
-        if None in found:
-            for k, name in enumerate(names):
-                if found[k] is None:
-                    i = index.get(name)
-                    if i is None:
-                        i = index[name] = len(table)
-                        table.append(name)
-                    found[k] = i
-        mapped: list[int] = found  # type: ignore[assignment]
-        self._last, self._last_map = list(names), mapped
-        return mapped
 
     def __len__(self) -> int:
         return len(self.names)
@@ -115,8 +90,7 @@ def read_side(
     side.median_trace = spans[(len(spans) - 1) // 2] if spans else 0
     if spans:
         # The median trace's runs again (the critical path is read from them).
-        runs = traces[side.median_trace].node_runs()
-        side.median_times = node_times(runs, names.mapping(list(runs.names)))
+        side.median_times = node_times(traces[side.median_trace], names.index, names.names)
     return side
 
 

@@ -20,6 +20,7 @@ pub mod json_text;
 pub mod merge;
 pub mod origin;
 pub mod runs;
+pub mod spans;
 pub mod store;
 pub mod summary;
 pub mod trace;

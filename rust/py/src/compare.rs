@@ -1,5 +1,5 @@
-//! `_trace_column`, `_node_stats` and `_mann_whitney`: the bindings over
-//! `crate::compare` that `dagron.compare` uses. `_trace_column` reads a `NodeRuns`'
+//! `_trace_column`, `_node_stats`, `_mann_whitney` and `_trace_spans`: the bindings
+//! over `crate::compare` and `crate::spans` that `dagron.compare` uses. `_trace_column` reads a `NodeRuns`'
 //! columns and gives the trace's durations as native-endian float64 bytes;
 //! `_node_stats` takes those bytes back and answers the same way (a dict of bytes:
 //! float64 columns, `ended` as uint32, `verdict` as one byte a node), so no Python float
@@ -12,6 +12,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use crate::recorder::TraceRecorder;
 use crate::runs::{NodeRuns, RunStatus};
 use dagron_core::compare::{self, Samples, SideStats};
+use dagron_core::spans;
 
 /// `_trace_column`'s answer: durations (float64 bytes), filled, extra, other, start,
 /// end, open runs.
@@ -35,26 +36,19 @@ pub fn _trace_column<'py>(
     table: &Bound<'py, PyList>,
 ) -> PyResult<Column<'py>> {
     let py = runs.py();
-    let mut global: Vec<u32> = Vec::new();
-    for name in runs.getattr("names")?.try_iter()? {
-        global.push(number(&name?, index, table)?);
-    }
-    let node: Vec<u32> = runs.getattr("node")?.extract()?;
-    let duration: Vec<f64> = runs.getattr("duration")?.extract()?;
-    let start: Vec<f64> = runs.getattr("start")?.extract()?;
-    let end: Vec<f64> = runs.getattr("end")?.extract()?;
-    let status = statuses(&runs.getattr("status")?)?;
-    let rows = node.len();
-    if [duration.len(), start.len(), end.len(), status.len()] != [rows; 4]
-        || node.iter().any(|&n| n as usize >= global.len())
-    {
-        return Err(PyValueError::new_err(
-            "_trace_column: the node runs' columns do not line up",
-        ));
-    }
+    let c = RunColumns::of(runs, index, table, "_trace_column")?;
     let count = table.len();
-    let column = py
-        .detach(|| compare::trace_column(&global, &node, &status, &duration, &start, &end, count));
+    let column = py.detach(|| {
+        compare::trace_column(
+            &c.global,
+            &c.node,
+            &c.status,
+            &c.duration,
+            &c.start,
+            &c.end,
+            count,
+        )
+    });
     Ok(answer(py, column))
 }
 
@@ -67,16 +61,10 @@ pub fn _trace_column_of<'py>(
     table: &Bound<'py, PyList>,
 ) -> PyResult<(Column<'py>, usize, usize, usize)> {
     let py = trace.py();
-    trace.get().with_snapshot(|snapshot| {
-        let runs = py.detach(|| NodeRuns::collect(snapshot));
-        let mut global = Vec::with_capacity(runs.names.len());
-        for (_, entry) in &runs.names {
-            global.push(number(entry.payload.bind(py), index, table)?);
-        }
-        let count = table.len();
+    with_own_runs(trace, index, table, |runs, global, count| {
         let column = py.detach(|| {
             compare::trace_column(
-                &global,
+                global,
                 &runs.node,
                 &runs.status,
                 &runs.duration,
@@ -86,7 +74,145 @@ pub fn _trace_column_of<'py>(
             )
         });
         let sizes = (runs.len(), runs.names.len(), runs.sources.list.len());
-        Ok((answer(py, column), sizes.0, sizes.1, sizes.2))
+        (answer(py, column), sizes.0, sizes.1, sizes.2)
+    })
+}
+
+/// `_trace_spans`'s answer: by node, first starts and last ends (float64 bytes, NaN
+/// for none); the nodes with a start and those with an end in first-met order (uint32
+/// bytes); the busy intervals' starts and ends; the trace's start and end. Bytes, so
+/// that no Python object is made per node.
+type Spans<'py> = (
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    Vec<f64>,
+    Vec<f64>,
+    f64,
+    f64,
+);
+
+/// One trace's node spans (`dagron_core::spans`) from its node runs (`runs`, a
+/// `NodeRuns`), numbering nodes as `_trace_column` does.
+#[pyfunction]
+pub fn _trace_spans<'py>(
+    runs: &Bound<'py, PyAny>,
+    index: &Bound<'py, PyDict>,
+    table: &Bound<'py, PyList>,
+) -> PyResult<Spans<'py>> {
+    let py = runs.py();
+    let c = RunColumns::of(runs, index, table, "_trace_spans")?;
+    let count = table.len();
+    let found =
+        py.detach(|| spans::trace_spans(&c.global, &c.node, &c.status, &c.start, &c.end, count));
+    Ok(spans_answer(py, found))
+}
+
+/// `_trace_spans` of `trace`'s own runs, read straight off the core's pass.
+#[pyfunction]
+pub fn _trace_spans_of<'py>(
+    trace: &Bound<'py, TraceRecorder>,
+    index: &Bound<'py, PyDict>,
+    table: &Bound<'py, PyList>,
+) -> PyResult<Spans<'py>> {
+    let py = trace.py();
+    with_own_runs(trace, index, table, |runs, global, count| {
+        let found = py.detach(|| {
+            spans::trace_spans(
+                global,
+                &runs.node,
+                &runs.status,
+                &runs.start,
+                &runs.end,
+                count,
+            )
+        });
+        spans_answer(py, found)
+    })
+}
+
+fn spans_answer(py: Python<'_>, found: spans::TraceSpans) -> Spans<'_> {
+    (
+        float_bytes(py, &found.first_start),
+        u32_bytes(py, &found.started),
+        float_bytes(py, &found.last_end),
+        u32_bytes(py, &found.ended),
+        found.busy_from,
+        found.busy_to,
+        found.run_start,
+        found.run_end,
+    )
+}
+
+/// A `NodeRuns`' columns, checked to line up, with each name's number (through
+/// `index` and `table`, which gain the names they lack).
+struct RunColumns {
+    global: Vec<u32>,
+    node: Vec<u32>,
+    duration: Vec<f64>,
+    start: Vec<f64>,
+    end: Vec<f64>,
+    status: Vec<RunStatus>,
+}
+
+impl RunColumns {
+    fn of(
+        runs: &Bound<'_, PyAny>,
+        index: &Bound<'_, PyDict>,
+        table: &Bound<'_, PyList>,
+        function: &str,
+    ) -> PyResult<Self> {
+        let mut global: Vec<u32> = Vec::new();
+        for name in runs.getattr("names")?.try_iter()? {
+            global.push(number(&name?, index, table)?);
+        }
+        let columns = RunColumns {
+            global,
+            node: runs.getattr("node")?.extract()?,
+            duration: runs.getattr("duration")?.extract()?,
+            start: runs.getattr("start")?.extract()?,
+            end: runs.getattr("end")?.extract()?,
+            status: statuses(&runs.getattr("status")?)?,
+        };
+        let rows = columns.node.len();
+        let lengths = [
+            columns.duration.len(),
+            columns.start.len(),
+            columns.end.len(),
+            columns.status.len(),
+        ];
+        if lengths != [rows; 4]
+            || columns
+                .node
+                .iter()
+                .any(|&n| n as usize >= columns.global.len())
+        {
+            return Err(PyValueError::new_err(format!(
+                "{function}: the node runs' columns do not line up"
+            )));
+        }
+        Ok(columns)
+    }
+}
+
+/// `f(runs, global, count)` over `trace`'s own runs, read off the core's pass: each
+/// run name's number in `global` (through `index` and `table`, which gain the names
+/// they lack) and `count` numbered names in all.
+fn with_own_runs<R>(
+    trace: &Bound<'_, TraceRecorder>,
+    index: &Bound<'_, PyDict>,
+    table: &Bound<'_, PyList>,
+    f: impl FnOnce(&NodeRuns<'_, Py<PyString>>, &[u32], usize) -> R,
+) -> PyResult<R> {
+    let py = trace.py();
+    trace.get().with_snapshot(|snapshot| {
+        let runs = py.detach(|| NodeRuns::collect(snapshot));
+        let mut global = Vec::with_capacity(runs.names.len());
+        for (_, entry) in &runs.names {
+            global.push(number(entry.payload.bind(py), index, table)?);
+        }
+        Ok(f(&runs, &global, table.len()))
     })
 }
 
@@ -225,10 +351,14 @@ fn float_bytes<'py>(py: Python<'py>, values: &[f64]) -> Bound<'py, PyBytes> {
     PyBytes::new(py, &bytes)
 }
 
+fn u32_bytes<'py>(py: Python<'py>, values: &[u32]) -> Bound<'py, PyBytes> {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    PyBytes::new(py, &bytes)
+}
+
 fn side(out: &Bound<'_, PyDict>, name: &str, stats: &SideStats) -> PyResult<()> {
     let py = out.py();
-    let ended: Vec<u8> = stats.ended.iter().flat_map(|v| v.to_ne_bytes()).collect();
-    out.set_item(format!("{name}_ended"), PyBytes::new(py, &ended))?;
+    out.set_item(format!("{name}_ended"), u32_bytes(py, &stats.ended))?;
     out.set_item(format!("{name}_median"), float_bytes(py, &stats.median))?;
     out.set_item(format!("{name}_p25"), float_bytes(py, &stats.p25))?;
     out.set_item(format!("{name}_p75"), float_bytes(py, &stats.p75))?;

@@ -71,6 +71,8 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(compare::_mann_whitney, module)?)?;
     module.add_function(wrap_pyfunction!(compare::_trace_column, module)?)?;
     module.add_function(wrap_pyfunction!(compare::_trace_column_of, module)?)?;
+    module.add_function(wrap_pyfunction!(compare::_trace_spans, module)?)?;
+    module.add_function(wrap_pyfunction!(compare::_trace_spans_of, module)?)?;
     module.add_function(wrap_pyfunction!(arrow::_node_runs_table, module)?)?;
     module.add_function(wrap_pyfunction!(pickle::_trace_state, module)?)?;
     module.add_function(wrap_pyfunction!(profile::_profile_run, module)?)?;
