@@ -295,6 +295,27 @@ def test_observed_figures_from_a_trace():
     assert report == reference_profile(dag, result)
 
 
+def test_a_foreign_trace_out_of_time_order_reads_as_in_order():
+    # A trace of another type is copied into the core (one pairing rule for all
+    # readers); its events are put in time order first, ties keeping their order.
+    dag = diamond()
+    events = [
+        TraceEvent(T.NODE_STARTED, 0.0, node_name="a"),
+        TraceEvent(T.NODE_COMPLETED, 1.0, node_name="a"),
+        TraceEvent(T.NODE_STARTED, 1.5, node_name="b"),
+        TraceEvent(T.NODE_COMPLETED, 4.0, node_name="b"),
+        TraceEvent(T.EXECUTION_COMPLETED, 5.0),
+    ]
+    shuffled = [events[3], events[0], events[4], events[2], events[1]]
+    outcomes = {"a": (DONE, 1.0), "b": (DONE, 2.5)}
+    in_order = profile_execution(dag, result_of(dag, outcomes, trace=FakeTrace(events)))
+    report = profile_execution(dag, result_of(dag, outcomes, trace=FakeTrace(shuffled)))
+    assert report.observed_critical_path == ["a", "b"]
+    assert report.scheduling_delay == {"a": 0.0, "b": 0.5}
+    assert report.idle == 1.5  # 1.0-1.5 and 4.0-5.0
+    assert report == in_order
+
+
 def test_observed_figures_when_the_trace_lost_its_ends():
     # A node with a start and no end runs to the run's end; the run spans the events.
     dag = diamond()
@@ -344,12 +365,7 @@ def test_every_reading_of_a_trace_gives_the_same_observed_figures(tmp_path):
     # loaded from JSON by name lookups; and its events one by one (the reading for
     # traces of other types). All three agree.
     pairs = 30_000
-    dag = DAG()
-    dag.add_node("root")
-    dag.add_nodes(f"a{i}" for i in range(pairs))
-    dag.add_nodes(f"b{i}" for i in range(pairs))
-    dag.add_edges(("root", f"a{i}") for i in range(pairs))
-    dag.add_edges((f"a{i}", f"b{i}") for i in range(pairs))
+    dag = pairs_dag(pairs)
     result = dagron.DAGExecutor(dag, trace=True).execute({n: (lambda: None) for n in dag.nodes})
     trace = result.trace
     assert trace is not None
@@ -396,16 +412,22 @@ def test_int_durations_and_results_out_of_dag_order():
     assert report.critical_path == ["a", "b", "d"]
 
 
-def test_a_large_run_counts_descendants_beside_building_the_profiles():
-    # From 50,000 nodes on the descendant counts run on a thread of their own while
-    # the profiles are built: 30,000 pairs a_i -> b_i plus a root before every a_i.
-    pairs = 30_000
+def pairs_dag(pairs: int) -> DAG:
+    """``root`` before each ``a{i}``, and ``a{i}`` before ``b{i}``."""
     dag = DAG()
     dag.add_node("root")
     dag.add_nodes(f"a{i}" for i in range(pairs))
     dag.add_nodes(f"b{i}" for i in range(pairs))
     dag.add_edges(("root", f"a{i}") for i in range(pairs))
     dag.add_edges((f"a{i}", f"b{i}") for i in range(pairs))
+    return dag
+
+
+def test_a_large_run_counts_descendants_beside_building_the_profiles():
+    # From 50,000 nodes on the descendant counts run on a thread of their own while
+    # the profiles are built: 30,000 pairs a_i -> b_i plus a root before every a_i.
+    pairs = 30_000
+    dag = pairs_dag(pairs)
     outcomes = {"root": (DONE, 1.0)}
     outcomes.update({f"a{i}": (DONE, 1.0 + (i == 7)) for i in range(pairs)})
     outcomes.update({f"b{i}": (DONE if i % 2 else FAILED, 1.0) for i in range(pairs)})

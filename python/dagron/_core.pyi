@@ -230,15 +230,6 @@ class GraphIndex:
     def critical_path(
         self, costs: list[float], included: bytes, names: list[str]
     ) -> tuple[list[int], float]: ...
-    def node_times(
-        self,
-        events: list[TraceEvent],
-        index: dict[str, int],
-        started: TraceEventType,
-        ended: tuple[TraceEventType, TraceEventType, TraceEventType],
-        run_started: TraceEventType,
-        run_completed: TraceEventType,
-    ) -> tuple[list[float], list[float], float, float]: ...
     def observe(
         self, starts: list[float], ends: list[float], run_start: float, run_end: float
     ) -> tuple[list[int], list[float], float]: ...

@@ -38,7 +38,8 @@ window (a few levels in DAGs that fan back in; O(V * E / 64) at worst). On a lar
 graph the counts (and the trace's node runs) are computed on a second thread while
 the ``NodeProfile`` objects are built. The recorded times of an ``ExecutionTrace``
 are read off the core's node runs (the pass behind ``trace.node_runs()``), without a
-Python object per event; a trace of another type is read through its ``events``.
+Python object per event; a trace of another type (only ``events``) is copied into
+the core first, so both pair starts with ends by the one rule.
 The DAG's compact index is built once and kept until the DAG grows.
 """
 
@@ -50,7 +51,7 @@ from typing import Any, Optional
 
 from dagron import _core
 from dagron.dag import DAG, _check_duration
-from dagron.execution.tracing import TraceEvent, TraceEventType
+from dagron.execution._foreign import as_recorder
 from dagron.executor import ExecutionResult, NodeStatus
 
 __all__ = ["NodeProfile", "ProfileReport", "profile_execution"]
@@ -134,12 +135,6 @@ class ProfileReport:
 _BOTTLENECKS = 5
 #: NodeProfile's fields in ``__init__`` order: the core builds each profile by them.
 _PROFILE_FIELDS = tuple(f.name for f in fields(NodeProfile))
-_COMPLETED = TraceEventType.NODE_COMPLETED
-_FAILED = TraceEventType.NODE_FAILED
-_TIMED_OUT = TraceEventType.NODE_TIMED_OUT
-_NODE_STARTED = TraceEventType.NODE_STARTED
-_EXECUTION_STARTED = TraceEventType.EXECUTION_STARTED
-_EXECUTION_COMPLETED = TraceEventType.EXECUTION_COMPLETED
 
 
 def profile_execution(dag: DAG, result: ExecutionResult) -> ProfileReport:
@@ -170,9 +165,12 @@ def profile_execution(dag: DAG, result: ExecutionResult) -> ProfileReport:
 def _profile(dag: DAG, node_results: dict[str, Any], trace: Any) -> ProfileReport:
     names, graph = dag._graph_index()
     index = dag._index  # name -> node index; read only
-    # An ExecutionTrace is read off the core's node runs (no Python object per
-    # event); a trace of another type through its ``events``.
-    recorder = trace if isinstance(trace, _core.TraceRecorder) else None
+    # The observed figures come off the core's node runs (no Python object per
+    # event); a trace of another type is copied into the core for them.
+    recorder = trace
+    if trace is not None and not isinstance(trace, _core.TraceRecorder):
+        events = trace.events
+        recorder = as_recorder(trace, events if type(events) is list else list(events))
     profiled, observed = _core._profile_run(
         graph,
         node_results,
@@ -200,33 +198,4 @@ def _profile(dag: DAG, node_results: dict[str, Any], trace: Any) -> ProfileRepor
         report.parallelism_efficiency = total_work / makespan if makespan > 0 else 0.0
     if observed is not None:
         report.observed_critical_path, report.scheduling_delay, report.idle = observed
-    elif recorder is None and trace is not None:
-        _observe_events(report, trace.events, names, index, graph)
     return report
-
-
-def _observe_events(
-    report: ProfileReport,
-    events: list[TraceEvent],
-    names: list[str],
-    index: dict[str, int],
-    graph: _core.GraphIndex,
-) -> None:
-    """Fill the trace-based figures of ``report`` from the run's ``events`` (a trace
-    that is not an ``ExecutionTrace``, only has ``events``)."""
-    if not events:
-        return
-    starts, ends, run_start, run_end = graph.node_times(
-        events if type(events) is list else list(events),
-        index,
-        _NODE_STARTED,
-        (_COMPLETED, _FAILED, _TIMED_OUT),
-        _EXECUTION_STARTED,
-        _EXECUTION_COMPLETED,
-    )
-    path, delays, idle = graph.observe(starts, ends, run_start, run_end)
-    report.observed_critical_path = [names[i] for i in path]
-    report.scheduling_delay = {
-        names[i]: delays[i] for i in graph.order() if starts[i] == starts[i]
-    }
-    report.idle = idle

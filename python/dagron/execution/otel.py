@@ -63,6 +63,7 @@ import time
 from typing import TYPE_CHECKING, Any, Optional
 
 from dagron import _core
+from dagron.execution._foreign import as_recorder, sources_of
 
 if TYPE_CHECKING:
     from opentelemetry.trace import SpanContext, TracerProvider
@@ -220,7 +221,7 @@ class _Planner:
     def __init__(self, trace: Any, events: list[TraceEvent]) -> None:
         self.events = events
         self.total = len(events)
-        self.sources = _sources(trace, len(events))
+        self.sources = sources_of(trace, len(events))
         self.root = _Span("execution", None, None, None)
         self.spans = [self.root]
         self.steps: dict[int, int] = {}  # step index -> span index
@@ -400,26 +401,12 @@ class _Planner:
 
 
 def _node_runs(trace: Any, events: list[TraceEvent]) -> Any:
-    """The runs of ``trace`` (``node_runs()``). A trace of another type (``events``,
-    and ``sources`` with ``event_sources()`` when it has several) is copied into an
-    ``ExecutionTrace`` for the same pass, so every trace pairs by one rule."""
+    """The runs of ``trace`` (``node_runs()``); a trace of another type is copied
+    into the core for the same pass, so every trace pairs by one rule."""
     node_runs = getattr(trace, "node_runs", None)
     if callable(node_runs):
         return node_runs()
-
-    saved = [
-        (e.event_type.value, e.timestamp, e.node_name, None, e.duration, e.error, None)
-        for e in events
-    ]
-    origin, origins, indices = ("", 0, 0, 0), None, None
-    sources = _sources(trace, len(events))
-    if sources is not None and sources[0]:
-        known, indices = sources
-        origins = [(str(getattr(s, "host", "")), int(getattr(s, "pid", 0)), 0, 0) for s in known]
-        origin = origins[indices[0]] if indices else origins[0]
-    copy = _core.TraceRecorder.__new__(_core.TraceRecorder)
-    copy.__setstate__(_core._trace_state(saved, origin, 0, origins, indices))
-    return copy.node_runs()
+    return as_recorder(trace, events).node_runs()
 
 
 def _lost_start(span: _Span) -> Optional[int]:
@@ -437,22 +424,6 @@ def _step_parent(event: TraceEvent, steps: dict[int, int], open_steps: list[int]
     if open_steps:
         return steps[open_steps[-1]]
     return 0
-
-
-_Sources = Optional[tuple[list[Any], list[int]]]
-
-
-def _sources(trace: Any, count: int) -> _Sources:
-    """``(sources, source index per event)`` of a trace that knows its sources
-    (``trace.sources`` and ``trace.event_sources()``), else None."""
-    sources = getattr(trace, "sources", None)
-    event_sources = getattr(trace, "event_sources", None)
-    if sources is None or not callable(event_sources):
-        return None
-    indices = list(event_sources())
-    if len(indices) != count:
-        return None
-    return list(sources), indices
 
 
 def _set_source(span: _Span, sources: tuple[list[Any], list[int]], at: int) -> None:

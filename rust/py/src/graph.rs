@@ -1,11 +1,10 @@
-//! `GraphIndex`: the binding over `crate::graph` that `dagron.profiling` and
-//! `DAG.critical_path` use. It takes a DAG as its successor index lists (the `DAG`'s
-//! own adjacency dicts), per-node values as lists of floats and per-node flags as
-//! `bytes`, checks their lengths, runs the pass without the GIL and returns plain
-//! lists.
+//! `GraphIndex`: the binding over `crate::graph` that `dagron.profiling`,
+//! `dagron.compare` and `DAG.critical_path` use. It takes a DAG as its successor
+//! index lists (the `DAG`'s own adjacency dicts), per-node values as lists of floats
+//! and per-node flags as `bytes`, checks their lengths, runs the pass without the GIL
+//! and returns plain lists.
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
@@ -14,8 +13,6 @@ use dagron_core::graph::Graph;
 
 /// `schedule`'s answer: earliest starts, latest starts, slacks, makespan.
 type ScheduleLists = (Vec<f64>, Vec<f64>, Vec<f64>, f64);
-/// `node_times`' answer: starts, ends, run start, run end.
-type NodeTimes = (Vec<f64>, Vec<f64>, f64, f64);
 
 /// A DAG of node indices in compact form, for the profiling passes (internal).
 #[pyclass(frozen, module = "dagron._core")]
@@ -96,71 +93,6 @@ impl GraphIndex {
         self.check_len("names", names.len())?;
         let included = self.flags("included", included)?;
         critical_path_by_name(&self.graph, &costs, &included, names)
-    }
-
-    /// Per node, when it started and ended in `events` (a list of `TraceEvent`), as
-    /// `(starts, ends, run_start, run_end)`: the first `started` event and the last
-    /// event whose type is in `ended`, NaN where there is none; the run spans the
-    /// first `run_started` (else the first event) to the last `run_completed` (else
-    /// the last event). `index` maps node names to indices; other names are ignored.
-    #[allow(clippy::too_many_arguments)]
-    fn node_times(
-        &self,
-        events: &Bound<'_, PyList>,
-        index: &Bound<'_, PyDict>,
-        started: &Bound<'_, PyAny>,
-        ended: (Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>),
-        run_started: &Bound<'_, PyAny>,
-        run_completed: &Bound<'_, PyAny>,
-    ) -> PyResult<NodeTimes> {
-        let py = events.py();
-        let count = self.graph.node_count();
-        let mut starts = vec![f64::NAN; count];
-        let mut ends = vec![f64::NAN; count];
-        let (mut run_start, mut run_end) = (None, None);
-        let (mut first, mut last) = (f64::NAN, f64::NAN);
-        let event_type = intern!(py, "event_type");
-        let node_name = intern!(py, "node_name");
-        let timestamp = intern!(py, "timestamp");
-        let node_of = |event: &Bound<'_, PyAny>| -> PyResult<Option<usize>> {
-            let name = event.getattr(node_name)?;
-            if name.is_none() {
-                return Ok(None);
-            }
-            match index.get_item(name)? {
-                Some(i) => Ok(Some(i.extract::<usize>()?).filter(|&i| i < count)),
-                None => Ok(None),
-            }
-        };
-        for event in events.iter() {
-            let kind = event.getattr(event_type)?;
-            let at: f64 = event.getattr(timestamp)?.extract()?;
-            if first.is_nan() {
-                first = at;
-            }
-            last = at;
-            if kind.is(started) {
-                if let Some(i) = node_of(&event)? {
-                    if starts[i].is_nan() {
-                        starts[i] = at;
-                    }
-                }
-            } else if kind.is(&ended.0) || kind.is(&ended.1) || kind.is(&ended.2) {
-                if let Some(i) = node_of(&event)? {
-                    ends[i] = at;
-                }
-            } else if kind.is(run_started) {
-                run_start.get_or_insert(at);
-            } else if kind.is(run_completed) {
-                run_end = Some(at);
-            }
-        }
-        Ok((
-            starts,
-            ends,
-            run_start.unwrap_or(first),
-            run_end.unwrap_or(last),
-        ))
     }
 
     /// `(observed_critical_path, scheduling_delays, idle)` from per-node start and end
